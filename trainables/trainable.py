@@ -1,0 +1,204 @@
+"""The one Tune function trainable every sweep runs.
+
+    tune.with_parameters(train, data=dataset)   # arrays travel once, through the object store
+
+Config flows one way: flat trial config -> `TrainConfig` -> model builder arguments. Each
+epoch reports one row (see `METRICS`); checkpoints hold the whole model (optimizer state
+included) plus the epoch, so a restored trial continues at the right epoch and rate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from trainables.config import TrainConfig
+from trainables.devices import configure_gpus
+from trainables.schedules import step_decay
+
+log = logging.getLogger(__name__)
+
+METRICS = (
+    "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
+    "epoch_seconds", "images_per_second", "diverged", "stop_reason",
+)
+MODEL_FILE = "model.keras"
+STATE_FILE = "state.json"
+DIVERGED = "diverged: non-finite training loss"
+
+
+def parse_config(flat: Mapping[str, Any]) -> TrainConfig:
+    from trainables.models import builder_parameters
+
+    if "model" not in flat:
+        raise ValueError("trial config lacks the 'model' key")
+    return TrainConfig.from_flat(flat, builder_parameters(flat["model"]))
+
+
+def seed_everything(seed: int) -> None:
+    import keras
+
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+
+
+def build_model(config: TrainConfig, input_shape: tuple, num_classes: int):
+    """The compiled model: builder output, augmentation in front when it runs on device."""
+    import keras
+
+    from trainables.data.augment import AugmentConfig, build_augmentation
+    from trainables.models import get_model
+
+    network = get_model(
+        config.model,
+        input_shape=tuple(input_shape),
+        num_classes=num_classes,
+        activation=config.activation,
+        **config.model_args,
+    )
+    augmentation = build_augmentation(AugmentConfig.from_mapping(config.augmentation), seed=config.seed)
+    if config.augment_on == "model" and augmentation is not None:
+        inputs = keras.Input(shape=tuple(input_shape))
+        network = keras.Model(inputs, network(augmentation(inputs)), name=f"{network.name}_augmented")
+    compile_model(network, config, make_optimizer(config))
+    return network
+
+
+def make_optimizer(config: TrainConfig):
+    import keras
+
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum, nesterov=config.nesterov)
+    if config.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=config.lr)
+    return keras.optimizers.Adam(learning_rate=config.lr)
+
+
+def compile_model(model, config: TrainConfig, optimizer) -> None:
+    import keras
+
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=config.jit_compile,
+    )
+
+
+def save_checkpoint(directory: Path, model, epoch: int, config: TrainConfig, flat: Mapping[str, Any]) -> None:
+    model.save(directory / MODEL_FILE)  # includes the optimizer's slots (momentum)
+    state = {"epoch": epoch, "lr": lr_for(config, epoch - 1), "config": dict(flat)}
+    (directory / STATE_FILE).write_text(json.dumps(state, default=str))
+
+
+def load_checkpoint(directory: Path, config: TrainConfig):
+    """Model with its optimizer state, and the number of epochs already trained."""
+    import keras
+
+    import trainables.layers  # noqa: F401  registers the custom layers for deserialisation
+
+    model = keras.models.load_model(directory / MODEL_FILE)
+    compile_model(model, config, model.optimizer)
+    state = json.loads((directory / STATE_FILE).read_text())
+    return model, int(state["epoch"])
+
+
+def lr_for(config: TrainConfig, epoch_index: int) -> float:
+    return step_decay(epoch_index, config.lr, config.lr_decay_factor, config.lr_decay_every)
+
+
+def set_precision(config: TrainConfig, gpus: list) -> None:
+    """Mixed precision only pays on GPUs; on a CPU it is slower, so it is ignored there."""
+    import keras
+
+    policy = "mixed_float16" if config.mixed_precision and gpus else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+
+
+def train(config: Mapping[str, Any], data: Any = None) -> None:
+    """Train one trial, reporting every epoch to Tune; see the module docstring."""
+    gpus = configure_gpus()  # before any TensorFlow op of this process
+    import keras
+    from ray import tune
+
+    from trainables.data import load_dataset
+    from trainables.data.augment import AugmentConfig, build_augmentation
+    from trainables.data.pipeline import eval_dataset, train_dataset
+
+    settings = parse_config(config)
+    keras.backend.clear_session()  # Tune may reuse this process for another trial
+    set_precision(settings, gpus)
+    seed_everything(settings.seed)
+    if data is None or getattr(data, "name", settings.dataset) != settings.dataset:
+        data = load_dataset(
+            settings.dataset, settings.data_dir, image_size=settings.image_size,
+            train_limit=settings.train_limit, val_limit=settings.val_limit, seed=settings.seed,
+        )
+
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as directory:
+            model, start_epoch = load_checkpoint(Path(directory), settings)
+        log.info("resumed at epoch %d", start_epoch)
+    else:
+        model, start_epoch = build_model(settings, data.input_shape, data.num_classes), 0
+
+    pipeline_augmentation = None
+    if settings.augment_on == "pipeline":
+        pipeline_augmentation = build_augmentation(AugmentConfig.from_mapping(settings.augmentation), seed=settings.seed)
+    train_batches = train_dataset(
+        data.x_train, data.y_train, batch_size=settings.batch_size,
+        augmentation=pipeline_augmentation, seed=settings.seed + start_epoch,
+    )
+    val_batches = eval_dataset(data.x_val, data.y_val, batch_size=max(settings.batch_size, 256))
+    num_train = len(data.x_train)
+
+    for epoch_index in range(start_epoch, settings.epochs):
+        lr = lr_for(settings, epoch_index)
+        model.optimizer.learning_rate.assign(lr)
+        started = time.perf_counter()
+        history = model.fit(train_batches, epochs=1, verbose=0, callbacks=[keras.callbacks.TerminateOnNaN()])
+        train_seconds = time.perf_counter() - started
+        train_logs = {key: float(values[-1]) for key, values in history.history.items()}
+        loss = train_logs.get("loss", math.nan)
+        diverged = not math.isfinite(loss)
+        if diverged:
+            val_logs = {"loss": math.nan, "accuracy": math.nan}
+        else:
+            val_logs = model.evaluate(val_batches, verbose=0, return_dict=True)
+        epoch = epoch_index + 1
+        metrics = {
+            "epoch": epoch,
+            "loss": loss,
+            "accuracy": train_logs.get("accuracy", math.nan),
+            "val_loss": float(val_logs["loss"]),
+            "val_accuracy": float(val_logs["accuracy"]),
+            "lr": lr,
+            "epoch_seconds": time.perf_counter() - started,
+            "images_per_second": num_train / train_seconds if train_seconds > 0 else math.nan,
+            "diverged": diverged,
+            "stop_reason": DIVERGED if diverged else "",
+        }
+        save_now = not diverged and (epoch % settings.checkpoint_every == 0 or epoch == settings.epochs)
+        if save_now:
+            with tempfile.TemporaryDirectory(prefix="ckpt-") as directory:
+                save_checkpoint(Path(directory), model, epoch, settings, config)
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+        else:
+            tune.report(metrics)
+        if diverged:
+            log.warning("trial diverged at epoch %d (loss %s); ending it", epoch, loss)
+            return
+
+
+__all__ = ["train", "parse_config", "build_model", "METRICS", "DIVERGED"]
