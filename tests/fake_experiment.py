@@ -1,0 +1,174 @@
+"""Hand-made Tune experiment directories in the layout Ray 2.60 writes (no Ray needed).
+
+Layout checked against a real Ray 2.60 run with a function trainable:
+<storage>/<name>/
+    experiment_state-<timestamp>.json   {"trial_data": [[trial JSON text, runtime JSON text], ...], ...}
+    basic-variant-state-<timestamp>.json, tuner.pkl
+    train_<5 hex>_<index:05d>_<index>_<tag>_<timestamp>/
+        params.json (flat config), result.json (one JSON object per report, with Tune's keys and a
+        nested "config"), error.txt (errored trials; ends with the exception line), progress.csv
+Pending trials get an empty directory (Tune creates it before params.json).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TIMESTAMP = "2026-01-01_00-00-00"
+EPOCH_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class FakeTrial:
+    """One trial; `val_accuracy` has one value per reported epoch (its length = epochs completed)."""
+
+    activation: str
+    seed: int
+    val_accuracy: Sequence[float]
+    status: str = "terminated"  # terminated | stopped_early | errored | diverged | running | pending
+    epochs: int | None = None  # the budget; defaults to len(val_accuracy)
+    family: str = "selu_mnist"
+    repeat: int = 0
+    gpus_per_trial: float = 0.5
+    extra_config: dict[str, Any] = field(default_factory=dict)
+
+
+def _prefix(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:5]
+
+
+def _config(trial: FakeTrial) -> dict[str, Any]:
+    config = {
+        "family": trial.family,
+        "model": "deep_mlp",
+        "activation": trial.activation,
+        "dataset": "synthetic-mnist",
+        "epochs": trial.epochs if trial.epochs is not None else len(trial.val_accuracy),
+        "seed": trial.seed,
+        "repeat": trial.repeat,
+        "gpus_per_trial": trial.gpus_per_trial,
+        "cpus_per_trial": 1,
+        "optimizer": "rmsprop",
+        "lr": 0.001,
+        "batch_size": 128,
+        "batch_norm": True,
+        "kernel_initializer": "lecun_uniform",
+    }
+    config.update(trial.extra_config)
+    return config
+
+
+def _rows(trial: FakeTrial, trial_id: str, config: dict[str, Any], tag: str) -> list[dict[str, Any]]:
+    rows = []
+    count = len(trial.val_accuracy)
+    for index, val_accuracy in enumerate(trial.val_accuracy):
+        epoch = index + 1
+        last = epoch == count
+        diverged = trial.status == "diverged" and last
+        loss = math.nan if diverged else 1.0 / epoch + 0.01 * trial.seed
+        rows.append(
+            {
+                "epoch": epoch,
+                "loss": loss,
+                "accuracy": min(1.0, float(val_accuracy) + 0.05),
+                "val_loss": math.nan if diverged else 1.1 / epoch,
+                "val_accuracy": float(val_accuracy),
+                "lr": config["lr"],
+                "epoch_seconds": EPOCH_SECONDS,
+                "images_per_second": 1000.0 + epoch,
+                "diverged": diverged,
+                "stop_reason": "diverged: non-finite loss" if diverged else "",
+                "timestamp": 1767225600 + epoch,
+                "checkpoint_dir_name": None,
+                "done": last and trial.status in ("terminated", "stopped_early", "diverged"),
+                "training_iteration": epoch,
+                "trial_id": trial_id,
+                "date": TIMESTAMP,
+                "time_this_iter_s": EPOCH_SECONDS,
+                "time_total_s": EPOCH_SECONDS * epoch,
+                "pid": 4242,
+                "hostname": "fakehost",
+                "node_ip": "192.0.2.2",
+                "config": dict(config),
+                "time_since_restore": EPOCH_SECONDS * epoch,
+                "iterations_since_restore": epoch,
+                "experiment_tag": tag,
+            }
+        )
+    return rows
+
+
+_TUNE_STATUS = {
+    "terminated": "TERMINATED",
+    "stopped_early": "TERMINATED",
+    "diverged": "TERMINATED",
+    "errored": "ERROR",
+    "running": "RUNNING",
+    "pending": "PENDING",
+}
+
+
+def write_fake_experiment(
+    storage: str | Path, name: str, trials: Sequence[FakeTrial], *, with_state: bool = True
+) -> Path:
+    """Write <storage>/<name>/ with one trial directory per FakeTrial; returns the experiment dir."""
+    experiment_dir = Path(storage) / name
+    experiment_dir.mkdir(parents=True, exist_ok=True)
+    prefix = _prefix(name)
+    trial_data = []
+    for index, trial in enumerate(trials):
+        trial_id = f"{prefix}_{index:05d}"
+        tag = f"{index}_activation={trial.activation},seed={trial.seed}"
+        dir_name = f"train_{trial_id}_{tag}_{TIMESTAMP}"
+        trial_dir = experiment_dir / dir_name
+        trial_dir.mkdir(exist_ok=True)
+        config = _config(trial)
+        rows = _rows(trial, trial_id, config, tag)
+        if trial.status != "pending":
+            (trial_dir / "params.json").write_text(json.dumps(config, indent=2, sort_keys=True))
+            with (trial_dir / "result.json").open("w") as handle:
+                for row in rows:
+                    handle.write(json.dumps(row) + "\n")  # json writes NaN like Ray does
+        if trial.status == "errored":
+            (trial_dir / "error.txt").write_text(
+                f"Failure # 1 (occurred at {TIMESTAMP})\n"
+                "\x1b[36mray::ImplicitFunc.train()\x1b[39m (pid=4242, ip=192.0.2.2, repr=train)\n"
+                '  File "trainables/trainable.py", line 10, in train\n'
+                "    raise RuntimeError('out of memory in epoch 2')\n"
+                "RuntimeError: out of memory in epoch 2\n"
+            )
+        state = {
+            "trial_id": trial_id,
+            "config": config,
+            "status": _TUNE_STATUS[trial.status],
+            "relative_logdir": dir_name,
+            "experiment_tag": tag,
+        }
+        runtime = {"last_result": rows[-1] if rows else {}, "num_failures": int(trial.status == "errored")}
+        trial_data.append([json.dumps(state, indent=2), json.dumps(runtime, indent=2)])
+    if with_state:
+        (experiment_dir / f"experiment_state-{TIMESTAMP}.json").write_text(
+            json.dumps({"trial_data": trial_data, "runner_data": {}, "stats": {"start_time": 0.0}})
+        )
+        (experiment_dir / f"basic-variant-state-{TIMESTAMP}.json").write_text("{}")
+    return experiment_dir
+
+
+def standard_trials(family: str = "selu_mnist", seeds: Sequence[int] = (0, 1, 2, 3)) -> list[FakeTrial]:
+    """relu vs selu on shared seeds (selu ~0.02 better), plus one trial in every other status."""
+    trials = []
+    for seed in seeds:
+        offset = 0.003 * seed
+        trials.append(FakeTrial("relu", seed, [0.70 + offset, 0.78 + offset, 0.80 + offset, 0.79 + offset], family=family))
+        trials.append(FakeTrial("selu", seed, [0.72 + offset, 0.80 + offset, 0.82 + offset, 0.825 + offset - 0.001 * seed], family=family))
+    trials.append(FakeTrial("gelu", 0, [0.60, 0.65], status="stopped_early", epochs=4, family=family))
+    trials.append(FakeTrial("gelu", 1, [0.61], status="errored", epochs=4, family=family))
+    trials.append(FakeTrial("elu", 0, [0.62, 0.66, 0.64], status="diverged", epochs=4, family=family))
+    trials.append(FakeTrial("swish", 0, [0.55, 0.69], status="running", epochs=4, family=family))
+    return trials
