@@ -102,6 +102,7 @@ class _Trial:
     rows: list[dict[str, Any]]  # one per epoch, deduplicated, epoch-ordered
     state_status: str | None  # Tune's status from experiment_state, if known
     error: str | None
+    done: bool  # Tune's `done` flag on the last result line
 
 
 # --------------------------------------------------------------------------- reading
@@ -233,6 +234,7 @@ def _read_experiment(experiment_dir: Path) -> list[_Trial]:
                 rows=_epoch_rows(raw_rows),
                 state_status=str(state["status"]).upper() if state and state.get("status") else None,
                 error=_last_error_line(trial_dir / "error.txt"),
+                done=bool(raw_rows) and raw_rows[-1].get("done") is True,
             )
         )
     return trials
@@ -257,7 +259,7 @@ def _status(trial: _Trial, epochs_completed: int) -> str:
     finished = trial.state_status == "TERMINATED"
     if trial.state_status is None or not finished:
         # No state, or a stale one (the state file is saved periodically): trust Tune's done flag.
-        finished = bool(trial.rows) and trial.rows[-1].get("done") is True
+        finished = trial.done
     if not finished:
         return "running"
     budget = trial.config.get("epochs")

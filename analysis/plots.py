@@ -36,12 +36,17 @@ def figure_png(figure: Figure) -> bytes:
 
 
 def learning_curves(
-    trials: pd.DataFrame, epochs: pd.DataFrame, family: str, metric: str = "val_accuracy"
+    trials: pd.DataFrame,
+    epochs: pd.DataFrame,
+    family: str,
+    metric: str = "val_accuracy",
+    statuses: tuple[str, ...] = RESULT_STATUSES,
 ) -> Figure:
     """Mean over seeds per activation with a +-1 std band (min..max is too wide with few seeds)."""
     figure = _new_figure()
     axes = figure.add_subplot()
-    members = trials.loc[trials["family"] == family, ["experiment", "trial_id", "activation"]]
+    selected = (trials["family"] == family) & trials["status"].isin(statuses)
+    members = trials.loc[selected, ["experiment", "trial_id", "activation"]]
     curves = epochs.merge(members, on=["experiment", "trial_id"])
     if metric not in curves.columns or curves.empty:
         axes.text(0.5, 0.5, f"no {metric} reported", ha="center", va="center", transform=axes.transAxes)
@@ -54,7 +59,7 @@ def learning_curves(
             line = axes.plot(x, mean, label=f"{activation} (n={rows['trial_id'].nunique()})")[0]
             axes.fill_between(x, mean - spread, mean + spread, alpha=0.2, color=line.get_color(), linewidth=0)
         axes.legend(fontsize="small")
-    axes.set(title=f"{family}: {metric} (mean +- std over seeds)", xlabel="epoch", ylabel=metric)
+    axes.set(title=f"{family}: {metric} (mean \u00b1 std over seeds)", xlabel="epoch", ylabel=metric)
     axes.grid(alpha=0.3)
     return figure
 
