@@ -15,3 +15,23 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def repo_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session")
+def smoke_experiment(repo_root, tmp_path_factory):
+    """One real `aprelu_cifar.py --smoke` sweep, shared by the engine and analysis tests.
+
+    Returns (experiment directory, the driver's stdout).
+    """
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    storage = tmp_path_factory.mktemp("ray_results")
+    result = subprocess.run(
+        [sys.executable, str(Path(repo_root) / "sweeps" / "aprelu_cifar.py"), "--smoke",
+         "--storage-path", str(storage), "--name", "smoke"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return storage / "smoke", result.stdout

@@ -1,0 +1,97 @@
+"""What running through Tune costs a trial: runner images/s against a plain `model.fit`.
+
+    python benchmarks/tune_overhead.py [--train-images 4096] [--epochs 4]
+
+Both sides train the record-1 network (augmentation as record 1) on the same generated
+CIFAR-sized images, built by the same code (`trainables.trainable.build_model` and the
+tf.data pipeline). The runner side is a real one-trial sweep (`sweeps.runner.run`, local
+Ray, trainable reporting and checkpointing every epoch); the plain side is `model.fit`
+in this process. Throughput is the median training images/s over the epochs after the
+first (the first pays for tracing on both sides). Ends with one JSON line
+{"ratio": runner images/s / plain images/s, ...}; the goal is >= 0.95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _sweeps import epoch_rows  # noqa: E402
+
+
+def plain_fit(config: dict, epochs: int) -> list[float]:
+    import keras
+
+    from trainables.data import load_dataset
+    from trainables.data.augment import AugmentConfig, build_augmentation
+    from trainables.data.pipeline import train_dataset
+    from trainables.trainable import build_model, parse_config, seed_everything
+
+    settings = parse_config(config)
+    seed_everything(settings.seed)
+    data = load_dataset(settings.dataset, train_limit=settings.train_limit, val_limit=settings.val_limit)
+    model = build_model(settings, data.input_shape, data.num_classes)
+    augmentation = build_augmentation(AugmentConfig.from_mapping(settings.augmentation), seed=settings.seed)
+    batches = train_dataset(data.x_train, data.y_train, batch_size=settings.batch_size,
+                            augmentation=augmentation, seed=settings.seed)
+    speeds: list[float] = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            speeds.append(len(data.x_train) / (time.perf_counter() - self.started))
+
+    model.fit(batches, epochs=epochs, verbose=0, callbacks=[Timer()])
+    return speeds
+
+
+def runner_fit(argv: list[str]) -> tuple[list[float], dict]:
+    from sweeps import aprelu_cifar
+    from sweeps.runner import plan_from_args, run, sample_config
+
+    with tempfile.TemporaryDirectory() as storage:
+        plan = plan_from_args(aprelu_cifar.SWEEP, [*argv, "--storage-path", storage, "--name", "overhead", "--verbose", "0"])
+        started = time.perf_counter()
+        run(plan)
+        wall = time.perf_counter() - started
+        rows = epoch_rows(Path(storage) / "overhead")
+        config = sample_config(plan.param_space)
+    config.pop("repeat", None)
+    config["gpus_per_trial"] = 0.0
+    return [row["images_per_second"] for row in rows], {"config": config, "runner_wall_s": wall}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train-images", type=int, default=4096)
+    parser.add_argument("--epochs", type=int, default=4)
+    args = parser.parse_args()
+    argv = ["--record", "1", "--max-epochs", str(args.epochs), "--dataset", "synthetic-cifar10", "--scheduler", "fifo",
+            "--cpus-per-trial", str(os.cpu_count() or 1), "--set", f"train_limit={args.train_images}",
+            "--set", "val_limit=512", "--gpus-per-trial", "0"]
+    runner_speeds, info = runner_fit(argv)
+    plain_speeds = plain_fit(info["config"], args.epochs)
+    runner = statistics.median(runner_speeds[1:])
+    plain = statistics.median(plain_speeds[1:])
+    print(f"{'':8} {'images/s per epoch (first epoch includes tracing)':>50}")
+    print(f"{'runner':8} " + " ".join(f"{speed:8.0f}" for speed in runner_speeds))
+    print(f"{'plain':8} " + " ".join(f"{speed:8.0f}" for speed in plain_speeds))
+    print(f"runner wall time incl. Ray start and data put: {info['runner_wall_s']:.1f} s")
+    print(json.dumps({"ratio": round(runner / plain, 3), "runner_images_per_s": round(runner, 1),
+                      "plain_images_per_s": round(plain, 1), "train_images": args.train_images,
+                      "epochs": args.epochs, "model": "aprelu_record1"}))
+
+
+if __name__ == "__main__":
+    main()

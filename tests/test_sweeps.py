@@ -1,0 +1,158 @@
+"""Real sweeps through Ray, on tiny configurations: the engine's end-to-end behaviour.
+
+Each test runs a sweep script as a user would (a subprocess with its own local Ray
+instance), then reads what Tune wrote. Slow by nature (tens of seconds each).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from trainables.schedules import step_decay
+
+pytestmark = pytest.mark.slow
+
+
+def sweep_command(repo_root: str, script: str, *args: str) -> list[str]:
+    return [sys.executable, str(Path(repo_root) / "sweeps" / script), *args]
+
+
+def run_sweep(repo_root: str, script: str, *args: str, timeout: int = 400) -> subprocess.CompletedProcess:
+    result = subprocess.run(sweep_command(repo_root, script, *args), capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def trial_dirs(experiment: Path) -> list[Path]:
+    return sorted(path.parent for path in experiment.glob("*/params.json"))
+
+
+def rows(trial: Path) -> list[dict]:
+    path = trial / "result.json"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def trial_statuses(experiment: Path) -> dict[str, str]:
+    """Trial id -> status, from the experiment state Tune saves for resuming."""
+    states = sorted(experiment.glob("experiment_state-*.json"))
+    if not states:
+        return {}
+    try:
+        state = json.loads(states[-1].read_text())
+    except json.JSONDecodeError:  # being rewritten
+        return {}
+    trials = (json.loads(trial_json) for trial_json, _ in state["trial_data"])
+    return {trial["trial_id"]: trial["status"] for trial in trials}
+
+
+def test_smoke_sweep_asha_checkpoints_and_tables(smoke_experiment):
+    experiment, output = smoke_experiment
+    trials = trial_dirs(experiment)
+    assert len(trials) == 6
+    epochs_run = [max(row["epoch"] for row in rows(trial)) for trial in trials]
+    assert max(epochs_run) == 4, epochs_run
+    assert min(epochs_run) < 4, f"ASHA stopped no trial early: {epochs_run}"
+    for trial in trials:
+        checkpoints = sorted(trial.glob("checkpoint_*"))
+        assert checkpoints, trial
+        assert (checkpoints[-1] / "model.keras").is_file() and (checkpoints[-1] / "state.json").is_file()
+        for row in rows(trial):
+            assert 0.0 <= row["val_accuracy"] <= 1.0 and row["images_per_second"] > 0
+            assert row["diverged"] is False and row["stop_reason"] == ""
+    assert (experiment / "trials.parquet").is_file() and (experiment / "epochs.parquet").is_file()
+    assert "best trial: val_accuracy=" in output
+
+
+def test_diverged_trial_is_recorded_and_sweep_finishes_on_a_joined_cluster(repo_root, tmp_path):
+    """`--address` joins a `ray start --head` cluster; an exploding LR ends its trial cleanly."""
+    port = "6391"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    head = subprocess.run(
+        ["ray", "start", "--head", "--node-ip-address", "127.0.0.1", "--port", port, "--num-cpus", "2",
+         "--include-dashboard", "false", "--disable-usage-stats"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert head.returncode == 0, head.stderr[-2000:]
+    try:
+        result = run_sweep(
+            repo_root, "selu_mnist.py", "--smoke", "--address", f"127.0.0.1:{port}",
+            "--storage-path", str(tmp_path), "--name", "diverge", "--scheduler", "fifo",
+            "--set", "kernel_initializer=glorot_uniform", "--set", 'lr=[1e-3, 1e12]', "--set", "batch_norm=false",
+            "--set", "activation=relu",
+        )
+    finally:
+        subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120, env=env)
+    assert f"127.0.0.1:{port}" in result.stdout + result.stderr or "diverge" in result.stdout
+    experiment = tmp_path / "diverge"
+    by_lr = {json.loads((trial / "params.json").read_text())["lr"]: rows(trial) for trial in trial_dirs(experiment)}
+    assert set(by_lr) == {1e-3, 1e12}
+    exploded, healthy = by_lr[1e12], by_lr[1e-3]
+    assert exploded[-1]["diverged"] is True and exploded[-1]["stop_reason"].startswith("diverged")
+    assert len(exploded) < 3, "a diverged trial must stop, not burn its budget"
+    assert [row["epoch"] for row in healthy] == [1, 2, 3] and not healthy[-1]["diverged"]
+    assert set(trial_statuses(experiment).values()) == {"TERMINATED"}
+
+
+def test_killed_driver_resumes_without_rerunning_finished_trials(repo_root, tmp_path):
+    name = "killed"
+    experiment = tmp_path / name
+    args = [
+        "--smoke", "--storage-path", str(tmp_path), "--name", name, "--scheduler", "fifo",
+        "--max-epochs", "6", "--max-concurrent", "1", "--set", "units=16",
+        "--set", "train_limit=null", "--set", "batch_size=8",  # slow epochs: ~256 steps
+        "--set", "lr_decay_every=2", "--set", "lr_decay_factor=0.5",
+    ]
+    driver = subprocess.Popen(
+        sweep_command(repo_root, "antirectifier_mnist.py", *args), start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:  # kill once one trial is done and the next is mid-way
+            statuses = trial_statuses(experiment)
+            running = [trial for trial in trial_dirs(experiment) if 2 <= len(rows(trial)) < 6]
+            if "TERMINATED" in statuses.values() and running:
+                break
+            assert driver.poll() is None, "the sweep ended before it could be interrupted"
+            time.sleep(0.2)
+        else:
+            pytest.fail("the sweep never reached a state worth interrupting")
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+    before = {trial.name: len(rows(trial)) for trial in trial_dirs(experiment)}
+    finished = [trial for trial, count in before.items() if count == 6]
+    assert finished, before
+
+    run_sweep(repo_root, "antirectifier_mnist.py", *args, "--resume", "--name", name)
+    after = {trial.name: rows(trial) for trial in trial_dirs(experiment)}
+    assert len(after) == 2
+    for trial in finished:
+        assert len(after[trial]) == 6, "a finished trial was re-run"
+    for trial, history in after.items():
+        assert sorted({row["epoch"] for row in history}) == [1, 2, 3, 4, 5, 6], (trial, history)
+        for row in history:  # the right learning rate at every epoch, before and after the restore
+            assert row["lr"] == pytest.approx(step_decay(row["epoch"] - 1, 1e-3, 0.5, 2))
+    resumed = [row for history in after.values() for row in history
+               if row["iterations_since_restore"] == 1 and row["epoch"] > 1]
+    assert resumed, "no trial continued from a checkpoint"
+    assert set(trial_statuses(experiment).values()) == {"TERMINATED"}
+
+
+@pytest.mark.parametrize("script", ["relu_family_beans.py", "antirectifier_mnist.py"])
+def test_every_sweep_script_runs_its_smoke_sweep(repo_root, tmp_path, script):
+    run_sweep(repo_root, script, "--smoke", "--storage-path", str(tmp_path), "--name", "smoke")
+    experiment = tmp_path / "smoke"
+    assert trial_dirs(experiment) and all(rows(trial) for trial in trial_dirs(experiment))
+    assert (experiment / "trials.parquet").is_file()
