@@ -1,0 +1,31 @@
+"""analysis/results.ipynb runs top to bottom on a generated experiment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbclient
+import nbformat
+import pytest
+
+from analysis.export import export_experiment
+from fake_experiment import standard_trials, write_fake_experiment
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "analysis" / "results.ipynb"
+
+
+def test_results_notebook_executes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    experiment = write_fake_experiment(tmp_path, "selu_sweep", standard_trials())
+    export_experiment([experiment], experiment)
+    monkeypatch.setenv("RESULTS_DIR", str(experiment))  # the kernel inherits the environment
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(NOTEBOOK.parents[1])}}
+    )
+    client.execute()  # raises CellExecutionError on the first failing cell
+
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    text = "\n".join(str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", "")) for output in outputs)
+    assert "12 trials" in text and "selu is better than relu" in text
+    assert sum("image/png" in output.get("data", {}) for output in outputs) == 3
