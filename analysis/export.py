@@ -55,6 +55,7 @@ TRIAL_FIELDS: dict[str, tuple[pa.DataType, str]] = {
     "trial_dir": (pa.string(), "trial directory name inside the experiment directory"),
     "family": (pa.string(), "config `family` (sweep family)"),
     "status": (pa.string(), "terminated | stopped_early | diverged | errored | running"),
+    "activation": (pa.string(), "config `activation` (the scientific variable)"),
     "seed": (pa.int64(), "config `seed`"),
     "repeat": (pa.int64(), "config `repeat` (repeat index of the same settings)"),
     "epochs_completed": (pa.int64(), "epochs reported (highest epoch in result.json, 0 if none)"),
@@ -72,7 +73,7 @@ EPOCH_FIELDS: dict[str, tuple[pa.DataType, str]] = {
     "time_this_iter_s": (pa.float64(), "Tune's time for this report"),
 }
 # Config keys promoted to fixed columns (always present, typed even when absent from the config).
-_PROMOTED_CONFIG = ("family", "seed", "repeat")
+_PROMOTED_CONFIG = ("family", "activation", "seed", "repeat")
 
 _ACCURACY_LIKE = re.compile(r"(acc|auc|precision|recall|f1)", re.IGNORECASE)
 _LOSS_LIKE = re.compile(r"(loss|error|mse|mae|perplexity)", re.IGNORECASE)

@@ -28,6 +28,11 @@ def _new_figure(width: float = 6.4, height: float = 4.2, columns: int = 1) -> Fi
     return figure
 
 
+def _legend(axes) -> None:
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize="small")
+
+
 def figure_png(figure: Figure) -> bytes:
     """PNG bytes (for IPython.display.Image in the notebook)."""
     buffer = io.BytesIO()
@@ -58,7 +63,7 @@ def learning_curves(
             spread = by_epoch["std"].fillna(0.0).to_numpy(dtype=float)
             line = axes.plot(x, mean, label=f"{activation} (n={rows['trial_id'].nunique()})")[0]
             axes.fill_between(x, mean - spread, mean + spread, alpha=0.2, color=line.get_color(), linewidth=0)
-        axes.legend(fontsize="small")
+        _legend(axes)
     axes.set(title=f"{family}: {metric} (mean \u00b1 std over seeds)", xlabel="epoch", ylabel=metric)
     axes.grid(alpha=0.3)
     return figure
@@ -93,7 +98,7 @@ def best_vs_hyperparameters(
         axes = figure.add_subplot(1, len(parameters), index + 1)
         _scatter_against(axes, members, parameter, metric)
         if index == 0:
-            axes.legend(fontsize="small")
+            _legend(axes)
     figure.suptitle(f"{family}: {metric} vs swept hyperparameters")
     return figure
 
@@ -110,8 +115,7 @@ def accuracy_vs_compute(trials: pd.DataFrame, metric: str = DEFAULT_METRIC, fami
     for (group_family, activation), rows in members.groupby(["family", "activation"], sort=True):
         label = str(activation) if family is not None else f"{group_family}/{activation}"
         axes.scatter(rows[cost_column].astype(float), rows[metric].astype(float), label=label, alpha=0.7, s=20)
-    if len(members):
-        axes.legend(fontsize="small")
+    _legend(axes)
     axes.set(title=f"{metric} vs compute" + (f" ({family})" if family else ""), xlabel=cost_column, ylabel=metric)
     axes.grid(alpha=0.3)
     return figure

@@ -41,7 +41,7 @@ def config_columns(trials: pd.DataFrame) -> list[str]:
     return [
         column
         for column in trials.columns
-        if column not in TRIAL_FIELDS or column in ("family", "seed", "repeat")
+        if column not in TRIAL_FIELDS or column in ("family", "activation", "seed", "repeat")
         if not column.startswith(("best_", "last_"))
     ]
 
