@@ -378,9 +378,37 @@ def summarize(results: Any, plan: Plan) -> None:
     print("  config: " + ", ".join(f"{key}={value}" for key, value in config.items()))
 
 
+def import_keras_quietly() -> None:
+    """Import Keras (and TensorFlow) with the C++ start-up chatter kept off the terminal.
+
+    TensorFlow writes its oneDNN/CUDA notices to file descriptor 2 before its logging is
+    configured, where no environment variable reaches them; they would bury the one-line
+    error a user needs. What it writes is shown after all if the import fails.
+    """
+    if "keras" in sys.modules:
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
     """Entry point of every sweep script; returns the process exit code."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_keras_quietly()
     try:
         plan = plan_from_args(sweep, argv)
         return run(plan)

@@ -77,14 +77,16 @@ def test_trial_requests_exactly_its_gpu_share(tmp_path):
 
 
 def test_record_plan_is_exact_and_scales_decay(tmp_path):
-    plan = plan_from_args(aprelu_cifar.SWEEP, ["--record", "16", "--max-epochs", "50", "--storage-path", str(tmp_path)])
+    plan = plan_from_args(aprelu_cifar.SWEEP, ["--record", "16", "--max-epochs", "50", "--storage-path", str(tmp_path),
+                                                   "--dataset", "synthetic-cifar10"])
     config = sample_config(plan.param_space)
     assert plan.num_samples == 1
     assert config["stages"] == "1x32,1x32/2,1x64/2" and config["stem_channels"] == 16
     assert config["reduction"] == 16 and config["bn_momentum"] == 0.9 and config["gamma_l2"] == 1e-4
     assert config["shear"] == 30.0 and config["zoom"] == 0.2
     assert config["lr_decay_every"] == 15  # 1500 of 5000 -> 30% of 50
-    default = plan_from_args(aprelu_cifar.SWEEP, ["--record", "1", "--storage-path", str(tmp_path)])
+    default = plan_from_args(aprelu_cifar.SWEEP, ["--record", "1", "--storage-path", str(tmp_path),
+                                                     "--dataset", "synthetic-cifar10"])
     assert default.max_epochs == 1000 and sample_config(default.param_space)["lr_decay_every"] == 400
 
 
@@ -106,12 +108,13 @@ def test_set_overrides_and_grids(tmp_path):
         (["--set", "unitz=3"], "unknown config key"),
         (["--set", "activation=swishy"], "unknown activation"),
         (["--dataset", "imagenet"], "unknown dataset"),
+        (["--resume"], "--resume needs --name"),
         (["--grace-period", "50", "--max-epochs", "5"], "grace-period"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, argv, message):
     with pytest.raises((UsageError, SystemExit)) as caught:
-        plan_from_args(aprelu_cifar.SWEEP, ["--storage-path", str(tmp_path), *argv])
+        plan_from_args(aprelu_cifar.SWEEP, ["--storage-path", str(tmp_path), "--dataset", "synthetic-cifar10", *argv])
     if isinstance(caught.value, SystemExit):
         assert caught.value.code == 2
     else:
@@ -131,7 +134,8 @@ def test_cli_errors_exit_2_without_traceback(tmp_path, repo_root):
         ["--gpus-per-trial", "2"],
         ["--record", "99"],
         ["--data-dir", str(empty)],
-        ["--resume", "--name", "never-ran"],
+        ["--resume", "--name", "never-ran", "--smoke"],
+        ["--smoke", "--set", "optimizer=lbfgs"],
         ["--address", "127.0.0.1:1", "--smoke"],
     ]
     for argv in cases:
