@@ -37,7 +37,7 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         metric="val_accuracy",
         value=0.8898,
         epochs=1000,
-        match=_frozen({"family": "aprelu_cifar", "activation": "aprelu", "reduction": 4}),
+        match=_frozen({"family": "aprelu_cifar", "activation": "aprelu", "record": 1}),
         source="EXPERIMENTS.md section 1",
     ),
     PublishedResult(
@@ -46,7 +46,7 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         metric="val_accuracy",
         value=0.889,
         epochs=3345,
-        match=_frozen({"family": "aprelu_cifar", "activation": "aprelu", "reduction": 16}),
+        match=_frozen({"family": "aprelu_cifar", "activation": "aprelu", "record": 16}),
         source="EXPERIMENTS.md section 2",
     ),
     PublishedResult(
@@ -78,7 +78,7 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         metric="val_accuracy",
         value=0.978,
         epochs=4,
-        match=_frozen({"family": "antirectifier_mnist", "activation": "antirectifier"}),
+        match=_frozen({"family": "antirectifier_mnist", "activation": "antirectifier", "units": 256}),
         source="EXPERIMENTS.md section 5",
     ),
 )

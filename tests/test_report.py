@@ -114,7 +114,8 @@ def test_compute_accounting_per_status(tables) -> None:
 
 def test_reproduction_table(tmp_path: Path) -> None:
     trials = [
-        FakeTrial("antirectifier", seed, [0.95, 0.97, 0.975, 0.976 + 0.001 * seed, 0.97], family="antirectifier_mnist", epochs=40, status="stopped_early")
+        FakeTrial("antirectifier", seed, [0.95, 0.97, 0.975, 0.976 + 0.001 * seed, 0.97], family="antirectifier_mnist", epochs=40, status="stopped_early",
+                  extra_config={"units": 256})
         for seed in range(2)
     ]
     tables = read_tables(_export(tmp_path, trials))
