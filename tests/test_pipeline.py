@@ -1,0 +1,88 @@
+"""tf.data pipelines: shapes, dtypes, labels kept with their images, determinism by seed."""
+
+import keras
+import numpy as np
+import pytest
+
+from trainables.data.augment import AUGMENT_PRESETS, build_augmentation
+from trainables.data.pipeline import eval_dataset, train_dataset
+
+COUNT, BATCH = 50, 16
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    rng = np.random.default_rng(0)
+    # Label i belongs to image i, so every batch can be checked against the source.
+    return rng.random((COUNT, 12, 12, 3), dtype=np.float32), np.arange(COUNT, dtype=np.int32)
+
+
+def epoch(dataset):
+    batches = [(images.numpy(), labels.numpy()) for images, labels in dataset]
+    return np.concatenate([images for images, _ in batches]), np.concatenate([labels for _, labels in batches]), batches
+
+
+def test_train_batches_without_augmentation(arrays):
+    x, y = arrays
+    images, labels, batches = epoch(train_dataset(x, y, batch_size=BATCH, seed=0))
+    assert [len(batch_labels) for _, batch_labels in batches] == [16, 16, 16, 2]
+    assert images.dtype == np.float32 and labels.dtype == np.int32 and images.shape == (COUNT, 12, 12, 3)
+    assert sorted(labels) == list(range(COUNT)) and list(labels) != list(range(COUNT))
+    np.testing.assert_array_equal(images, x[labels])
+
+
+def test_train_is_deterministic_for_a_seed_and_reshuffles_each_epoch(arrays):
+    x, y = arrays
+    augmentation = build_augmentation(AUGMENT_PRESETS["aprelu_record16"])
+    make = lambda seed: train_dataset(x, y, batch_size=BATCH, augmentation=augmentation, seed=seed)  # noqa: E731
+    dataset = make(3)
+    first_images, first_labels, _ = epoch(dataset)
+    second_images, second_labels, _ = epoch(dataset)
+    again_images, again_labels, _ = epoch(make(3))
+    np.testing.assert_array_equal(first_images, again_images)
+    np.testing.assert_array_equal(first_labels, again_labels)
+    assert not np.array_equal(first_labels, second_labels)  # new order next epoch
+    # ...and new transforms: the same image comes out differently.
+    by_label = lambda images, labels: images[np.argsort(labels)]  # noqa: E731
+    assert not np.allclose(by_label(first_images, first_labels), by_label(second_images, second_labels))
+    other_images, _, _ = epoch(make(4))
+    assert not np.allclose(first_images, other_images)
+
+
+def test_augmentation_is_applied_per_image(arrays):
+    x, y = arrays
+    augmentation = build_augmentation({"horizontal_flip": True})
+    images, labels, _ = epoch(train_dataset(x, y, batch_size=BATCH, augmentation=augmentation, seed=0))
+    same = np.all(images == x[labels], axis=(1, 2, 3))
+    mirrored = np.all(images == x[labels][:, :, ::-1], axis=(1, 2, 3))
+    assert np.all(same | mirrored) and same.any() and mirrored.any()
+
+
+def test_unshuffled_and_eval_keep_order_and_pixels(arrays):
+    x, y = arrays
+    _, labels, _ = epoch(train_dataset(x, y, batch_size=BATCH, shuffle=False))
+    np.testing.assert_array_equal(labels, y)
+    images, labels, batches = epoch(eval_dataset(x, y, batch_size=BATCH))
+    np.testing.assert_array_equal(images, x)
+    np.testing.assert_array_equal(labels, y)
+    assert len(batches) == 4
+
+
+def test_other_keras_layers_are_mapped_too(arrays):
+    x, y = arrays
+    augmentation = keras.Sequential([keras.layers.RandomFlip("horizontal", seed=0)])
+    images, labels, _ = epoch(train_dataset(x, y, batch_size=BATCH, augmentation=augmentation, seed=0))
+    assert images.shape == x.shape
+    assert np.all(np.all(images == x[labels], axis=(1, 2, 3)) | np.all(images == x[labels][:, :, ::-1], axis=(1, 2, 3)))
+
+
+@pytest.mark.parametrize("bad", [{"batch_size": 0}, {"batch_size": 2.5}])
+def test_bad_batch_size(arrays, bad):
+    with pytest.raises(ValueError, match="batch_size"):
+        train_dataset(*arrays, **bad)
+
+
+def test_mismatched_lengths(arrays):
+    x, y = arrays
+    with pytest.raises(ValueError, match="same length"):
+        eval_dataset(x, y[:-1], batch_size=BATCH)
