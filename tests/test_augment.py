@@ -109,6 +109,10 @@ def test_usable_as_first_layer_of_a_model():
     expected = model.layers[-1](model.layers[-2](images))
     np.testing.assert_allclose(model.predict(images, verbose=0), keras.ops.convert_to_numpy(expected), rtol=1e-5)
     assert model(images, training=True).shape == (4, 2)
+    # Trains with Keras' default jit_compile="auto" (XLA is turned off on TensorFlow).
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(images, np.array([0, 1, 0, 1]), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
 
 
 def test_same_seed_same_output_and_unbatched_input():

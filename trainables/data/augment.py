@@ -125,6 +125,9 @@ class RandomAffine(layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
+        # TensorFlow's ImageProjectiveTransformV3 has no XLA kernel: tell Keras not to
+        # jit-compile a model holding this layer ("auto"). JAX's version jit-compiles.
+        self.supports_jit = keras.backend.backend() != "tensorflow"
 
     @property
     def enabled_transforms(self) -> tuple[str, ...]:
