@@ -1,0 +1,15 @@
+"""Model builders by name; importing this package registers every builder."""
+
+from trainables.models import mlp, mobilenet, resnet  # noqa: F401  (register builders)
+from trainables.models.presets import PRESETS, available_presets, build_preset
+from trainables.models.registry import available_models, builder_parameters, get_model, register_model
+
+__all__ = [
+    "PRESETS",
+    "available_models",
+    "available_presets",
+    "build_preset",
+    "builder_parameters",
+    "get_model",
+    "register_model",
+]

@@ -1,0 +1,161 @@
+"""Adaptively parametric ReLU (APReLU), Zhao et al., IEEE TIE 2020 (DOI 10.1109/TIE.2020.2972458).
+
+A dynamic ReLU: every sample gets its own negative slope per channel, predicted from the
+global averages of the positive and negative parts of its own feature map:
+
+    pos = relu(x);  neg = min(x, 0)
+    s   = concat(GAP(neg), GAP(pos))                       # negative part FIRST, as the seed
+    s   = Dense(max(1, C // reduction)) -> BN -> relu -> Dense(C) -> BN -> sigmoid
+    y   = pos + s * neg
+
+The seed builds this from ~15 stock layers per activation; it runs 19 times per step of the
+CIFAR network, so here it is ONE layer that owns its weights and fuses the elementwise work:
+GAP(neg) = GAP(x) - GAP(pos) (two reductions, no `neg` tensor), and
+y = where(x > 0, x, s * x) (one pass instead of min, multiply, add).
+Only `keras.ops`, so it runs on every Keras backend.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+_HALF_PRECISION = ("float16", "bfloat16")
+
+
+@keras.saving.register_keras_serializable(package="trainables")
+class APReLU(layers.Layer):
+    """APReLU on channels-last inputs: (N, C), or (N, ..., C) with GAP over the middle axes.
+
+    Args:
+        reduction: channel reduction of the first Dense; its width is max(1, C // reduction),
+            clamped so that narrow layers (C < reduction) still have one unit.
+        bn_momentum: momentum of both inner BatchNormalizations (moving = moving * m + batch * (1 - m)).
+        bn_epsilon: epsilon of both inner BatchNormalizations.
+        l2: L2 factor on both Dense kernels (the seed's kernel_regularizer=l2(1e-4)).
+        gamma_l2: L2 factor on both BN gammas (record 16 uses 1e-4; record 1 none).
+    """
+
+    def __init__(
+        self,
+        reduction: int = 4,
+        bn_momentum: float = 0.99,
+        bn_epsilon: float = 1e-3,
+        l2: float = 1e-4,
+        gamma_l2: float = 0.0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(reduction, bool) or not isinstance(reduction, int) or reduction < 1:
+            raise ValueError(f"APReLU reduction must be a positive int, got {reduction!r}")
+        if not 0.0 <= bn_momentum < 1.0:
+            raise ValueError(f"APReLU bn_momentum must be in [0, 1), got {bn_momentum!r}")
+        if bn_epsilon <= 0.0:
+            raise ValueError(f"APReLU bn_epsilon must be > 0, got {bn_epsilon!r}")
+        if l2 < 0.0 or gamma_l2 < 0.0:
+            raise ValueError(f"APReLU l2 and gamma_l2 must be >= 0, got l2={l2!r}, gamma_l2={gamma_l2!r}")
+        self.reduction = reduction
+        self.bn_momentum = float(bn_momentum)
+        self.bn_epsilon = float(bn_epsilon)
+        self.l2 = float(l2)
+        self.gamma_l2 = float(gamma_l2)
+        self.supports_masking = True
+
+    def build(self, input_shape) -> None:
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"APReLU needs inputs of shape (batch, ..., channels) with known channels, got {input_shape}"
+            )
+        channels = int(input_shape[-1])
+        units = max(1, channels // self.reduction)
+        kernel_regularizer = keras.regularizers.L2(self.l2) if self.l2 else None
+        gamma_regularizer = keras.regularizers.L2(self.gamma_l2) if self.gamma_l2 else None
+        # The slope network is computed in float32 (as Keras BN does under mixed precision),
+        # so none of its weights are autocast.
+        self.dense1_kernel = self.add_weight(
+            name="dense1_kernel", shape=(2 * channels, units), initializer="he_normal",
+            regularizer=kernel_regularizer, autocast=False,
+        )
+        self.dense1_bias = self.add_weight(name="dense1_bias", shape=(units,), initializer="zeros", autocast=False)
+        self.bn1_gamma, self.bn1_beta, self.bn1_moving_mean, self.bn1_moving_variance = self._add_bn_weights(
+            "bn1", units, gamma_regularizer
+        )
+        self.dense2_kernel = self.add_weight(
+            name="dense2_kernel", shape=(units, channels), initializer="he_normal",
+            regularizer=kernel_regularizer, autocast=False,
+        )
+        self.dense2_bias = self.add_weight(name="dense2_bias", shape=(channels,), initializer="zeros", autocast=False)
+        self.bn2_gamma, self.bn2_beta, self.bn2_moving_mean, self.bn2_moving_variance = self._add_bn_weights(
+            "bn2", channels, gamma_regularizer
+        )
+        self.input_spec = layers.InputSpec(min_ndim=2, axes={-1: channels})
+
+    def _add_bn_weights(self, prefix: str, size: int, gamma_regularizer):
+        gamma = self.add_weight(
+            name=f"{prefix}_gamma", shape=(size,), initializer="ones", regularizer=gamma_regularizer, autocast=False
+        )
+        beta = self.add_weight(name=f"{prefix}_beta", shape=(size,), initializer="zeros", autocast=False)
+        moving_mean = self.add_weight(
+            name=f"{prefix}_moving_mean", shape=(size,), initializer="zeros", trainable=False, autocast=False
+        )
+        moving_variance = self.add_weight(
+            name=f"{prefix}_moving_variance", shape=(size,), initializer="ones", trainable=False, autocast=False
+        )
+        return gamma, beta, moving_mean, moving_variance
+
+    def _batch_norm(self, features, gamma, beta, moving_mean, moving_variance, training: bool):
+        if training:
+            mean, variance = ops.moments(features, axes=[0])
+            momentum = self.bn_momentum
+            moving_mean.assign(moving_mean * momentum + mean * (1.0 - momentum))
+            moving_variance.assign(moving_variance * momentum + variance * (1.0 - momentum))
+        else:
+            mean, variance = moving_mean, moving_variance
+        # Fold the affine transform into one scale and shift: two full ops on (N, units), not four.
+        scale = gamma * ops.rsqrt(variance + self.bn_epsilon)
+        return features * scale + (beta - mean * scale)
+
+    def slopes(self, inputs, training: bool = False):
+        """Per-sample, per-channel negative slopes in (0, 1), shape (N, C), float32."""
+        features = inputs
+        if ops.dtype(features) in _HALF_PRECISION:
+            features = ops.cast(features, "float32")
+        pooled_axes = tuple(range(1, len(inputs.shape) - 1))
+        if pooled_axes:
+            mean_positive = ops.mean(ops.relu(features), axis=pooled_axes)
+            mean_negative = ops.mean(features, axis=pooled_axes) - mean_positive
+        else:
+            mean_positive = ops.relu(features)
+            mean_negative = features - mean_positive
+        hidden = ops.matmul(ops.concatenate([mean_negative, mean_positive], axis=-1), self.dense1_kernel)
+        hidden = self._batch_norm(
+            hidden + self.dense1_bias, self.bn1_gamma, self.bn1_beta,
+            self.bn1_moving_mean, self.bn1_moving_variance, training,
+        )
+        hidden = ops.matmul(ops.relu(hidden), self.dense2_kernel) + self.dense2_bias
+        hidden = self._batch_norm(
+            hidden, self.bn2_gamma, self.bn2_beta, self.bn2_moving_mean, self.bn2_moving_variance, training
+        )
+        return ops.sigmoid(hidden)
+
+    def call(self, inputs, training=False):
+        # A frozen layer behaves like a frozen keras BatchNormalization: moving statistics only.
+        slopes = self.slopes(inputs, training=bool(training) and self.trainable)
+        slopes = ops.cast(slopes, inputs.dtype)
+        broadcast_shape = (-1,) + (1,) * (len(inputs.shape) - 2) + (inputs.shape[-1],)
+        slopes = ops.reshape(slopes, broadcast_shape)
+        return ops.where(inputs > 0, inputs, slopes * inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            reduction=self.reduction,
+            bn_momentum=self.bn_momentum,
+            bn_epsilon=self.bn_epsilon,
+            l2=self.l2,
+            gamma_l2=self.gamma_l2,
+        )
+        return config

@@ -1,0 +1,146 @@
+"""Pre-activation residual network of the APReLU CIFAR-10 seeds (tuning records 1 and 16).
+
+    stem Conv3x3 -> stages of units [BN -> act -> Conv3x3(stride) -> BN -> act -> Conv3x3] + identity
+    -> BN -> act -> GAP -> Dense(num_classes) logits
+
+Only the first unit of a downsampling stage has stride 2. (The seed keeps stride 2 for every
+unit of such a stage, but all its downsampling stages have one unit.) The identity is
+AveragePooling2D(pool 1, stride 2), i.e. every other pixel, and its channels are zero-padded
+to the new width whenever the width changes, by any amount (the seed's concatenation of a
+zero copy only works when the width doubles).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import keras
+from keras import layers, ops
+
+from trainables.activations import get_activation
+from trainables.models.registry import register_model
+
+Stage = tuple[int, int, bool]
+
+_STAGE_PATTERN = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*(/\s*2)?\s*$")
+
+
+def parse_stages(stages: str | Sequence) -> tuple[Stage, ...]:
+    """Stages from "UNITSxCHANNELS[/2],..." (e.g. "3x8,1x16/2") or a sequence of (units, channels, downsample)."""
+    if isinstance(stages, str):
+        parsed = []
+        for part in stages.split(","):
+            match = _STAGE_PATTERN.match(part)
+            if match is None:
+                raise ValueError(
+                    f"stages {stages!r}: cannot parse {part!r}; expected UNITSxCHANNELS or UNITSxCHANNELS/2, e.g. '3x8,1x16/2'"
+                )
+            parsed.append((int(match.group(1)), int(match.group(2)), match.group(3) is not None))
+    else:
+        parsed = []
+        for stage in stages:
+            if isinstance(stage, str) or not isinstance(stage, Sequence) or len(stage) != 3:
+                raise ValueError(f"stages {stages!r}: each stage must be (units, channels, downsample), got {stage!r}")
+            units, channels, downsample = stage
+            parsed.append((units, channels, downsample))
+    for units, channels, downsample in parsed:
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise ValueError(f"stages {stages!r}: units must be a positive int, got {units!r}")
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"stages {stages!r}: channels must be a positive int, got {channels!r}")
+        if not isinstance(downsample, bool):
+            raise ValueError(f"stages {stages!r}: downsample must be a bool, got {downsample!r}")
+    if not parsed:
+        raise ValueError(f"stages {stages!r}: at least one stage is required")
+    return tuple(parsed)
+
+
+@keras.saving.register_keras_serializable(package="trainables")
+class ZeroPadChannels(layers.Layer):
+    """Append zero channels up to `channels` (the parameter-free identity of a widening unit)."""
+
+    def __init__(self, channels: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+
+    def build(self, input_shape) -> None:
+        if input_shape[-1] is None or input_shape[-1] > self.channels:
+            raise ValueError(f"ZeroPadChannels({self.channels}) cannot pad an input with {input_shape[-1]} channels")
+
+    def call(self, inputs):
+        padding = [(0, 0)] * (len(inputs.shape) - 1) + [(0, self.channels - inputs.shape[-1])]
+        return ops.pad(inputs, padding)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.channels,)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(channels=self.channels)
+        return config
+
+
+@register_model("aprelu_resnet")
+def aprelu_resnet(
+    *,
+    input_shape: tuple = (32, 32, 3),
+    num_classes: int = 10,
+    activation: str = "aprelu",
+    stem_channels: int = 8,
+    stages: str | Sequence = "3x8,1x16/2,2x16,1x32/2,2x32",
+    reduction: int = 4,
+    bn_momentum: float = 0.99,
+    gamma_l2: float = 0.0,
+    weight_decay: float = 1e-4,
+) -> keras.Model:
+    """The seed network; defaults are tuning record 1 (77,328 parameters).
+
+    reduction/bn_momentum/gamma_l2/weight_decay go to every APReLU (weight_decay as its `l2`);
+    bn_momentum/gamma_l2 also to every BatchNormalization; weight_decay is the L2 on every kernel.
+    """
+    parsed_stages = parse_stages(stages)
+    kernel_regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
+    gamma_regularizer = keras.regularizers.L2(gamma_l2) if gamma_l2 else None
+
+    def conv(channels: int, strides: int = 1) -> layers.Layer:
+        return layers.Conv2D(
+            channels, 3, strides=strides, padding="same",
+            kernel_initializer="he_normal", kernel_regularizer=kernel_regularizer,
+        )
+
+    def batch_norm() -> layers.Layer:
+        return layers.BatchNormalization(momentum=bn_momentum, gamma_regularizer=gamma_regularizer)
+
+    def act() -> layers.Layer:
+        if activation == "aprelu":
+            return get_activation(
+                "aprelu", reduction=reduction, bn_momentum=bn_momentum, gamma_l2=gamma_l2, l2=weight_decay
+            )
+        return get_activation(activation)
+
+    inputs = keras.Input(shape=tuple(input_shape))
+    net = conv(stem_channels)(inputs)
+    width = stem_channels
+    for units, channels, downsample in parsed_stages:
+        if channels < width:
+            raise ValueError(
+                f"stages {stages!r}: channels may not shrink ({width} -> {channels}); the identity is zero-padded"
+            )
+        for unit in range(units):
+            strides = 2 if downsample and unit == 0 else 1
+            identity = net
+            residual = conv(channels, strides)(act()(batch_norm()(net)))
+            residual = conv(channels)(act()(batch_norm()(residual)))
+            if strides > 1:
+                identity = layers.AveragePooling2D(pool_size=1, strides=strides)(identity)
+            if width != channels:
+                identity = ZeroPadChannels(channels)(identity)
+                width = channels
+            net = layers.Add()([residual, identity])
+    net = act()(batch_norm()(net))
+    net = layers.GlobalAveragePooling2D()(net)
+    outputs = layers.Dense(
+        num_classes, kernel_initializer="he_normal", kernel_regularizer=kernel_regularizer, dtype="float32"
+    )(net)
+    return keras.Model(inputs, outputs, name="aprelu_resnet")
