@@ -1,0 +1,156 @@
+"""Model builders: the registry, the seeds' parameter counts, forward passes and .keras round trips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import keras
+
+from trainables.layers import APReLU
+from trainables.models import PRESETS, available_models, build_preset, builder_parameters, get_model
+from trainables.models.resnet import ZeroPadChannels, parse_stages
+
+SEED_PARAMETERS = {
+    "aprelu_record1": 77_328,
+    "aprelu_record16": 93_791,
+    "deep_mlp_bn": 3_812_874,
+    "deep_mlp": 3_759_626,
+    "mobilenet_v2_relu6": 2_261_827,
+    "mobilenet_v2_prelu": 8_367_619,
+    "antirectifier_mlp": 337_418,
+    "relu_mlp_wide": 669_706,
+}
+
+# Tiny configurations of every builder, to keep forward passes and round trips fast.
+TINY = {
+    "aprelu_resnet": dict(input_shape=(8, 8, 3), num_classes=4, stem_channels=4, stages="1x4,1x8/2"),
+    "deep_mlp": dict(input_shape=(6, 6, 1), num_classes=4, depth=2, width=8, first_width=12, batch_norm=True),
+    "mobilenet_v2": dict(input_shape=(32, 32, 3), num_classes=3, width_multiplier=0.25),
+    "antirectifier_mlp": dict(input_shape=(12,), num_classes=4, units=8, depth=2),
+}
+
+
+def test_presets_are_the_spec_names():
+    assert set(PRESETS) == set(SEED_PARAMETERS)
+
+
+@pytest.mark.parametrize("preset", sorted(SEED_PARAMETERS))
+def test_preset_reproduces_seed_parameter_count(preset):
+    assert build_preset(preset).count_params() == SEED_PARAMETERS[preset]
+
+
+def test_available_models_and_parameters():
+    assert set(available_models()) == set(TINY)
+    for name in available_models():
+        assert {"input_shape", "num_classes", "activation"} <= builder_parameters(name)
+    assert {"stages", "reduction", "bn_momentum", "gamma_l2", "weight_decay"} <= builder_parameters("aprelu_resnet")
+
+
+def test_registry_errors_name_the_problem():
+    with pytest.raises(ValueError, match="unknown model 'resnet50'.*aprelu_resnet"):
+        get_model("resnet50")
+    with pytest.raises(ValueError, match=r"unknown argument\(s\) \['widht'\].*width"):
+        get_model("deep_mlp", widht=3)
+    with pytest.raises(ValueError, match="unknown preset 'record1'"):
+        build_preset("record1")
+    with pytest.raises(ValueError, match="unknown activation 'relux'"):
+        get_model("antirectifier_mlp", **TINY["antirectifier_mlp"], activation="relux")
+
+
+@pytest.mark.parametrize("builder", sorted(TINY))
+@pytest.mark.parametrize("activation", ["relu", "selu", "prelu_channel", "aprelu", "antirectifier"])
+def test_forward_pass_gives_finite_logits(builder, activation):
+    model = get_model(builder, **{**TINY[builder], "activation": activation})
+    x = np.random.default_rng(0).normal(0.0, 1.0, (3,) + tuple(TINY[builder]["input_shape"])).astype("float32")
+    logits = keras.ops.convert_to_numpy(model(x, training=True))
+    assert logits.shape == (3, TINY[builder]["num_classes"])
+    assert logits.dtype == np.float32
+    assert np.all(np.isfinite(logits))
+    assert model.layers[-1].activation is keras.activations.linear
+
+
+@pytest.mark.parametrize("builder", sorted(TINY))
+def test_builder_keras_round_trip(tmp_path, builder):
+    model = get_model(builder, **TINY[builder])
+    x = np.random.default_rng(1).normal(0.0, 1.0, (2,) + tuple(TINY[builder]["input_shape"])).astype("float32")
+    model(x, training=True)  # move the BN moving statistics away from their initial values
+    path = tmp_path / f"{builder}.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_parse_stages():
+    assert parse_stages("3x8,1x16/2, 2x16") == ((3, 8, False), (1, 16, True), (2, 16, False))
+    assert parse_stages([[1, 32, False], (2, 64, True)]) == ((1, 32, False), (2, 64, True))
+    for bad in ["3x8,", "3*8", "0x8", [(1, 8)], [(1, 8, "yes")], ""]:
+        with pytest.raises(ValueError, match="stages"):
+            parse_stages(bad)
+
+
+def test_resnet_zero_pads_any_width_growth():
+    model = get_model("aprelu_resnet", input_shape=(8, 8, 3), stem_channels=8, stages="1x24,1x40/2", reduction=16)
+    pads = [layer.channels for layer in model.layers if isinstance(layer, ZeroPadChannels)]
+    assert pads == [24, 40]
+    x = np.random.default_rng(2).normal(size=(2, 8, 8, 3)).astype("float32")
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(model(x))))
+
+
+def test_resnet_identity_is_zero_padded_subsample():
+    layer = ZeroPadChannels(5)
+    x = np.arange(2 * 3, dtype="float32").reshape(1, 1, 2, 3)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(layer(x)), np.concatenate([x, np.zeros((1, 1, 2, 2), "float32")], axis=-1)
+    )
+
+
+def test_resnet_rejects_shrinking_widths():
+    with pytest.raises(ValueError, match="shrink"):
+        get_model("aprelu_resnet", stem_channels=16, stages="1x8")
+
+
+def test_only_first_unit_of_a_downsampling_stage_has_stride_two():
+    model = get_model("aprelu_resnet", input_shape=(8, 8, 3), stem_channels=4, stages="2x8/2")
+    strides = [layer.strides for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert strides == [(1, 1), (2, 2), (1, 1), (1, 1), (1, 1)]
+    assert model.output_shape == (None, 10)
+
+
+def test_record16_settings_reach_every_batch_norm_and_aprelu():
+    model = build_preset("aprelu_record16")
+    aprelus = [layer for layer in model.layers if isinstance(layer, APReLU)]
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(aprelus) == len(norms) == 7
+    assert {(layer.reduction, layer.bn_momentum, layer.gamma_l2, layer.l2) for layer in aprelus} == {(16, 0.9, 1e-4, 1e-4)}
+    assert {layer.momentum for layer in norms} == {0.9}
+    assert all(layer.gamma_regularizer is not None for layer in norms)
+    # the first stage widens 16 -> 32 without downsampling: zero padding, no pooling
+    assert [layer.channels for layer in model.layers if isinstance(layer, ZeroPadChannels)] == [32, 64]
+
+
+def test_record1_settings():
+    model = build_preset("aprelu_record1")
+    aprelus = [layer for layer in model.layers if isinstance(layer, APReLU)]
+    assert len(aprelus) == 19
+    assert {(layer.reduction, layer.bn_momentum, layer.gamma_l2) for layer in aprelus} == {(4, 0.99, 0.0)}
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert {layer.momentum for layer in norms} == {0.99}
+    assert all(layer.gamma_regularizer is None for layer in norms)
+
+
+def test_preset_overrides_do_not_leak():
+    build_preset("antirectifier_mlp", units=8)
+    assert PRESETS["antirectifier_mlp"][1]["units"] == 256
+
+
+def test_selu_mobilenet_defaults_to_lecun_normal():
+    model = get_model("mobilenet_v2", **{**TINY["mobilenet_v2"], "activation": "selu"})
+    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    assert isinstance(conv.kernel_initializer, keras.initializers.LecunNormal)
+
+
+def test_selu_mlp_uses_alpha_dropout():
+    model = get_model("antirectifier_mlp", **{**TINY["antirectifier_mlp"], "activation": "selu"})
+    assert any(isinstance(layer, keras.layers.AlphaDropout) for layer in model.layers)
