@@ -251,12 +251,29 @@ def check_address(address: str, timeout: float = 3.0) -> None:
         raise UsageError(f"no Ray cluster answers at {address} ({error.strerror or error}); start one with `ray start --head`") from None
 
 
+def use_auth_token_if_present() -> None:
+    """Present the cluster token (~/.ray/auth_token) when joining by address.
+
+    `ray start --head` turns token auth on, but Ray's driver only sends its token to an
+    explicit address when RAY_AUTH_MODE=token; sending one to a cluster without auth is
+    harmless. An explicit RAY_AUTH_MODE is respected.
+    """
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # a Ray without token auth
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
 def start_ray(plan: Plan) -> None:
     import ray
 
     env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}
     try:
         if plan.address:
+            use_auth_token_if_present()
             ray.init(address=plan.address, runtime_env=env, log_to_driver=True)
         else:
             ray.init(
@@ -316,10 +333,12 @@ def make_tuner(plan: Plan, trainable: Any):
         param_space=plan.param_space,
         tune_config=tune.TuneConfig(
             metric=plan.metric, mode=plan.mode, scheduler=scheduler, num_samples=plan.num_samples,
-            max_concurrent_trials=plan.max_concurrent,
             # Random dimensions are drawn once per sample and shared by its grid (seeds,
             # activations), so repeats and activation comparisons are properly paired.
-            search_alg=BasicVariantGenerator(constant_grid_search=True, random_state=plan.seed),
+            # (Tune ignores max_concurrent_trials when given a generator: it goes here.)
+            search_alg=BasicVariantGenerator(
+                constant_grid_search=True, random_state=plan.seed, max_concurrent=plan.max_concurrent or 0,
+            ),
         ),
         run_config=tune.RunConfig(
             name=plan.name, storage_path=plan.storage_path, verbose=plan.verbose,

@@ -88,16 +88,16 @@ def test_diverged_trial_is_recorded_and_sweep_finishes_on_a_joined_cluster(repo_
         result = run_sweep(
             repo_root, "selu_mnist.py", "--smoke", "--address", f"127.0.0.1:{port}",
             "--storage-path", str(tmp_path), "--name", "diverge", "--scheduler", "fifo",
-            "--set", "kernel_initializer=glorot_uniform", "--set", 'lr=[1e-3, 1e12]', "--set", "batch_norm=false",
-            "--set", "activation=relu",
+            "--set", "kernel_initializer=glorot_uniform", "--set", "optimizer=sgd", "--set", 'lr=[1e-2, 1e30]', "--set", "batch_norm=false",
+            "--set", "activation=selu",  # no dead units: the blow-up reaches inf
         )
     finally:
         subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120, env=env)
     assert f"127.0.0.1:{port}" in result.stdout + result.stderr or "diverge" in result.stdout
     experiment = tmp_path / "diverge"
     by_lr = {json.loads((trial / "params.json").read_text())["lr"]: rows(trial) for trial in trial_dirs(experiment)}
-    assert set(by_lr) == {1e-3, 1e12}
-    exploded, healthy = by_lr[1e12], by_lr[1e-3]
+    assert set(by_lr) == {1e-2, 1e30}
+    exploded, healthy = by_lr[1e30], by_lr[1e-2]
     assert exploded[-1]["diverged"] is True and exploded[-1]["stop_reason"].startswith("diverged")
     assert len(exploded) < 3, "a diverged trial must stop, not burn its budget"
     assert [row["epoch"] for row in healthy] == [1, 2, 3] and not healthy[-1]["diverged"]
@@ -110,7 +110,7 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(repo_root, tmp_
     args = [
         "--smoke", "--storage-path", str(tmp_path), "--name", name, "--scheduler", "fifo",
         "--max-epochs", "6", "--max-concurrent", "1", "--set", "units=16",
-        "--set", "train_limit=null", "--set", "batch_size=8",  # slow epochs: ~256 steps
+        "--set", "train_limit=null", "--set", "batch_size=2",  # slow epochs: ~1000 steps
         "--set", "lr_decay_every=2", "--set", "lr_decay_factor=0.5",
     ]
     driver = subprocess.Popen(
@@ -156,3 +156,21 @@ def test_every_sweep_script_runs_its_smoke_sweep(repo_root, tmp_path, script):
     experiment = tmp_path / "smoke"
     assert trial_dirs(experiment) and all(rows(trial) for trial in trial_dirs(experiment))
     assert (experiment / "trials.parquet").is_file()
+
+
+def test_export_of_a_real_smoke_sweep(smoke_experiment):
+    from analysis.export import export_experiment, read_tables
+
+    experiment, _ = smoke_experiment
+    tables = read_tables(experiment)  # what the runner wrote at the end of the sweep
+    trials, epochs = tables.trials, tables.epochs
+    assert len(trials) == len(trial_dirs(experiment)) == 6
+    assert set(trials["status"]) <= {"terminated", "stopped_early"} and "stopped_early" in set(trials["status"])
+    assert len(epochs) == sum(len(rows(trial)) for trial in trial_dirs(experiment))
+    assert not any(column.startswith("config/") for column in trials.columns)
+    assert str(trials["reduction"].dtype).lower() == "int64" and trials["stages"].map(type).eq(str).all()
+    assert trials["best_val_accuracy"].between(0, 1).all()
+    assert (trials["epochs_completed"] == epochs.groupby("trial_id")["epoch"].max().reindex(trials["trial_id"]).values).all()
+    before = (experiment / "trials.parquet").read_bytes()
+    export_experiment([experiment], out_dir=experiment)
+    assert (experiment / "trials.parquet").read_bytes() == before  # idempotent
