@@ -6,7 +6,7 @@ Reads the trial directories directly (params.json, result.json lines, error.txt 
 experiment_state-*.json when present) instead of going through Tune's ResultGrid, so it works on
 finished, interrupted and still-running sweeps and needs no Ray cluster. Writes
 ``trials.parquet`` (one row per trial) and ``epochs.parquet`` (one row per trial and epoch);
-the schema is described in docs/analysis.md and stored in the Parquet metadata with a version.
+the schema is described in README.md ("Analysing results") and stored in the Parquet metadata with a version.
 """
 
 from __future__ import annotations
