@@ -104,6 +104,34 @@ def test_aprelu_concat_order_and_per_sample_slopes():
     assert np.ptp(slopes, axis=0).max() > 1e-3, "slopes must differ across samples"
 
 
+@pytest.mark.parametrize("shape", [(5, 4, 3, 8), (5, 8)], ids=["4d", "2d"])
+def test_aprelu_hand_written_gradient_matches_autodiff(shape):
+    """The fused max(x, s*x) gradient equals autodiff of pos + s * neg, for inputs and every weight."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("gradient check written with tf.GradientTape")
+    import tensorflow as tf
+
+    rng = np.random.default_rng(6)
+    x = tf.constant(rng.normal(0.0, 1.0, shape).astype("float32"))
+    layer = APReLU(reduction=2)
+    layer.build(shape)
+    _random_weights(layer, rng)
+    upstream = tf.constant(rng.normal(0.0, 1.0, shape).astype("float32"))
+
+    def reference(inputs):
+        slopes = tf.reshape(layer.slopes(inputs, training=True), (shape[0],) + (1,) * (len(shape) - 2) + (shape[-1],))
+        return tf.nn.relu(inputs) + slopes * tf.minimum(inputs, 0.0)
+
+    gradients = []
+    for function in (lambda inputs: layer(inputs, training=True), reference):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(function(x) * upstream)
+        gradients.append(tape.gradient(loss, [x] + layer.trainable_weights))
+    for fused, expected in zip(*gradients):
+        np.testing.assert_allclose(fused.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
 def test_aprelu_passes_positive_inputs_unchanged():
     x = np.random.default_rng(2).uniform(0.1, 3.0, (3, 4, 4, 8)).astype("float32")
     layer = APReLU()
