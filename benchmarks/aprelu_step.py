@@ -1,0 +1,174 @@
+"""Train-step time of the record-1 APReLU ResNet: fused APReLU layer vs ReLU vs the seed's layer graph.
+
+APReLU runs 19 times per step of every CIFAR trial, so its cost relative to a plain ReLU decides
+how many trials a sweep affords. Three networks of the same shape (77,328 parameters with
+APReLU) are timed in one process, interleaved repeat by repeat so that machine noise hits all
+of them alike; each repeat times `--steps` compiled train steps (SGD, Nesterov, batch 100,
+random 32x32x3 data) after a warm-up, and the median over repeats is reported.
+
+    python benchmarks/aprelu_step.py                        # TensorFlow, Keras' jit_compile="auto"
+    python benchmarks/aprelu_step.py --jit off --steps 20 --repeats 7
+    KERAS_BACKEND=jax python benchmarks/aprelu_step.py
+
+Ends with one JSON line: {"ratio": APReLU / ReLU step time, "vs_seed_graph": seed graph / APReLU, ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without install
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import layers  # noqa: E402
+
+from trainables.models import build_preset  # noqa: E402
+from trainables.models.resnet import ZeroPadChannels, parse_stages  # noqa: E402
+
+RECORD1_PARAMETERS = 77_328
+
+
+def seed_aprelu(inputs):
+    """The seed's APReLU as a graph of stock Keras layers (`000_*`, ported to Keras 3). Baseline only."""
+    channels = inputs.shape[-1]
+    zeros_input = layers.subtract([inputs, inputs])
+    pos_input = layers.Activation("relu")(inputs)
+    neg_input = layers.Minimum()([inputs, zeros_input])
+    scales_p = layers.GlobalAveragePooling2D()(pos_input)
+    scales_n = layers.GlobalAveragePooling2D()(neg_input)
+    scales = layers.Concatenate()([scales_n, scales_p])
+    scales = layers.Dense(
+        channels // 4, kernel_initializer="he_normal", kernel_regularizer=keras.regularizers.L2(1e-4)
+    )(scales)
+    scales = layers.BatchNormalization()(scales)
+    scales = layers.Activation("relu")(scales)
+    scales = layers.Dense(channels, kernel_initializer="he_normal", kernel_regularizer=keras.regularizers.L2(1e-4))(
+        scales
+    )
+    scales = layers.BatchNormalization()(scales)
+    scales = layers.Activation("sigmoid")(scales)
+    scales = layers.Reshape((1, 1, channels))(scales)
+    neg_part = layers.multiply([scales, neg_input])
+    return layers.add([pos_input, neg_part])
+
+
+def seed_graph_network() -> keras.Model:
+    """Record 1 with the seed's APReLU graph; same topology as build_preset("aprelu_record1")."""
+    regularizer = keras.regularizers.L2(1e-4)
+
+    def conv(channels: int, strides: int = 1) -> layers.Layer:
+        return layers.Conv2D(
+            channels, 3, strides=strides, padding="same", kernel_initializer="he_normal",
+            kernel_regularizer=regularizer,
+        )
+
+    inputs = keras.Input(shape=(32, 32, 3))
+    net = conv(8)(inputs)
+    width = 8
+    for units, channels, downsample in parse_stages("3x8,1x16/2,2x16,1x32/2,2x32"):
+        for unit in range(units):
+            strides = 2 if downsample and unit == 0 else 1
+            identity = net
+            residual = conv(channels, strides)(seed_aprelu(layers.BatchNormalization()(net)))
+            residual = conv(channels)(seed_aprelu(layers.BatchNormalization()(residual)))
+            if strides > 1:
+                identity = layers.AveragePooling2D(pool_size=1, strides=strides)(identity)
+            if width != channels:
+                identity = ZeroPadChannels(channels)(identity)
+                width = channels
+            net = layers.Add()([residual, identity])
+    net = seed_aprelu(layers.BatchNormalization()(net))
+    net = layers.GlobalAveragePooling2D()(net)
+    outputs = layers.Dense(10, kernel_initializer="he_normal", kernel_regularizer=regularizer)(net)
+    return keras.Model(inputs, outputs, name="seed_graph")
+
+
+def compiled(model: keras.Model, jit_compile) -> keras.Model:
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9, nesterov=True),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def time_steps(model: keras.Model, images: np.ndarray, labels: np.ndarray, steps: int) -> float:
+    """Seconds per train step over `steps` consecutive steps (the loss is read back to sync)."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        loss = model.train_on_batch(images, labels)
+    float(np.asarray(loss))
+    return (time.perf_counter() - start) / steps
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10, help="train steps per timed repeat")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per network (median is reported)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps after compilation")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--jit", choices=("auto", "on", "off"), default="auto", help="jit_compile for model.compile")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.repeats < 1 or args.batch_size < 1 or args.warmup < 1:
+        parser.error("--steps, --repeats, --warmup and --batch-size must be >= 1")
+    jit_compile = {"auto": "auto", "on": True, "off": False}[args.jit]
+
+    keras.utils.set_random_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    images = rng.standard_normal((args.batch_size, 32, 32, 3)).astype("float32")
+    labels = rng.integers(0, 10, size=(args.batch_size,)).astype("int32")
+
+    networks = {
+        "aprelu": build_preset("aprelu_record1"),
+        "relu": build_preset("aprelu_record1", activation="relu"),
+        "seed_graph": seed_graph_network(),
+    }
+    for name in ("aprelu", "seed_graph"):
+        if networks[name].count_params() != RECORD1_PARAMETERS:
+            raise SystemExit(f"{name} has {networks[name].count_params()} parameters, expected {RECORD1_PARAMETERS}")
+
+    compile_seconds = {}
+    for name, model in networks.items():
+        compiled(model, jit_compile)
+        start = time.perf_counter()
+        for _ in range(args.warmup):
+            model.train_on_batch(images, labels)
+        compile_seconds[name] = time.perf_counter() - start
+
+    samples: dict[str, list[float]] = {name: [] for name in networks}
+    for _ in range(args.repeats):
+        for name, model in networks.items():  # interleaved: drift and noise hit every network alike
+            samples[name].append(time_steps(model, images, labels, args.steps))
+    median = {name: statistics.median(times) for name, times in samples.items()}
+
+    print(f"backend={keras.backend.backend()} jit={args.jit} batch={args.batch_size} "
+          f"steps={args.steps} repeats={args.repeats}")
+    print(f"{'network':<12}{'median ms/step':>16}{'min':>10}{'max':>10}{'warm-up s':>12}")
+    for name, times in samples.items():
+        print(f"{name:<12}{median[name] * 1e3:>16.1f}{min(times) * 1e3:>10.1f}{max(times) * 1e3:>10.1f}"
+              f"{compile_seconds[name]:>12.1f}")
+    result = {
+        "ratio": round(median["aprelu"] / median["relu"], 4),
+        "vs_seed_graph": round(median["seed_graph"] / median["aprelu"], 4),
+        "backend": keras.backend.backend(),
+        "jit": args.jit,
+        "batch_size": args.batch_size,
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "ms_per_step": {name: round(value * 1e3, 2) for name, value in median.items()},
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
