@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 import tempfile
 import time
@@ -41,7 +40,9 @@ def parse_config(flat: Mapping[str, Any]) -> TrainConfig:
 
     if "model" not in flat:
         raise ValueError("trial config lacks the 'model' key")
-    return TrainConfig.from_flat(flat, builder_parameters(flat["model"]))
+    # Shape and classes come from the data, the activation is a training field: not config keys.
+    settable = builder_parameters(flat["model"]) - {"input_shape", "num_classes", "activation"}
+    return TrainConfig.from_flat(flat, settable)
 
 
 def seed_everything(seed: int) -> None:

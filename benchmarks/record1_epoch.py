@@ -1,0 +1,77 @@
+"""Record-1 epoch time on 50,000 CIFAR-sized images (the seed: about 19 s per epoch on a GPU).
+
+    KERAS_BACKEND=jax python benchmarks/record1_epoch.py --epochs 3                 # on a GPU
+    python benchmarks/record1_epoch.py --images 2000 --epochs 2                       # CPU dry run
+
+Trains the record-1 APReLU ResNet (77,328 parameters; SGD Nesterov, batch 100) with
+record 1's augmentation (rotation 30, flip, shifts 0.125) applied on the device as the
+first layer of the model, on random in-memory data of CIFAR-10's shape. Prints each epoch's
+seconds and images/s; the first epoch includes compilation. Ends with one JSON line
+{"ratio": 19 s / steady-state epoch seconds scaled to 50,000 images, ...}; the goal is an
+epoch under 2 s on a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+SEED_EPOCH_SECONDS = 19.0  # EXPERIMENTS.md, record 1, the author's GPU in 2020
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=50_000)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--jit", choices=("on", "off", "auto"), default="on")
+    args = parser.parse_args()
+
+    import keras
+    import numpy as np
+
+    from trainables.data.augment import AugmentConfig, build_augmentation
+    from trainables.models import build_preset
+
+    keras.utils.set_random_seed(0)
+    network = build_preset("aprelu_record1")
+    augmentation = build_augmentation(
+        AugmentConfig(rotation=30.0, horizontal_flip=True, width_shift=0.125, height_shift=0.125), seed=0
+    )
+    inputs = keras.Input((32, 32, 3))
+    model = keras.Model(inputs, network(augmentation(inputs)))
+    jit = {"on": True, "off": False, "auto": "auto"}[args.jit]
+    if keras.backend.backend() == "tensorflow" and jit is True:
+        jit = "auto"  # TensorFlow's image transform has no XLA kernel
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"], jit_compile=jit,
+    )
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(args.images, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 10, size=args.images).astype("int32")
+    seconds = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.began = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds.append(time.perf_counter() - self.began)
+            print(f"epoch {epoch + 1}: {seconds[-1]:.2f} s, {args.images / seconds[-1]:.0f} images/s", flush=True)
+
+    model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, verbose=0, callbacks=[Timer()])
+    steady = min(seconds[1:]) if len(seconds) > 1 else seconds[0]
+    per_50k = steady * 50_000 / args.images
+    print(json.dumps({
+        "ratio": round(SEED_EPOCH_SECONDS / per_50k, 2), "epoch_seconds_50k": round(per_50k, 3),
+        "images_per_s": round(args.images / steady, 1), "backend": keras.backend.backend(),
+        "jit_compile": str(jit), "images": args.images,
+    }))
+
+
+if __name__ == "__main__":
+    main()
