@@ -11,6 +11,10 @@ random 32x32x3 data) after a warm-up, and the median over repeats is reported.
     KERAS_BACKEND=jax python benchmarks/aprelu_step.py
 
 Ends with one JSON line: {"ratio": APReLU / ReLU step time, "vs_seed_graph": seed graph / APReLU, ...}.
+
+On a 2-core CPU with TensorFlow, --jit off gives the fastest APReLU step in absolute terms
+(XLA fuses APReLU well but makes the convolutions slower), so compare modes by ms_per_step,
+not only by ratio. The machine is often shared: look at min/max as well as the median.
 """
 
 from __future__ import annotations
