@@ -154,3 +154,20 @@ def test_selu_mobilenet_defaults_to_lecun_normal():
 def test_selu_mlp_uses_alpha_dropout():
     model = get_model("antirectifier_mlp", **{**TINY["antirectifier_mlp"], "activation": "selu"})
     assert any(isinstance(layer, keras.layers.AlphaDropout) for layer in model.layers)
+
+
+def test_aprelu_resnet_trains_under_mixed_precision():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = get_model("aprelu_resnet", **TINY["aprelu_resnet"])
+    finally:
+        keras.config.set_dtype_policy(previous)
+    aprelu = next(layer for layer in model.layers if isinstance(layer, APReLU))
+    assert aprelu.compute_dtype == "float16" and aprelu.dense1_kernel.dtype == "float32"
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 8, 8, 3)).astype("float32")
+    loss = model.train_on_batch(x, rng.integers(0, 4, size=(4,)))
+    assert np.isfinite(float(np.asarray(loss)))
+    assert keras.ops.convert_to_numpy(model(x)).dtype == np.float32
