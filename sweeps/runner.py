@@ -267,30 +267,30 @@ def use_auth_token_if_present() -> None:
     maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
-def start_ray(plan: Plan) -> None:
+def start_ray(plan: Plan) -> Any:
+    """Start a local instance or join `plan.address`; returns Ray's context (dashboard URL)."""
     import ray
 
     env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}
     try:
         if plan.address:
             use_auth_token_if_present()
-            ray.init(address=plan.address, runtime_env=env, log_to_driver=True)
-        else:
-            ray.init(
-                include_dashboard=plan.dashboard, dashboard_host="127.0.0.1", runtime_env=env,
-                configure_logging=True, logging_level=logging.WARNING,
-            )
+            return ray.init(address=plan.address, runtime_env=env, log_to_driver=True)
+        return ray.init(
+            include_dashboard=plan.dashboard, dashboard_host="127.0.0.1", runtime_env=env,
+            configure_logging=True, logging_level=logging.WARNING,
+        )
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"at {plan.address}" if plan.address else "locally"
         raise UsageError(f"could not start or join a Ray cluster {where}: {str(error).splitlines()[0]}") from None
 
 
-def print_dashboard() -> None:
-    import ray
-
-    url = ray.get_runtime_context().get_dashboard_url() if hasattr(ray.get_runtime_context(), "get_dashboard_url") else None
-    url = url or ray.worker.get_dashboard_url()
-    if url and not url.startswith("http"):
+def print_dashboard(context: Any) -> None:
+    url = context.dashboard_url
+    if not url:
+        print("Ray dashboard did not start (is `ray[default]` installed?)")
+        return
+    if not url.startswith("http"):
         url = f"http://{url}"
     print(f"Ray dashboard: {url} (bound to 127.0.0.1; from another machine use `ssh -L 8265:127.0.0.1:8265 host`)")
     print("  sign-in token: `ray get-auth-token` prints it (stored in ~/.ray/auth_token) when token auth is on")
@@ -359,10 +359,10 @@ def run(plan: Plan) -> int:
 
     from trainables.data import load_dataset
 
-    start_ray(plan)
+    context = start_ray(plan)
     try:
         if plan.dashboard:
-            print_dashboard()
+            print_dashboard(context)
         gpus = resolve_gpus(plan)
         settings = _data_settings(plan.param_space)
         print(f"[{plan.sweep.family}] loading {plan.param_space['dataset']} once for all trials ...", flush=True)

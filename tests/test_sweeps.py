@@ -150,12 +150,14 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(repo_root, tmp_
     assert set(trial_statuses(experiment).values()) == {"TERMINATED"}
 
 
-@pytest.mark.parametrize("script", ["relu_family_beans.py", "antirectifier_mnist.py"])
-def test_every_sweep_script_runs_its_smoke_sweep(repo_root, tmp_path, script):
-    run_sweep(repo_root, script, "--smoke", "--storage-path", str(tmp_path), "--name", "smoke")
+@pytest.mark.parametrize("script, extra", [("relu_family_beans.py", ()), ("antirectifier_mnist.py", ("--dashboard",))])
+def test_every_sweep_script_runs_its_smoke_sweep(repo_root, tmp_path, script, extra):
+    result = run_sweep(repo_root, script, "--smoke", "--storage-path", str(tmp_path), "--name", "smoke", *extra)
     experiment = tmp_path / "smoke"
     assert trial_dirs(experiment) and all(rows(trial) for trial in trial_dirs(experiment))
     assert (experiment / "trials.parquet").is_file()
+    if "--dashboard" in extra:  # local only: bound to the loopback address, never 0.0.0.0
+        assert "Ray dashboard: http://127.0.0.1:" in result.stdout, result.stdout[-2000:]
 
 
 def test_export_of_a_real_smoke_sweep(smoke_experiment):

@@ -168,7 +168,10 @@ def train(config: Mapping[str, Any], data: Any = None) -> None:
         lr = lr_for(settings, epoch_index)
         model.optimizer.learning_rate.assign(lr)
         started = time.perf_counter()
-        history = model.fit(train_batches, epochs=1, verbose=0, callbacks=[keras.callbacks.TerminateOnNaN()])
+        history = model.fit(
+            train_batches, epochs=1, verbose=0, shuffle=False,  # the pipeline shuffles
+            callbacks=[keras.callbacks.TerminateOnNaN()],
+        )
         train_seconds = time.perf_counter() - started
         train_logs = {key: float(values[-1]) for key, values in history.history.items()}
         loss = train_logs.get("loss", math.nan)
