@@ -6,7 +6,7 @@ APReLU) are timed in one process, interleaved repeat by repeat so that machine n
 of them alike; each repeat times `--steps` compiled train steps (SGD, Nesterov, batch 100,
 random 32x32x3 data) after a warm-up, and the median over repeats is reported.
 
-    python benchmarks/aprelu_step.py                        # TensorFlow, Keras' jit_compile="auto"
+    python benchmarks/aprelu_step.py                        # TensorFlow, jit_compile off (the default)
     python benchmarks/aprelu_step.py --jit off --steps 20 --repeats 7
     KERAS_BACKEND=jax python benchmarks/aprelu_step.py
 
@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per network (median is reported)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps after compilation")
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--jit", choices=("auto", "on", "off"), default="auto", help="jit_compile for model.compile")
+    parser.add_argument("--jit", choices=("auto", "on", "off"), default="off",
+                        help="jit_compile for model.compile (default off: the trainable's default, fastest here)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.steps < 1 or args.repeats < 1 or args.batch_size < 1 or args.warmup < 1:

@@ -1,6 +1,6 @@
 """ASHA against FIFO on a small real task: what early stopping saves for the same answer.
 
-    python benchmarks/asha_vs_fifo.py [--rounds 3] [--num-samples 12] [--max-epochs 27]
+    python benchmarks/asha_vs_fifo.py [--rounds 3] [--num-samples 27] [--max-epochs 27]
 
 Task: scikit-learn's real `digits` with the MLP families (deep_mlp with depth, width,
 activation, initializer and learning rate sampled). Each round runs the same search
@@ -66,7 +66,7 @@ def one_sweep(scheduler: str, seed: int, args: argparse.Namespace, storage: str)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="whole comparisons, each with its own sampling seed")
-    parser.add_argument("--num-samples", type=int, default=12)
+    parser.add_argument("--num-samples", type=int, default=27)
     parser.add_argument("--max-epochs", type=int, default=27)
     args = parser.parse_args()
     totals = {"fifo": {"trial_epochs": 0, "wall_s": 0.0}, "asha": {"trial_epochs": 0, "wall_s": 0.0}}

@@ -58,7 +58,7 @@ def space(max_epochs: int) -> dict:
     decays = sorted({scaled_decay_every(d, p, max_epochs) for d, p in ((400, 1000), (1500, 5000), (500, 1000))})
     return {
         "stages": tune.choice(STAGES),
-        "stem_channels": tune.sample_from(lambda spec: stem_for(spec.config.stages)),
+        "stem_channels": tune.sample_from(lambda config: stem_for(config["stages"])),
         "reduction": tune.choice([4, 16]),
         "bn_momentum": tune.choice([0.99, 0.9]),
         "gamma_l2": tune.choice([0.0, 1e-4]),

@@ -131,7 +131,7 @@ def plan_from_args(sweep: Sweep, argv: Sequence[str] | None = None) -> Plan:
     seeds = [args.seed + repeat for repeat in range(args.repeats)]
     space["seed"] = tune.grid_search(seeds) if len(seeds) > 1 else seeds[0]
     base_seed = args.seed
-    space["repeat"] = tune.sample_from(lambda spec: spec.config.seed - base_seed)
+    space["repeat"] = tune.sample_from(lambda config: config["seed"] - base_seed)
 
     _check_trial_config(space)
     _check_data(space)
