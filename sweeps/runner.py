@@ -95,15 +95,16 @@ def plan_from_args(sweep: Sweep, argv: Sequence[str] | None = None) -> Plan:
     records = sorted(sweep.records)
     parser = build_parser(
         prog=f"sweeps/{sweep.family}.py", description=sweep.description, metric=sweep.metric,
-        mode=sweep.mode, max_epochs=sweep.max_epochs, dataset=sweep.dataset, records=records, num_samples=sweep.num_samples,
+        mode=sweep.mode, max_epochs=sweep.max_epochs, dataset=sweep.dataset, records=records,
+        num_samples=sweep.num_samples,
     )
     args = parser.parse_args(argv)
     max_epochs = args.max_epochs
     num_samples = args.num_samples
     dataset = args.dataset
     explicit = set(_explicit_flags(argv if argv is not None else sys.argv[1:]))
-    if "--num-samples" not in explicit:
-        num_samples = sweep.smoke_samples if args.smoke else sweep.num_samples
+    if args.smoke and "--num-samples" not in explicit:
+        num_samples = sweep.smoke_samples
     if args.record is not None and "--max-epochs" not in explicit:
         max_epochs = sweep.records[args.record].epochs
     if args.smoke:
