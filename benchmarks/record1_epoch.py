@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 SEED_EPOCH_SECONDS = 19.0  # EXPERIMENTS.md, record 1, the author's GPU in 2020

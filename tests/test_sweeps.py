@@ -6,7 +6,6 @@ instance), then reads what Tune wrote. Slow by nature (tens of seconds each).
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import signal
