@@ -9,18 +9,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 
 class UsageError(ValueError):
     """Bad input from the user: printed as one line, exit code 2."""
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _positive(kind: type) -> Callable[[str], Any]:
+    """An argparse type: a number of `kind` that must be > 0."""
+
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names it in "invalid int value: 'x'"
+    return parse
+
+
+_positive_int, _positive_float = _positive(int), _positive(float)
 
 
 def _gpu_share(text: str) -> float:
@@ -29,13 +38,6 @@ def _gpu_share(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"must be a share of one GPU between 0 and 1 (e.g. 0.25 packs 4 trials per GPU), got {text}"
         )
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
 
 
