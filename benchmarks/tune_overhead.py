@@ -35,17 +35,15 @@ def plain_fit(config: dict, epochs: int) -> list[float]:
     import keras
 
     from trainables.data import load_dataset
-    from trainables.data.augment import AugmentConfig, build_augmentation
     from trainables.data.pipeline import train_dataset
-    from trainables.trainable import build_model, parse_config, seed_everything
+    from trainables.trainable import augmentation_for, build_model, parse_config, seed_everything
 
     settings = parse_config(config)
     seed_everything(settings.seed)
     data = load_dataset(settings.dataset, train_limit=settings.train_limit, val_limit=settings.val_limit)
     model = build_model(settings, data.input_shape, data.num_classes)
-    augmentation = build_augmentation(AugmentConfig.from_mapping(settings.augmentation), seed=settings.seed)
     batches = train_dataset(data.x_train, data.y_train, batch_size=settings.batch_size,
-                            augmentation=augmentation, seed=settings.seed)
+                            augmentation=augmentation_for(settings, "pipeline"), seed=settings.seed)
     speeds: list[float] = []
 
     class Timer(keras.callbacks.Callback):

@@ -12,13 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 
 from trainables.config import TrainConfig
 from trainables.devices import configure_gpus
@@ -48,16 +46,13 @@ def parse_config(flat: Mapping[str, Any]) -> TrainConfig:
 def seed_everything(seed: int) -> None:
     import keras
 
-    random.seed(seed)
-    np.random.seed(seed)
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)  # seeds Python's random, NumPy and the backend
 
 
 def build_model(config: TrainConfig, input_shape: tuple, num_classes: int):
     """The compiled model: builder output, augmentation in front when it runs on device."""
     import keras
 
-    from trainables.data.augment import AugmentConfig, build_augmentation
     from trainables.models import get_model
 
     network = get_model(
@@ -67,12 +62,21 @@ def build_model(config: TrainConfig, input_shape: tuple, num_classes: int):
         activation=config.activation,
         **config.model_args,
     )
-    augmentation = build_augmentation(AugmentConfig.from_mapping(config.augmentation), seed=config.seed)
-    if config.augment_on == "model" and augmentation is not None:
+    augmentation = augmentation_for(config, "model")
+    if augmentation is not None:
         inputs = keras.Input(shape=tuple(input_shape))
         network = keras.Model(inputs, network(augmentation(inputs)), name=f"{network.name}_augmented")
     compile_model(network, config, make_optimizer(config))
     return network
+
+
+def augmentation_for(config: TrainConfig, placement: str):
+    """The trial's augmentation layer if it runs at `placement` ("pipeline" or "model"), else None."""
+    from trainables.data.augment import AugmentConfig, build_augmentation
+
+    if config.augment_on != placement:
+        return None
+    return build_augmentation(AugmentConfig.from_mapping(config.augmentation), seed=config.seed)
 
 
 def make_optimizer(config: TrainConfig):
@@ -133,7 +137,6 @@ def train(config: Mapping[str, Any], data: Any = None) -> None:
     from ray import tune
 
     from trainables.data import load_dataset
-    from trainables.data.augment import AugmentConfig, build_augmentation
     from trainables.data.pipeline import eval_dataset, train_dataset
 
     settings = parse_config(config)
@@ -154,12 +157,9 @@ def train(config: Mapping[str, Any], data: Any = None) -> None:
     else:
         model, start_epoch = build_model(settings, data.input_shape, data.num_classes), 0
 
-    pipeline_augmentation = None
-    if settings.augment_on == "pipeline":
-        pipeline_augmentation = build_augmentation(AugmentConfig.from_mapping(settings.augmentation), seed=settings.seed)
     train_batches = train_dataset(
         data.x_train, data.y_train, batch_size=settings.batch_size,
-        augmentation=pipeline_augmentation, seed=settings.seed + start_epoch,
+        augmentation=augmentation_for(settings, "pipeline"), seed=settings.seed + start_epoch,
     )
     val_batches = eval_dataset(data.x_val, data.y_val, batch_size=max(settings.batch_size, 256))
     num_train = len(data.x_train)
