@@ -104,9 +104,34 @@ def test_aprelu_concat_order_and_per_sample_slopes():
     assert np.ptp(slopes, axis=0).max() > 1e-3, "slopes must differ across samples"
 
 
+def _aprelu_gradients(layer, x, upstream, signature=None):
+    """Gradients of sum(layer(x) * upstream) for the input and every weight: the layer's own
+    hand-written derivatives, and autodiff of the reference pos + s * neg with the slopes from
+    `layer.slopes` (plain ops only). `signature` traces both with unknown dimensions."""
+    import tensorflow as tf
+
+    def reference(inputs):
+        slopes = layer.slopes(inputs, training=True)
+        shape = tf.concat([tf.shape(inputs)[:1], tf.ones([len(inputs.shape) - 2], tf.int32), [inputs.shape[-1]]], 0)
+        return tf.nn.relu(inputs) + tf.reshape(slopes, shape) * tf.minimum(inputs, 0.0)
+
+    results = []
+    for function in (lambda inputs: layer(inputs, training=True), reference):
+
+        @tf.function(input_signature=signature, autograph=False)
+        def gradients(inputs, function=function):
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                loss = tf.reduce_sum(function(inputs) * upstream)
+            return tape.gradient(loss, [inputs] + layer.trainable_weights)
+
+        results.append([value.numpy() for value in gradients(x)])
+    return results
+
+
 @pytest.mark.parametrize("shape", [(5, 4, 3, 8), (5, 8)], ids=["4d", "2d"])
 def test_aprelu_hand_written_gradient_matches_autodiff(shape):
-    """The fused max(x, s*x) gradient equals autodiff of pos + s * neg, for inputs and every weight."""
+    """The fused pooling and output derivatives equal autodiff of pos + s * neg, for inputs and every weight."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("gradient check written with tf.GradientTape")
     import tensorflow as tf
@@ -117,19 +142,27 @@ def test_aprelu_hand_written_gradient_matches_autodiff(shape):
     layer.build(shape)
     _random_weights(layer, rng)
     upstream = tf.constant(rng.normal(0.0, 1.0, shape).astype("float32"))
+    fused, expected = _aprelu_gradients(layer, x, upstream)
+    for mine, theirs in zip(fused, expected):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
 
-    def reference(inputs):
-        slopes = tf.reshape(layer.slopes(inputs, training=True), (shape[0],) + (1,) * (len(shape) - 2) + (shape[-1],))
-        return tf.nn.relu(inputs) + slopes * tf.minimum(inputs, 0.0)
 
-    gradients = []
-    for function in (lambda inputs: layer(inputs, training=True), reference):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = tf.reduce_sum(function(x) * upstream)
-        gradients.append(tape.gradient(loss, [x] + layer.trainable_weights))
-    for fused, expected in zip(*gradients):
-        np.testing.assert_allclose(fused.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+def test_aprelu_gradient_with_unknown_spatial_size():
+    """The pooled gradient divides by the number of positions even when it is only known at run time."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("gradient check written with tf.GradientTape")
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    x = tf.constant(rng.normal(0.0, 1.0, (3, 5, 6, 4)).astype("float32"))
+    layer = APReLU(reduction=2)
+    layer.build((None, None, None, 4))
+    _random_weights(layer, rng)
+    upstream = tf.constant(rng.normal(0.0, 1.0, (3, 5, 6, 4)).astype("float32"))
+    signature = [tf.TensorSpec((None, None, None, 4), tf.float32)]
+    fused, expected = _aprelu_gradients(layer, x, upstream, signature)
+    for mine, theirs in zip(fused, expected):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
 
 
 def test_aprelu_passes_positive_inputs_unchanged():

@@ -9,9 +9,10 @@ global averages of the positive and negative parts of its own feature map:
     y   = pos + s * neg
 
 The seed builds this from ~15 stock layers per activation; it runs 19 times per step of the
-CIFAR network, so here it is ONE layer that owns its weights and fuses the elementwise work:
-GAP(neg) = GAP(x) - GAP(pos) (two reductions, no `neg` tensor), and
-y = x * max(step(x), s) with a hand-written gradient (one broadcast, no select).
+CIFAR network, so here it is ONE layer that owns its weights and keeps the passes over the
+feature map few: min(x, 0) and step(x) are computed once, GAP(pos) = GAP(x) - GAP(neg), and
+y = x * max(step(x), s); the pooling and the output each have a hand-written gradient
+(broadcasts and plain products, no select, no tiled copies).
 Only `keras.ops`, so it runs on every Keras backend.
 """
 
@@ -24,38 +25,92 @@ _HALF_PRECISION = ("float16", "bfloat16")
 
 
 def _pooled_parts(inputs):
-    """concat(GAP(min(x, 0)), GAP(relu(x))) over the middle axes (none for 2-D), negative part first.
+    """concat(GAP(min(x, 0)), GAP(relu(x))): the slope network's input, negative part first, by plain autodiff.
 
-    GAP(neg) is GAP(x) - GAP(pos): two reductions and no negative tensor. (A hand-written
-    gradient here measured no faster on CPU: TF's broadcasting select is slow.)
+    The reference definition; `call` computes the same values through `_fused_pooled_parts`.
     """
     pooled_axes = tuple(range(1, len(inputs.shape) - 1))
-    positive = ops.relu(inputs)
-    if not pooled_axes:
-        return ops.concatenate([inputs - positive, positive], axis=-1)
-    mean_positive = ops.mean(positive, axis=pooled_axes)
-    mean_negative = ops.mean(inputs, axis=pooled_axes) - mean_positive
-    return ops.concatenate([mean_negative, mean_positive], axis=-1)
+    negative, positive = ops.minimum(inputs, 0.0), ops.relu(inputs)
+    if pooled_axes:
+        negative, positive = ops.mean(negative, axis=pooled_axes), ops.mean(positive, axis=pooled_axes)
+    return ops.concatenate([negative, positive], axis=-1)
 
 
-def _apply_negative_slopes(inputs, slopes):
-    """y = pos + slopes * neg, as y = x * factor with factor = where(x > 0, 1, s), and a hand-written gradient.
+def _pooled_size(inputs, pooled_axes):
+    """How many positions each channel's average pools over (static when the shape is)."""
+    static = [inputs.shape[axis] for axis in pooled_axes]
+    if all(size is not None for size in static):
+        size = 1
+        for value in static:
+            size *= value
+        return float(size)
+    shape = ops.shape(inputs)
+    size = 1
+    for axis in pooled_axes:
+        size = size * shape[axis]
+    return ops.cast(size, "float32")
+
+
+def _fused_pooled_parts(inputs, negative, step):
+    """`_pooled_parts(inputs)` from precomputed min(x, 0) and step(x), with a hand-written gradient.
+
+    GAP(relu(x)) = GAP(x) - GAP(min(x, 0)), so the forward pass is two reductions. The
+    gradient of (GAP(neg), GAP(pos)) with respect to x is (g_neg + step * (g_pos - g_neg)) / size:
+    two broadcasting passes over the feature map, where autodiff of the reference materialises
+    two tiled copies of the pooled gradient and runs a ReLU gradient and a select.
+    `negative` and `step` come in without gradient (they are functions of x whose derivative
+    is written out here), so this function owns the whole pooling derivative.
+    """
+    pooled_axes = tuple(range(1, len(inputs.shape) - 1))
+    float32_inputs = ops.dtype(inputs) in _HALF_PRECISION
+    channels = inputs.shape[-1]
+
+    @ops.custom_gradient
+    def pool(x):
+        values, negatives = x, negative
+        if float32_inputs:
+            values, negatives = ops.cast(values, "float32"), ops.cast(negatives, "float32")
+        if pooled_axes:
+            values, negatives = ops.mean(values, axis=pooled_axes), ops.mean(negatives, axis=pooled_axes)
+        pooled = ops.concatenate([negatives, values - negatives], axis=-1)
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            grad_negative, grad_positive = upstream[..., :channels], upstream[..., channels:]
+            if pooled_axes:
+                size = _pooled_size(x, pooled_axes)
+                broadcast_shape = (-1,) + (1,) * len(pooled_axes) + (channels,)
+                grad_negative = ops.reshape(grad_negative / size, broadcast_shape)
+                grad_positive = ops.reshape(grad_positive / size, broadcast_shape)
+            grad_negative = ops.cast(grad_negative, x.dtype)
+            grad_positive = ops.cast(grad_positive, x.dtype)
+            return step * (grad_positive - grad_negative) + grad_negative
+
+        return pooled, grad
+
+    return pool(inputs)
+
+
+def _apply_negative_slopes(inputs, slopes, negative, step):
+    """y = pos + slopes * neg, as y = x * factor with factor = max(step(x), s), and a hand-written gradient.
 
     factor = maximum(step(x), s) because s is a sigmoid in [0, 1]: one broadcasting op, and then
     the output and the input gradient are plain same-shape products (on TF CPU, select and
     broadcasting products cost 2-5x a ReLU, plain products about one ReLU). The slopes'
-    gradient is sum(upstream * min(x, 0)) over the pooled axes.
+    gradient is sum(upstream * min(x, 0)) over the pooled axes, with min(x, 0) computed once
+    in the forward pass and shared with the pooling.
     """
     reduce_axes = tuple(range(1, len(inputs.shape) - 1))
 
     @ops.custom_gradient
     def apply(x, s):
-        factor = ops.maximum(ops.cast(x > 0, x.dtype), s)
+        factor = ops.maximum(step, s)
 
         def grad(*args, upstream=None):
             if upstream is None:
                 (upstream,) = args
-            grad_slopes = upstream * ops.minimum(x, ops.zeros_like(x))
+            grad_slopes = upstream * negative
             if reduce_axes:
                 grad_slopes = ops.sum(grad_slopes, axis=reduce_axes, keepdims=True)
             return upstream * factor, grad_slopes
@@ -158,11 +213,14 @@ class APReLU(layers.Layer):
         return features * scale + (beta - mean * scale)
 
     def slopes(self, inputs, training: bool = False):
-        """Per-sample, per-channel negative slopes in (0, 1), shape (N, C), float32."""
+        """Per-sample, per-channel negative slopes in (0, 1), shape (N, C), float32 (by plain autodiff)."""
         features = inputs
         if ops.dtype(features) in _HALF_PRECISION:
             features = ops.cast(features, "float32")
-        hidden = ops.matmul(_pooled_parts(features), self.dense1_kernel)
+        return self._slope_network(_pooled_parts(features), training)
+
+    def _slope_network(self, pooled, training: bool):
+        hidden = ops.matmul(pooled, self.dense1_kernel)
         hidden = self._batch_norm(
             hidden + self.dense1_bias, self.bn1_gamma, self.bn1_beta,
             self.bn1_moving_mean, self.bn1_moving_variance, training,
@@ -174,11 +232,17 @@ class APReLU(layers.Layer):
         return ops.sigmoid(hidden)
 
     def call(self, inputs, training=False):
+        # min(x, 0) and step(x) are computed once and shared by the pooling and the output, both
+        # of which write their own derivative with respect to x.
+        negative = ops.stop_gradient(ops.minimum(inputs, 0.0))
+        step = ops.stop_gradient(ops.cast(inputs > 0, inputs.dtype))
         # A frozen layer behaves like a frozen keras BatchNormalization: moving statistics only.
-        slopes = self.slopes(inputs, training=bool(training) and self.trainable)
+        slopes = self._slope_network(
+            _fused_pooled_parts(inputs, negative, step), training=bool(training) and self.trainable
+        )
         slopes = ops.cast(slopes, inputs.dtype)
         broadcast_shape = (-1,) + (1,) * (len(inputs.shape) - 2) + (inputs.shape[-1],)
-        return _apply_negative_slopes(inputs, ops.reshape(slopes, broadcast_shape))
+        return _apply_negative_slopes(inputs, ops.reshape(slopes, broadcast_shape), negative, step)
 
     def compute_output_shape(self, input_shape):
         return input_shape
