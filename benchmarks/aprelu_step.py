@@ -6,15 +6,16 @@ APReLU) are timed in one process, interleaved repeat by repeat so that machine n
 of them alike; each repeat times `--steps` compiled train steps (SGD, Nesterov, batch 100,
 random 32x32x3 data) after a warm-up, and the median over repeats is reported.
 
-    python benchmarks/aprelu_step.py                        # TensorFlow, jit_compile off (the default)
+    python benchmarks/aprelu_step.py                        # TensorFlow: jit_compile off and on
     python benchmarks/aprelu_step.py --jit off --steps 20 --repeats 7
-    KERAS_BACKEND=jax python benchmarks/aprelu_step.py
+    KERAS_BACKEND=jax python benchmarks/aprelu_step.py      # JAX always compiles: jit on only
 
-Ends with one JSON line: {"ratio": APReLU / ReLU step time, "vs_seed_graph": seed graph / APReLU, ...}.
-
-On a 2-core CPU with TensorFlow, --jit off gives the fastest APReLU step in absolute terms
-(XLA fuses APReLU well but makes the convolutions slower), so compare modes by ms_per_step,
-not only by ratio. The machine is often shared: look at min/max as well as the median.
+Ends with one JSON line: {"ratio": APReLU / ReLU step time, "vs_seed_graph": seed graph / APReLU,
+"jit": the setting both are taken at, "by_jit": the figures of every setting timed}. The headline
+is taken at the jit setting where APReLU's own step is fastest, since that is the setting an
+APReLU sweep runs with; every setting's figures are in "by_jit". Under XLA the APReLU layer's
+element-wise work fuses into a few kernels; without it each keras.ops call is one TensorFlow
+kernel pass over the feature map. The machine is often shared: look at min/max as well as the median.
 """
 
 from __future__ import annotations
@@ -119,57 +120,75 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per network (median is reported)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps after compilation")
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--jit", choices=("auto", "on", "off"), default="off",
-                        help="jit_compile for model.compile (default off: the trainable's default, fastest here)")
+    parser.add_argument("--jit", choices=("off", "on"), nargs="+", default=None,
+                        help="jit_compile settings to time, interleaved (default: off and on; only on for JAX, "
+                             "whose jit_compile=False means eager)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.steps < 1 or args.repeats < 1 or args.batch_size < 1 or args.warmup < 1:
         parser.error("--steps, --repeats, --warmup and --batch-size must be >= 1")
-    jit_compile = {"auto": "auto", "on": True, "off": False}[args.jit]
+    modes = args.jit or (["off", "on"] if keras.backend.backend() == "tensorflow" else ["on"])
+    modes = list(dict.fromkeys(modes))
 
     keras.utils.set_random_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     images = rng.standard_normal((args.batch_size, 32, 32, 3)).astype("float32")
     labels = rng.integers(0, 10, size=(args.batch_size,)).astype("int32")
 
-    networks = {
-        "aprelu": build_preset("aprelu_record1"),
-        "relu": build_preset("aprelu_record1", activation="relu"),
-        "seed_graph": seed_graph_network(),
+    builders = {
+        "aprelu": lambda: build_preset("aprelu_record1"),
+        "relu": lambda: build_preset("aprelu_record1", activation="relu"),
+        "seed_graph": seed_graph_network,
     }
-    for name in ("aprelu", "seed_graph"):
-        if networks[name].count_params() != RECORD1_PARAMETERS:
-            raise SystemExit(f"{name} has {networks[name].count_params()} parameters, expected {RECORD1_PARAMETERS}")
+    networks: dict[tuple[str, str], keras.Model] = {}
+    compile_seconds: dict[tuple[str, str], float] = {}
+    for mode in modes:
+        for name, build in builders.items():
+            model = build()
+            if name != "relu" and model.count_params() != RECORD1_PARAMETERS:
+                raise SystemExit(f"{name} has {model.count_params()} parameters, expected {RECORD1_PARAMETERS}")
+            compiled(model, mode == "on")
+            start = time.perf_counter()
+            for _ in range(args.warmup):
+                model.train_on_batch(images, labels)
+            compile_seconds[name, mode] = time.perf_counter() - start
+            networks[name, mode] = model
+            print(f"compiled {name} jit={mode} in {compile_seconds[name, mode]:.1f} s", flush=True)
 
-    compile_seconds = {}
-    for name, model in networks.items():
-        compiled(model, jit_compile)
-        start = time.perf_counter()
-        for _ in range(args.warmup):
-            model.train_on_batch(images, labels)
-        compile_seconds[name] = time.perf_counter() - start
+    samples: dict[tuple[str, str], list[float]] = {key: [] for key in networks}
+    for repeat in range(args.repeats):
+        for key, model in networks.items():  # interleaved: drift and noise hit every network alike
+            samples[key].append(time_steps(model, images, labels, args.steps))
+        print(f"repeat {repeat + 1}/{args.repeats} done", flush=True)
+    median = {key: statistics.median(times) for key, times in samples.items()}
 
-    samples: dict[str, list[float]] = {name: [] for name in networks}
-    for _ in range(args.repeats):
-        for name, model in networks.items():  # interleaved: drift and noise hit every network alike
-            samples[name].append(time_steps(model, images, labels, args.steps))
-    median = {name: statistics.median(times) for name, times in samples.items()}
-
-    print(f"backend={keras.backend.backend()} jit={args.jit} batch={args.batch_size} "
-          f"steps={args.steps} repeats={args.repeats}")
-    print(f"{'network':<12}{'median ms/step':>16}{'min':>10}{'max':>10}{'warm-up s':>12}")
-    for name, times in samples.items():
-        print(f"{name:<12}{median[name] * 1e3:>16.1f}{min(times) * 1e3:>10.1f}{max(times) * 1e3:>10.1f}"
-              f"{compile_seconds[name]:>12.1f}")
+    print(f"backend={keras.backend.backend()} batch={args.batch_size} steps={args.steps} repeats={args.repeats}")
+    print(f"{'network':<12}{'jit':>5}{'median ms/step':>16}{'min':>10}{'max':>10}{'warm-up s':>12}")
+    for (name, mode), times in samples.items():
+        print(f"{name:<12}{mode:>5}{median[name, mode] * 1e3:>16.1f}{min(times) * 1e3:>10.1f}"
+              f"{max(times) * 1e3:>10.1f}{compile_seconds[name, mode]:>12.1f}")
+    # The headline is taken where APReLU itself runs fastest: the setting a user would train it with.
+    best = min(modes, key=lambda mode: median["aprelu", mode])
+    by_mode = {
+        mode: {
+            "ratio": round(median["aprelu", mode] / median["relu", mode], 4),
+            "vs_seed_graph": round(median["seed_graph", mode] / median["aprelu", mode], 4),
+            "ms_per_step": {name: round(median[name, mode] * 1e3, 2) for name in builders},
+        }
+        for mode in modes
+    }
+    for mode, figures in by_mode.items():
+        print(f"jit={mode}: APReLU/ReLU {figures['ratio']:.3f}, seed graph/APReLU {figures['vs_seed_graph']:.3f}")
+    print(f"APReLU is fastest with jit={best}")
     result = {
-        "ratio": round(median["aprelu"] / median["relu"], 4),
-        "vs_seed_graph": round(median["seed_graph"] / median["aprelu"], 4),
+        "ratio": by_mode[best]["ratio"],
+        "vs_seed_graph": by_mode[best]["vs_seed_graph"],
+        "jit": best,
         "backend": keras.backend.backend(),
-        "jit": args.jit,
         "batch_size": args.batch_size,
         "steps": args.steps,
         "repeats": args.repeats,
-        "ms_per_step": {name: round(value * 1e3, 2) for name, value in median.items()},
+        "by_jit": by_mode,
     }
     print(json.dumps(result))
     return 0
