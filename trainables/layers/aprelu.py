@@ -18,6 +18,8 @@ Only `keras.ops`, so it runs on every Keras backend.
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import layers, ops
 
@@ -37,18 +39,12 @@ def _pooled_parts(inputs):
 
 
 def _pooled_size(inputs, pooled_axes):
-    """How many positions each channel's average pools over (static when the shape is)."""
-    static = [inputs.shape[axis] for axis in pooled_axes]
-    if all(size is not None for size in static):
-        size = 1
-        for value in static:
-            size *= value
-        return float(size)
-    shape = ops.shape(inputs)
-    size = 1
-    for axis in pooled_axes:
-        size = size * shape[axis]
-    return ops.cast(size, "float32")
+    """How many positions each channel's average pools over (a Python number when the shape is static)."""
+    sizes = [inputs.shape[axis] for axis in pooled_axes]
+    if None in sizes:
+        shape = ops.shape(inputs)
+        sizes = [ops.cast(shape[axis], "float32") for axis in pooled_axes]
+    return math.prod(sizes)
 
 
 def _fused_pooled_parts(inputs, negative, step):
