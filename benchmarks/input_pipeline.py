@@ -147,7 +147,7 @@ def scipy_per_image(x, y, batch_size):
         for start in range(0, len(x), batch_size):
             index = order[start : start + batch_size]
             batch = np.empty_like(x[index])
-            for row, image in zip(range(len(index)), x[index]):
+            for row, image in enumerate(x[index]):
                 matrix = _affine_matrix(rng, height, width)
                 for channel in range(image.shape[-1]):
                     batch[row, :, :, channel] = ndimage.affine_transform(
@@ -207,24 +207,22 @@ def main() -> None:
     if args.images < 1 or args.batch_size < 1 or args.repeats < 1:
         parser.error("--images, --batch-size and --repeats must be >= 1")
     have_idg = importlib.util.find_spec("tf_keras") is not None
-    if args.on == "pipeline" and (keras.backend.backend() != "tensorflow" or not have_idg):
-        parser.error("--on pipeline needs the TensorFlow backend and tf-keras (pip install -e '.[bench]')")
+    if args.on == "pipeline":
+        if keras.backend.backend() != "tensorflow" or not have_idg:
+            parser.error("--on pipeline needs the TensorFlow backend and tf-keras (pip install -e '.[bench]')")
+        baseline = "image_data_generator"
+        contenders = {"project": project, baseline: image_data_generator, "scipy_per_image": scipy_per_image}
+        if not args.skip_stock:
+            contenders["stock_layers"] = stock_layers
+    else:
+        baseline = args.baseline or ("image_data_generator" if have_idg else "scipy_per_image")
+        if baseline == "image_data_generator" and not have_idg:
+            parser.error("the image_data_generator baseline needs tf-keras (pip install -e '.[bench]')")
+        contenders = {"project": on_device, baseline: globals()[baseline]}
 
     rng = np.random.default_rng(0)
     x = rng.random((args.images, 32, 32, 3), dtype=np.float32)
     y = rng.integers(0, 10, args.images).astype(np.int32)
-
-    baseline = args.baseline or ("image_data_generator" if have_idg else "scipy_per_image")
-    if baseline == "image_data_generator" and not have_idg:
-        parser.error("the image_data_generator baseline needs tf-keras (pip install -e '.[bench]')")
-    if args.on == "pipeline":
-        baseline = "image_data_generator"
-    if args.on == "pipeline":
-        contenders = {"project": project, "image_data_generator": image_data_generator, "scipy_per_image": scipy_per_image}
-        if not args.skip_stock:
-            contenders["stock_layers"] = stock_layers
-    else:
-        contenders = {"project": on_device, baseline: globals()[baseline]}
     results = {}
     for name, make in contenders.items():
         results[name] = best_images_per_second(make(x, y, args.batch_size), args.images, args.repeats)
