@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
 from trainables.models import build_preset  # noqa: E402
-from trainables.models.resnet import ZeroPadChannels, parse_stages  # noqa: E402
+from trainables.models.resnet import residual_stack  # noqa: E402
 
 RECORD1_PARAMETERS = 77_328
 
@@ -76,21 +76,9 @@ def seed_graph_network() -> keras.Model:
         )
 
     inputs = keras.Input(shape=(32, 32, 3))
-    net = conv(8)(inputs)
-    width = 8
-    for units, channels, downsample in parse_stages("3x8,1x16/2,2x16,1x32/2,2x32"):
-        for unit in range(units):
-            strides = 2 if downsample and unit == 0 else 1
-            identity = net
-            residual = conv(channels, strides)(seed_aprelu(layers.BatchNormalization()(net)))
-            residual = conv(channels)(seed_aprelu(layers.BatchNormalization()(residual)))
-            if strides > 1:
-                identity = layers.AveragePooling2D(pool_size=1, strides=strides)(identity)
-            if width != channels:
-                identity = ZeroPadChannels(channels)(identity)
-                width = channels
-            net = layers.Add()([residual, identity])
-    net = seed_aprelu(layers.BatchNormalization()(net))
+    net = residual_stack(
+        inputs, "3x8,1x16/2,2x16,1x32/2,2x32", 8, conv=conv, batch_norm=layers.BatchNormalization, act=lambda: seed_aprelu
+    )
     net = layers.GlobalAveragePooling2D()(net)
     outputs = layers.Dense(10, kernel_initializer="he_normal", kernel_regularizer=regularizer)(net)
     return keras.Model(inputs, outputs, name="seed_graph")

@@ -81,6 +81,33 @@ class ZeroPadChannels(layers.Layer):
         return config
 
 
+def residual_stack(inputs, stages: str, stem_channels: int, *, conv, batch_norm, act):
+    """Stem conv, pre-activation residual units and the final BN + activation (before pooling).
+
+    conv(channels, strides=1), batch_norm() and act() each return a fresh callable on tensors,
+    so the same topology serves the builder and the benchmark's copy of the seed's layer graph.
+    """
+    net = conv(stem_channels)(inputs)
+    width = stem_channels
+    for units, channels, downsample in parse_stages(stages):
+        if channels < width:
+            raise ValueError(
+                f"stages {stages!r}: channels may not shrink ({width} -> {channels}); the identity is zero-padded"
+            )
+        for unit in range(units):
+            strides = 2 if downsample and unit == 0 else 1
+            identity = net
+            residual = conv(channels, strides)(act()(batch_norm()(net)))
+            residual = conv(channels)(act()(batch_norm()(residual)))
+            if strides > 1:
+                identity = layers.AveragePooling2D(pool_size=1, strides=strides)(identity)
+            if width != channels:
+                identity = ZeroPadChannels(channels)(identity)
+                width = channels
+            net = layers.Add()([residual, identity])
+    return act()(batch_norm()(net))
+
+
 @register_model("aprelu_resnet")
 def aprelu_resnet(
     *,
@@ -99,7 +126,6 @@ def aprelu_resnet(
     reduction/bn_momentum/gamma_l2/weight_decay go to every APReLU (weight_decay as its `l2`);
     bn_momentum/gamma_l2 also to every BatchNormalization; weight_decay is the L2 on every kernel.
     """
-    parsed_stages = parse_stages(stages)
     kernel_regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
     gamma_regularizer = keras.regularizers.L2(gamma_l2) if gamma_l2 else None
 
@@ -120,25 +146,7 @@ def aprelu_resnet(
         return get_activation(activation)
 
     inputs = keras.Input(shape=tuple(input_shape))
-    net = conv(stem_channels)(inputs)
-    width = stem_channels
-    for units, channels, downsample in parsed_stages:
-        if channels < width:
-            raise ValueError(
-                f"stages {stages!r}: channels may not shrink ({width} -> {channels}); the identity is zero-padded"
-            )
-        for unit in range(units):
-            strides = 2 if downsample and unit == 0 else 1
-            identity = net
-            residual = conv(channels, strides)(act()(batch_norm()(net)))
-            residual = conv(channels)(act()(batch_norm()(residual)))
-            if strides > 1:
-                identity = layers.AveragePooling2D(pool_size=1, strides=strides)(identity)
-            if width != channels:
-                identity = ZeroPadChannels(channels)(identity)
-                width = channels
-            net = layers.Add()([residual, identity])
-    net = act()(batch_norm()(net))
+    net = residual_stack(inputs, stages, stem_channels, conv=conv, batch_norm=batch_norm, act=act)
     net = layers.GlobalAveragePooling2D()(net)
     outputs = layers.Dense(
         num_classes, kernel_initializer="he_normal", kernel_regularizer=kernel_regularizer, dtype="float32"
