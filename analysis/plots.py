@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from analysis.report import DEFAULT_METRIC, RESULT_STATUSES, _varying_settings
+from analysis.schema import DEFAULT_METRIC, RESULT_STATUSES, varying_settings
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def best_vs_hyperparameters(
 ) -> Figure:
     """One panel per hyperparameter swept in the family (the activation when nothing else varies)."""
     members = trials[(trials["family"] == family) & trials["status"].isin(RESULT_STATUSES)]
-    parameters = _varying_settings(members) or ["activation"]
+    parameters = varying_settings(members) or ["activation"]
     figure = _new_figure(width=4.5, columns=len(parameters))
     for index, parameter in enumerate(parameters):
         axes = figure.add_subplot(1, len(parameters), index + 1)

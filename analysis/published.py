@@ -83,7 +83,3 @@ PUBLISHED: tuple[PublishedResult, ...] = (
     ),
 )
 
-
-def published_by_key() -> dict[str, PublishedResult]:
-    """A fresh dict each call (no shared mutable state)."""
-    return {result.key: result for result in PUBLISHED}

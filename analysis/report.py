@@ -21,34 +21,20 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats
-from analysis.export import STATUSES, TRIAL_FIELDS, ExportError, Tables, metric_direction, read_tables
 from analysis.published import PUBLISHED, PublishedResult
+from analysis.schema import (
+    DEFAULT_METRIC,
+    NON_SETTING_COLUMNS,
+    RESULT_STATUSES,
+    STATUSES,
+    ExportError,
+    config_columns,
+    higher_is_better,
+    varying_settings,
+)
+from analysis.tables import Tables, read_tables
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_METRIC = "best_val_accuracy"
-# A finished-or-cut-short trial has a result; an errored or running one has not (yet).
-RESULT_STATUSES = ("terminated", "stopped_early", "diverged")
-# Config keys that identify a run or its resources, not the setting being compared.
-NON_SETTING_COLUMNS = frozenset({"family", "activation", "seed", "repeat", "cpus_per_trial", "gpus_per_trial"})
-
-
-def config_columns(trials: pd.DataFrame) -> list[str]:
-    """Config columns from read_tables' attrs, else everything that is not derived by the export."""
-    recorded = trials.attrs.get("config_columns")
-    if recorded:
-        return [column for column in recorded if column in trials.columns]
-    return [
-        column
-        for column in trials.columns
-        if column not in TRIAL_FIELDS or column in ("family", "activation", "seed", "repeat")
-        if not column.startswith(("best_", "last_"))
-    ]
-
-
-def _metric_higher_is_better(metric: str) -> bool:
-    base = metric.removeprefix("best_").removeprefix("last_")
-    return metric_direction(base) != "min"
 
 
 def _require_column(trials: pd.DataFrame, column: str) -> None:
@@ -65,15 +51,6 @@ def _select(trials: pd.DataFrame, statuses: Iterable[str] | None) -> pd.DataFram
     if unknown:
         raise ValueError(f"unknown status {sorted(unknown)}; valid: {', '.join(STATUSES)}")
     return trials[trials["status"].isin(statuses)]
-
-
-def _varying_settings(trials: pd.DataFrame) -> list[str]:
-    """Setting columns (besides activation) that take more than one value in these trials."""
-    return [
-        column
-        for column in config_columns(trials)
-        if column not in NON_SETTING_COLUMNS and trials[column].nunique(dropna=False) > 1
-    ]
 
 
 def _format_value(value: object) -> str:
@@ -103,7 +80,7 @@ def leaderboard(
     selected = _select(trials, statuses)
     rows = []
     for family, family_trials in selected.groupby("family", dropna=False, sort=True):
-        settings = _varying_settings(family_trials)
+        settings = varying_settings(family_trials)
         keys = ["activation", *settings] if "activation" in family_trials.columns else settings
         grouped = family_trials.groupby(keys, dropna=False, sort=True) if keys else [((), family_trials)]
         for group_values, group in grouped:
@@ -126,7 +103,7 @@ def leaderboard(
             )
     columns = ["family", "activation", "settings", "n", "mean", "std", "ci_low", "ci_high", "mean_epochs", "trials"]
     table = pd.DataFrame(rows, columns=columns)
-    ascending = not _metric_higher_is_better(metric)
+    ascending = not higher_is_better(metric)
     table = table.sort_values(
         ["family", "mean", "activation", "settings"], ascending=[True, ascending, True, True], na_position="last", kind="mergesort"
     )
@@ -205,7 +182,7 @@ def paired_comparison(
     values_a, values_b = values_a[finite], values_b[finite]
     test = stats.paired_t_test(values_a, values_b)
     _, wilcoxon_p = stats.wilcoxon_signed_rank(values_a, values_b) if test.n else (math.nan, math.nan)
-    higher = _metric_higher_is_better(metric)
+    higher = higher_is_better(metric)
     return PairedComparison(
         family=family,
         metric=metric,
@@ -338,7 +315,7 @@ def reproduction_table(
             "trials": len(matching),
         }
         if best_column in matching.columns and matching[best_column].notna().any():
-            higher = _metric_higher_is_better(result.metric)
+            higher = higher_is_better(result.metric)
             values = matching[best_column].astype(float)
             best = matching.loc[values.idxmax() if higher else values.idxmin()]
             row.update(
@@ -353,7 +330,7 @@ def reproduction_table(
             at_epoch = epochs[epochs["epoch"] == result.epochs].merge(keys, on=["experiment", "trial_id"])
             if at_epoch[result.metric].notna().any():
                 values = at_epoch[result.metric].astype(float)
-                row["at_published_epoch"] = float(values.max() if _metric_higher_is_better(result.metric) else values.min())
+                row["at_published_epoch"] = float(values.max() if higher_is_better(result.metric) else values.min())
         rows.append(row)
     return pd.DataFrame(rows)
 

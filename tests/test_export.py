@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import export
+from analysis import atomic, export
 from analysis.export import EPOCHS_FILE, SCHEMA_VERSION, TRIALS_FILE, export_experiment, read_metadata, read_tables
 from fake_experiment import FakeTrial, standard_trials, write_fake_experiment
 
@@ -131,7 +131,7 @@ def test_crash_during_write_keeps_old_files_and_leaves_no_temp_files(
         if len(calls) == 2:
             raise OSError("disk full")
 
-    monkeypatch.setattr(export, "_write_parquet", crash_on_second_table)
+    monkeypatch.setattr(atomic, "_write_parquet", crash_on_second_table)
     with pytest.raises(OSError, match="disk full"):
         export_experiment([experiment], experiment)
     assert [path.read_bytes() for path in paths] == before  # neither table replaced

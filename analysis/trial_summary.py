@@ -1,0 +1,95 @@
+"""One trial's derived values: its status, cost, and best and last value of every metric."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from analysis.schema import TUNE_CLOCK, metric_direction
+from analysis.tune_files import TrialFiles
+
+
+def _is_diverged(rows: list[dict[str, Any]]) -> bool:
+    return any(
+        row.get("diverged") is True or str(row.get("stop_reason") or "").startswith("diverged")
+        for row in rows
+    )
+
+
+def trial_status(trial: TrialFiles, epochs_completed: int) -> str:
+    """Map Tune's state plus the files to the five statuses; divergence wins over how it ended."""
+    if _is_diverged(trial.rows):
+        return "diverged"
+    if trial.error is not None or trial.state_status == "ERROR":
+        return "errored"
+    finished = trial.state_status == "TERMINATED"
+    if trial.state_status is None or not finished:
+        # No state, or a stale one (the state file is saved periodically): trust Tune's done flag.
+        finished = trial.done
+    if not finished:
+        return "running"
+    budget = trial.config.get("epochs")
+    if isinstance(budget, (int, float)) and not isinstance(budget, bool) and epochs_completed < budget:
+        return "stopped_early"
+    return "terminated"
+
+
+def finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def metric_names(trials: Sequence[TrialFiles]) -> list[str]:
+    """Every numeric reported key except the epoch and Tune's clock, sorted."""
+    names = set()
+    for trial in trials:
+        for row in trial.rows:
+            for key, value in row.items():
+                if key in ("epoch", *TUNE_CLOCK):
+                    continue
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    names.add(key)
+    return sorted(names)
+
+
+def _best_and_last(rows: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    reported = [(row["epoch"], row[name]) for row in rows if name in row and row[name] is not None]
+    record: dict[str, Any] = {f"last_{name}": float(reported[-1][1]) if reported else None}
+    direction = metric_direction(name)
+    if direction is None:
+        return record
+    finite_values = [(epoch, float(value)) for epoch, value in reported if finite(value)]
+    if finite_values:
+        pick = max if direction == "max" else min
+        # Ties go to the earliest epoch: sort key (value, -epoch) for max, (value, epoch) for min.
+        sign = -1 if direction == "max" else 1
+        best_epoch, best_value = pick(finite_values, key=lambda item: (item[1], sign * item[0]))
+        record[f"best_{name}"], record[f"best_{name}_epoch"] = best_value, best_epoch
+    else:
+        record[f"best_{name}"], record[f"best_{name}_epoch"] = None, None
+    return record
+
+
+def trial_record(trial: TrialFiles, metrics: Sequence[str]) -> dict[str, Any]:
+    """The derived (non-config) values of one trials.parquet row."""
+    rows = trial.rows
+    epochs_completed = max((row["epoch"] for row in rows), default=0)
+    times = [row["time_total_s"] for row in rows if finite(row.get("time_total_s"))]
+    wall_seconds = float(max(times)) if times else None
+    gpus = trial.config.get("gpus_per_trial")
+    accelerator_seconds = wall_seconds * float(gpus) if wall_seconds is not None and finite(gpus) else None
+    stop_reasons = [str(row["stop_reason"]) for row in rows if row.get("stop_reason")]
+    record: dict[str, Any] = {
+        "experiment": trial.experiment,
+        "trial_id": trial.trial_id,
+        "trial_dir": trial.trial_dir,
+        "status": trial_status(trial, epochs_completed),
+        "epochs_completed": int(epochs_completed),
+        "wall_seconds": wall_seconds,
+        "accelerator_seconds": accelerator_seconds,
+        "stop_reason": stop_reasons[-1] if stop_reasons else None,
+        "error": trial.error,
+    }
+    for name in metrics:
+        record.update(_best_and_last(rows, name))
+    return record
