@@ -1,13 +1,15 @@
-"""Small-sample statistics for comparing activations across seeds.
+"""Small-sample statistics for comparing activations across seeds, from SciPy.
 
-Written with numpy and scipy.stats distributions only (t.ppf, t.sf, norm.sf) so the formulas are
-visible and tested against scipy's own tests on fixed numbers. Sweeps have 3-10 seeds per
-setting, so every function copes with n < 2 (NaN intervals) and zero spread.
+The tests are SciPy's own (`ttest_rel` with its `confidence_interval`, `wilcoxon`,
+`t.interval`); this module keeps only what SciPy does not do: dropping non-finite pairs,
+returning NaN instead of warnings for samples too small to test, and the verdict words.
+Sweeps have 2-10 seeds per setting, where ties and zero differences are the normal case.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +17,8 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 SIGNIFICANCE_LEVEL = 0.05
+
+Values = Sequence[float] | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class MeanInterval:
 
 @dataclass(frozen=True)
 class PairedTest:
-    """Paired t-test of a - b; the interval is for the mean difference."""
+    """Paired t-test of a - b (scipy.stats.ttest_rel); the interval is for the mean difference."""
 
     n: int
     mean_difference: float
@@ -42,13 +46,24 @@ class PairedTest:
     p_value: float
 
 
-def _finite_values(values: Sequence[float] | np.ndarray) -> np.ndarray:
+def _finite_values(values: Values) -> np.ndarray:
     array = np.asarray(values, dtype=float).ravel()
     return array[np.isfinite(array)]
 
 
-def mean_confidence_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> MeanInterval:
-    """mean +- t_{(1+c)/2, n-1} * s / sqrt(n); non-finite values are ignored, n < 2 gives NaN bounds."""
+def _finite_pairs(a: Values, b: Values) -> tuple[np.ndarray, np.ndarray]:
+    a_array, b_array = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    if a_array.shape != b_array.shape:
+        raise ValueError(f"paired samples need equal lengths, got {a_array.size} and {b_array.size}")
+    keep = np.isfinite(a_array) & np.isfinite(b_array)
+    return a_array[keep], b_array[keep]
+
+
+def mean_confidence_interval(values: Values, confidence: float = 0.95) -> MeanInterval:
+    """scipy.stats.t.interval around the mean; non-finite values ignored, n < 2 gives NaN bounds.
+
+    With zero spread the interval is the mean itself (t.interval answers NaN for scale 0).
+    """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     array = _finite_values(values)
@@ -59,93 +74,49 @@ def mean_confidence_interval(values: Sequence[float] | np.ndarray, confidence: f
     if n < 2:
         return MeanInterval(n, mean, math.nan, math.nan, math.nan)
     std = float(array.std(ddof=1))
-    half_width = float(scipy_stats.t.ppf((1.0 + confidence) / 2.0, n - 1)) * std / math.sqrt(n)
-    return MeanInterval(n, mean, std, mean - half_width, mean + half_width)
+    if std == 0.0:
+        return MeanInterval(n, mean, 0.0, mean, mean)
+    low, high = scipy_stats.t.interval(confidence, n - 1, loc=mean, scale=scipy_stats.sem(array))
+    return MeanInterval(n, mean, std, float(low), float(high))
 
 
-def paired_t_test(
-    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, confidence: float = 0.95
-) -> PairedTest:
-    """Two-sided paired t-test on d = a - b (pairs with a non-finite side are dropped).
+def paired_t_test(a: Values, b: Values, confidence: float = 0.95) -> PairedTest:
+    """Two-sided scipy.stats.ttest_rel on the pairs where both sides are finite.
 
-    Zero spread: identical pairs give p = 1, a constant non-zero shift gives p = 0 (t = +-inf).
+    Fewer than 2 pairs: NaN statistic and p (SciPy's answer too, without its warnings).
+    All differences zero: SciPy's NaN t and p; a constant non-zero shift: t = +-inf, p = 0.
     """
-    a_array, b_array = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
-    if a_array.shape != b_array.shape:
-        raise ValueError(f"paired samples need equal lengths, got {a_array.size} and {b_array.size}")
-    differences = a_array - b_array
-    differences = differences[np.isfinite(differences)]
-    interval = mean_confidence_interval(differences, confidence)
-    n = interval.n
+    a_values, b_values = _finite_pairs(a, b)
+    n = int(a_values.size)
+    differences = a_values - b_values
+    mean_difference = float(differences.mean()) if n else math.nan
     if n < 2:
-        return PairedTest(n, interval.mean, math.nan, math.nan, math.nan, math.nan, max(n - 1, 0), math.nan)
-    degrees_of_freedom = n - 1
-    standard_error = interval.std / math.sqrt(n)
-    if standard_error == 0.0:
-        if interval.mean == 0.0:
-            return PairedTest(n, 0.0, 0.0, 0.0, 0.0, 0.0, degrees_of_freedom, 1.0)
-        t_statistic = math.copysign(math.inf, interval.mean)
-        return PairedTest(n, interval.mean, 0.0, interval.mean, interval.mean, t_statistic, degrees_of_freedom, 0.0)
-    t_statistic = interval.mean / standard_error
-    p_value = min(1.0, 2.0 * float(scipy_stats.t.sf(abs(t_statistic), degrees_of_freedom)))
+        return PairedTest(n, mean_difference, math.nan, math.nan, math.nan, math.nan, max(n - 1, 0), math.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # degenerate samples: the NaN says it
+        result = scipy_stats.ttest_rel(a_values, b_values)
+        interval = result.confidence_interval(confidence)
     return PairedTest(
-        n, interval.mean, interval.std, interval.ci_low, interval.ci_high, t_statistic, degrees_of_freedom, p_value
+        n=n,
+        mean_difference=mean_difference,
+        std_difference=float(differences.std(ddof=1)),
+        ci_low=float(interval.low),
+        ci_high=float(interval.high),
+        t_statistic=float(result.statistic),
+        degrees_of_freedom=int(result.df),
+        p_value=float(result.pvalue),
     )
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties get their average rank."""
-    order = np.argsort(values, kind="mergesort")
-    ranks = np.empty(values.size, dtype=float)
-    sorted_values = values[order]
-    start = 0
-    while start < values.size:
-        end = start
-        while end + 1 < values.size and sorted_values[end + 1] == sorted_values[start]:
-            end += 1
-        ranks[order[start : end + 1]] = (start + end) / 2.0 + 1.0
-        start = end + 1
-    return ranks
-
-
-def _exact_signed_rank_cdf(statistic: float, n: int) -> float:
-    """P(T+ <= statistic) under H0 for n untied ranks: count subsets of {1..n} by rank sum."""
-    max_sum = n * (n + 1) // 2
-    counts = np.zeros(max_sum + 1, dtype=float)
-    counts[0] = 1.0
-    for rank in range(1, n + 1):
-        counts[rank:] = counts[rank:] + counts[: max_sum + 1 - rank].copy()
-    return float(counts[: int(math.floor(statistic)) + 1].sum() / 2.0**n)
-
-
-def wilcoxon_signed_rank(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> tuple[float, float]:
-    """Two-sided Wilcoxon signed-rank test on a - b; returns (min(T+, T-), p).
-
-    Zero differences are dropped (Wilcox). Exact null distribution when n <= 50 and no ties,
-    otherwise the normal approximation with tie correction and no continuity correction
-    (scipy.stats.wilcoxon's defaults). Fewer than one non-zero difference gives NaN.
-    """
-    differences = np.asarray(a, dtype=float).ravel() - np.asarray(b, dtype=float).ravel()
-    differences = differences[np.isfinite(differences)]
-    differences = differences[differences != 0.0]
-    n = int(differences.size)
-    if n == 0:
+def wilcoxon_signed_rank(a: Values, b: Values) -> tuple[float, float]:
+    """scipy.stats.wilcoxon(a, b) (its defaults) on the finite pairs; (NaN, NaN) without a pair."""
+    a_values, b_values = _finite_pairs(a, b)
+    if a_values.size == 0:
         return math.nan, math.nan
-    ranks = _ranks(np.abs(differences))
-    positive = float(ranks[differences > 0].sum())
-    negative = float(ranks[differences < 0].sum())
-    statistic = min(positive, negative)
-    has_ties = np.unique(np.abs(differences)).size < n
-    if n <= 50 and not has_ties:
-        p_value = min(1.0, 2.0 * _exact_signed_rank_cdf(statistic, n))
-        return statistic, p_value
-    mean = n * (n + 1) / 4.0
-    _, tie_counts = np.unique(np.abs(differences), return_counts=True)
-    variance = n * (n + 1) * (2 * n + 1) / 24.0 - float((tie_counts**3 - tie_counts).sum()) / 48.0
-    if variance <= 0.0:
-        return statistic, math.nan
-    z = (statistic - mean) / math.sqrt(variance)
-    return statistic, min(1.0, 2.0 * float(scipy_stats.norm.sf(abs(z))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-zero differences: SciPy says p = 1
+        result = scipy_stats.wilcoxon(a_values, b_values)
+    return float(result.statistic), float(result.pvalue)
 
 
 def is_distinguishable(p_value: float, n: int, minimum_n: int = 2, alpha: float = SIGNIFICANCE_LEVEL) -> bool:
@@ -163,8 +134,10 @@ def verdict(
     alpha: float = SIGNIFICANCE_LEVEL,
 ) -> str:
     """One plain-words sentence; says "not distinguishable" whenever p >= alpha or n is too small."""
-    if test.n < 2 or not math.isfinite(test.p_value):
+    if test.n < 2:
         return f"{name_a} and {name_b} are not distinguishable: only {test.n} paired run(s), at least 2 needed for a test."
+    if not math.isfinite(test.p_value):
+        return f"{name_a} and {name_b} are not distinguishable on {metric}: all {test.n} paired differences are zero."
     interval = f"mean difference {test.mean_difference:+.4f}, 95% CI [{test.ci_low:+.4f}, {test.ci_high:+.4f}]"
     evidence = f"paired t p = {test.p_value:.3g}, n = {test.n}"
     if not is_distinguishable(test.p_value, test.n, alpha=alpha):
