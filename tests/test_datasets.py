@@ -9,7 +9,8 @@ from PIL import Image
 from sklearn.linear_model import LogisticRegression
 
 from trainables.data import ArrayDataset, DataError, available_datasets, check_dataset, load_dataset
-from trainables.data import datasets as datasets_module
+from trainables.data.sources import base as sources_base
+from trainables.data.sources import beans as beans_module
 
 CIFAR_BATCHES = [f"data_batch_{index}" for index in range(1, 6)] + ["test_batch"]
 
@@ -17,7 +18,7 @@ CIFAR_BATCHES = [f"data_batch_{index}" for index in range(1, 6)] + ["test_batch"
 @pytest.fixture(autouse=True)
 def empty_keras_cache(tmp_path, monkeypatch):
     """No test may see (or fill) the real ~/.keras cache."""
-    monkeypatch.setattr(datasets_module, "_keras_cache_dirs", lambda: [tmp_path / "keras-cache"])
+    monkeypatch.setattr(sources_base, "keras_cache_dirs", lambda: [tmp_path / "keras-cache"])
 
 
 def write_cifar_batches(folder, per_batch=4, seed=0):
@@ -236,7 +237,7 @@ def test_download_failure_is_a_data_error(monkeypatch):
 
 
 def test_beans_without_tfds_or_tree(monkeypatch):
-    monkeypatch.setattr(datasets_module, "_tfds_available", lambda: False)
+    monkeypatch.setattr(beans_module, "_tfds_available", lambda: False)
     with pytest.raises(DataError, match="beans: expected .*tensorflow-datasets"):
         check_dataset("beans")
 

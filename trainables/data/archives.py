@@ -6,6 +6,8 @@ before anything is written (tarfile's ``data`` filter is used as a second line o
 defence, never as the only one), everything is extracted into a temporary folder
 next to the target, and each top-level entry is moved into place with one atomic
 ``rename``. A crash or a refused archive therefore leaves nothing half-written.
+``scan_archive`` does the same member checks (and lets the caller read each file)
+in one streaming pass that writes nothing, for the pre-flight check before Ray starts.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import os
 import shutil
 import tarfile
 import tempfile
+import zlib
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +28,17 @@ logger = logging.getLogger(__name__)
 class DataError(ValueError):
     """A dataset cannot be found, downloaded, read or extracted.
 
-    The message is one line naming the files expected and where, so the CLI can
-    print it as is before any trial starts.
+    The message is one line naming the file and what is wrong with it, so the CLI
+    can print it as is; line breaks from a library's error text are folded here.
     """
+
+    def __init__(self, message: object) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+def reason(error: BaseException) -> str:
+    """An exception's text for a one-line message; its type where the text is empty."""
+    return str(error) or type(error).__name__
 
 
 def _unsafe_reason(member: tarfile.TarInfo) -> str | None:
@@ -47,14 +60,37 @@ def _unsafe_reason(member: tarfile.TarInfo) -> str | None:
     return None
 
 
-def _check_members(archive: Path, members: list[tarfile.TarInfo]) -> None:
-    for member in members:
-        reason = _unsafe_reason(member)
-        if reason is not None:
-            raise DataError(
-                f"refusing to extract {archive}: member {member.name!r} ({reason}) "
-                "could write outside the target directory"
-            )
+def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
+    reason = _unsafe_reason(member)
+    if reason is not None:
+        raise DataError(
+            f"refusing to extract {archive}: member {member.name!r} ({reason}) "
+            "could write outside the target directory"
+        )
+
+
+def scan_archive(
+    archive: str | os.PathLike, read_file: Callable[[str, IO[bytes]], None] | None = None
+) -> list[str]:
+    """Read a tar archive once, end to end, writing nothing; return its member names.
+
+    Refuses unsafe members as ``extract_archive`` does and finds truncated or
+    corrupt archives (reading to the end is the only way to find either: a tar
+    has no index). ``read_file(name, stream)`` is called for each regular file
+    so a caller can check contents in the same pass.
+    """
+    archive = Path(archive)
+    names = []
+    try:
+        with tarfile.open(archive, mode="r|*") as tar:
+            for member in tar:
+                _check_member(archive, member)
+                if member.isfile() and read_file is not None:
+                    read_file(member.name, tar.extractfile(member))
+                names.append(member.name)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+        raise DataError(f"cannot read {archive}: {reason(error)}") from error
+    return names
 
 
 def _check_extracted_tree(root: Path) -> None:
@@ -84,7 +120,8 @@ def extract_archive(archive: str | os.PathLike, destination: str | os.PathLike) 
         try:
             with tarfile.open(archive, mode="r:*") as tar:
                 members = tar.getmembers()
-                _check_members(archive, members)
+                for member in members:
+                    _check_member(archive, member)
                 if hasattr(tarfile, "data_filter"):
                     tar.extractall(staging, members=members, filter="data")
                 else:  # Python without PEP 706: our own checks above still hold.
