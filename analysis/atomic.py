@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,8 +39,11 @@ def write_tables_atomically(tables: Mapping[str, pa.Table], out_dir: Path) -> di
     temporary: dict[str, Path] = {}
     try:
         for file_name, table in tables.items():
-            descriptor, temp_name = tempfile.mkstemp(prefix=f".{file_name}.", suffix=".tmp", dir=out_dir)
-            temporary[file_name] = Path(temp_name)
+            temp_path = out_dir / f".{file_name}.{secrets.token_hex(6)}.tmp"
+            # Mode 0o666 less the umask, like any file the user writes (mkstemp would give 0600,
+            # unreadable by a shared notebook server); O_EXCL as mkstemp.
+            descriptor = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            temporary[file_name] = temp_path
             with os.fdopen(descriptor, "wb") as handle:
                 _write_parquet(table, handle)
                 handle.flush()

@@ -39,6 +39,11 @@ TRIAL_FIELDS: dict[str, tuple[pa.DataType, str]] = {
     "accelerator_seconds": (pa.float64(), "wall_seconds x config gpus_per_trial"),
     "stop_reason": (pa.string(), "last non-empty stop_reason reported, null if none"),
     "error": (pa.string(), "last line of error.txt (the exception), null if none"),
+    "num_failures": (pa.int64(), "times the trial failed (Tune retries up to max_failures); 0 if never"),
+    "gpu_ids": (pa.string(), "GPU ids Ray gave the trial, comma-separated (\"0\", \"1,3\"); null without GPU"),
+    "node_id": (pa.string(), "Ray node id (hex) the trial last ran on; null if not reported"),
+    "best_checkpoint": (pa.string(), "absolute path of the kept checkpoint with the best checkpoint metric"),
+    "best_checkpoint_epoch": (pa.int64(), "epoch of best_checkpoint"),
 }
 EPOCH_FIELDS: dict[str, tuple[pa.DataType, str]] = {
     "experiment": (pa.string(), "experiment directory name"),
@@ -48,6 +53,8 @@ EPOCH_FIELDS: dict[str, tuple[pa.DataType, str]] = {
     "time_total_s": (pa.float64(), "Tune's cumulative trial time at this report"),
     "time_this_iter_s": (pa.float64(), "Tune's time for this report"),
 }
+# Ranks checkpoints when the experiment state does not name the sweep's metric.
+DEFAULT_CHECKPOINT_METRIC = "val_accuracy"
 # Tune's clock and counter are kept in the epochs table (not as trial metrics).
 TUNE_CLOCK = ("training_iteration", "time_total_s", "time_this_iter_s")
 

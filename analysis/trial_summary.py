@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from analysis.schema import TUNE_CLOCK, metric_direction
+from analysis.schema import DEFAULT_CHECKPOINT_METRIC, TUNE_CLOCK, metric_direction
 from analysis.tune_files import TrialFiles
 
 
@@ -18,17 +18,20 @@ def _is_diverged(rows: list[dict[str, Any]]) -> bool:
 
 
 def trial_status(trial: TrialFiles, epochs_completed: int) -> str:
-    """Map Tune's state plus the files to the five statuses; divergence wins over how it ended."""
+    """Tune's final state decides; divergence wins over how it ended.
+
+    A trial that failed, was retried and then finished is finished (its failures are counted in
+    num_failures), although error.txt exists. Without a usable state, Tune's done flag decides.
+    """
     if _is_diverged(trial.rows):
         return "diverged"
-    if trial.error is not None or trial.state_status == "ERROR":
+    if trial.state_status == "ERROR":
         return "errored"
-    finished = trial.state_status == "TERMINATED"
-    if trial.state_status is None or not finished:
-        # No state, or a stale one (the state file is saved periodically): trust Tune's done flag.
-        finished = trial.done
+    # The state file is saved periodically, so a RUNNING state may be stale: the done flag wins.
+    finished = trial.state_status == "TERMINATED" or trial.done
     if not finished:
-        return "running"
+        still_retrying = trial.state_status in ("RUNNING", "PENDING", "PAUSED")
+        return "errored" if trial.error is not None and not still_retrying else "running"
     budget = trial.config.get("epochs")
     if isinstance(budget, (int, float)) and not isinstance(budget, bool) and epochs_completed < budget:
         return "stopped_early"
@@ -70,6 +73,23 @@ def _best_and_last(rows: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return record
 
 
+def _last_reported(rows: list[dict[str, Any]], name: str) -> Any:
+    values = [row[name] for row in rows if row.get(name) is not None]
+    return str(values[-1]) if values else None
+
+
+def best_checkpoint(trial: TrialFiles) -> tuple[str | None, int | None]:
+    """The kept checkpoint whose epoch has the best sweep metric (earliest on ties)."""
+    metric = trial.sweep_metric if trial.sweep_metric and metric_direction(trial.sweep_metric) else DEFAULT_CHECKPOINT_METRIC
+    sign = 1.0 if metric_direction(metric) == "max" else -1.0
+    values = {row["epoch"]: row.get(metric) for row in trial.rows}
+    scored = [(sign * float(values[epoch]), -epoch) for epoch in trial.checkpoints if finite(values.get(epoch))]
+    if not scored:
+        return None, None
+    epoch = -max(scored)[1]
+    return trial.checkpoints[epoch], epoch
+
+
 def trial_record(trial: TrialFiles, metrics: Sequence[str]) -> dict[str, Any]:
     """The derived (non-config) values of one trials.parquet row."""
     rows = trial.rows
@@ -78,7 +98,7 @@ def trial_record(trial: TrialFiles, metrics: Sequence[str]) -> dict[str, Any]:
     wall_seconds = float(max(times)) if times else None
     gpus = trial.config.get("gpus_per_trial")
     accelerator_seconds = wall_seconds * float(gpus) if wall_seconds is not None and finite(gpus) else None
-    stop_reasons = [str(row["stop_reason"]) for row in rows if row.get("stop_reason")]
+    checkpoint, checkpoint_epoch = best_checkpoint(trial)
     record: dict[str, Any] = {
         "experiment": trial.experiment,
         "trial_id": trial.trial_id,
@@ -87,8 +107,13 @@ def trial_record(trial: TrialFiles, metrics: Sequence[str]) -> dict[str, Any]:
         "epochs_completed": int(epochs_completed),
         "wall_seconds": wall_seconds,
         "accelerator_seconds": accelerator_seconds,
-        "stop_reason": stop_reasons[-1] if stop_reasons else None,
+        "stop_reason": _last_reported(rows, "stop_reason"),
         "error": trial.error,
+        "num_failures": trial.num_failures,
+        "gpu_ids": _last_reported(rows, "gpu_ids"),
+        "node_id": _last_reported(rows, "node_id"),
+        "best_checkpoint": checkpoint,
+        "best_checkpoint_epoch": checkpoint_epoch,
     }
     for name in metrics:
         record.update(_best_and_last(rows, name))

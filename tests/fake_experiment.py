@@ -37,6 +37,10 @@ class FakeTrial:
     repeat: int = 0
     gpus_per_trial: float = 0.5
     extra_config: dict[str, Any] = field(default_factory=dict)
+    kept_checkpoints: Sequence[int] = ()  # epochs whose checkpoint directory Tune kept on disk
+    failures: int = 0  # worker crashes Tune retried: error.txt, and epochs 2.. reported twice
+    gpu_ids: str | None = None  # reported per epoch as the trainable does ("" without a GPU)
+    node_id: str | None = None
 
 
 def _prefix(name: str) -> str:
@@ -85,7 +89,7 @@ def _rows(trial: FakeTrial, trial_id: str, config: dict[str, Any], tag: str) -> 
                 "diverged": diverged,
                 "stop_reason": "diverged: non-finite loss" if diverged else "",
                 "timestamp": 1767225600 + epoch,
-                "checkpoint_dir_name": None,
+                "checkpoint_dir_name": f"checkpoint_{epoch - 1:06d}" if trial.kept_checkpoints else None,
                 "done": last and trial.status in ("terminated", "stopped_early", "diverged"),
                 "training_iteration": epoch,
                 "trial_id": trial_id,
@@ -101,7 +105,38 @@ def _rows(trial: FakeTrial, trial_id: str, config: dict[str, Any], tag: str) -> 
                 "experiment_tag": tag,
             }
         )
+        if trial.gpu_ids is not None:
+            rows[-1].update(gpu_ids=trial.gpu_ids, node_id=trial.node_id)
+    if trial.failures:
+        # The first attempt reached the last epoch but one, with other values; after the crash
+        # Tune restored the epoch-1 checkpoint and the trial re-reported epochs 2.. .
+        replaced = [{**row, "val_accuracy": row["val_accuracy"] - 0.05, "done": False} for row in rows[1:-1]]
+        rows = [rows[0], *replaced, *rows[1:]]
     return rows
+
+
+def _write_trial_files(trial_dir: Path, trial: FakeTrial, config: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    if trial.status != "pending":
+        (trial_dir / "params.json").write_text(json.dumps(config, indent=2, sort_keys=True))
+        with (trial_dir / "result.json").open("w") as handle:
+            for row in rows:
+                handle.write(json.dumps(row) + "\n")  # json writes NaN like Ray does
+    failures = trial.failures + int(trial.status == "errored")
+    if failures:
+        (trial_dir / "error.txt").write_text(
+            "".join(
+                f"Failure # {number} (occurred at {TIMESTAMP})\n"
+                "\x1b[36mray::ImplicitFunc.train()\x1b[39m (pid=4242, ip=192.0.2.2, repr=train)\n"
+                '  File "trainables/trainable.py", line 10, in train\n'
+                "    raise RuntimeError('out of memory in epoch 2')\n"
+                "RuntimeError: out of memory in epoch 2\n"
+                for number in range(1, failures + 1)
+            )
+        )
+    for epoch in trial.kept_checkpoints:
+        checkpoint = trial_dir / f"checkpoint_{epoch - 1:06d}"
+        checkpoint.mkdir(exist_ok=True)
+        (checkpoint / "state.json").write_text(json.dumps({"epoch": epoch}))
 
 
 _TUNE_STATUS = {
@@ -115,7 +150,7 @@ _TUNE_STATUS = {
 
 
 def write_fake_experiment(
-    storage: str | Path, name: str, trials: Sequence[FakeTrial], *, with_state: bool = True
+    storage: str | Path, name: str, trials: Sequence[FakeTrial], *, with_state: bool = True, metric: str = "val_accuracy"
 ) -> Path:
     """Write <storage>/<name>/ with one trial directory per FakeTrial; returns the experiment dir."""
     experiment_dir = Path(storage) / name
@@ -130,19 +165,7 @@ def write_fake_experiment(
         trial_dir.mkdir(exist_ok=True)
         config = _config(trial)
         rows = _rows(trial, trial_id, config, tag)
-        if trial.status != "pending":
-            (trial_dir / "params.json").write_text(json.dumps(config, indent=2, sort_keys=True))
-            with (trial_dir / "result.json").open("w") as handle:
-                for row in rows:
-                    handle.write(json.dumps(row) + "\n")  # json writes NaN like Ray does
-        if trial.status == "errored":
-            (trial_dir / "error.txt").write_text(
-                f"Failure # 1 (occurred at {TIMESTAMP})\n"
-                "\x1b[36mray::ImplicitFunc.train()\x1b[39m (pid=4242, ip=192.0.2.2, repr=train)\n"
-                '  File "trainables/trainable.py", line 10, in train\n'
-                "    raise RuntimeError('out of memory in epoch 2')\n"
-                "RuntimeError: out of memory in epoch 2\n"
-            )
+        _write_trial_files(trial_dir, trial, config, rows)
         state = {
             "trial_id": trial_id,
             "config": config,
@@ -150,11 +173,11 @@ def write_fake_experiment(
             "relative_logdir": dir_name,
             "experiment_tag": tag,
         }
-        runtime = {"last_result": rows[-1] if rows else {}, "num_failures": int(trial.status == "errored")}
+        runtime = {"last_result": rows[-1] if rows else {}, "num_failures": trial.failures + int(trial.status == "errored")}
         trial_data.append([json.dumps(state, indent=2), json.dumps(runtime, indent=2)])
     if with_state:
         (experiment_dir / f"experiment_state-{TIMESTAMP}.json").write_text(
-            json.dumps({"trial_data": trial_data, "runner_data": {}, "stats": {"start_time": 0.0}})
+            json.dumps({"trial_data": trial_data, "runner_data": {"_metric": metric}, "stats": {"start_time": 0.0}})
         )
         (experiment_dir / f"basic-variant-state-{TIMESTAMP}.json").write_text("{}")
     return experiment_dir

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -229,3 +232,81 @@ def test_cli_empty_directory_exits_2_and_writes_tables_otherwise(
     assert export.main([str(experiment), "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / TRIALS_FILE).is_file() and (tmp_path / "out" / EPOCHS_FILE).is_file()
     assert export.main([str(experiment), str(experiment.parent / "other")]) == 2  # merge needs --out too
+
+
+def test_retried_trial_that_finished_follows_tunes_final_state(tmp_path: Path) -> None:
+    """A worker crash Tune retried from a checkpoint: finished, failures counted, epochs once."""
+    fakes = [FakeTrial("relu", 0, [0.5, 0.6, 0.7], failures=2), FakeTrial("gelu", 0, [0.6], status="errored", epochs=3)]
+    for with_state in (True, False):
+        experiment = write_fake_experiment(tmp_path / str(with_state), "retried", fakes, with_state=with_state)
+        export_experiment(experiment)
+        tables = read_tables(experiment)
+        rows = tables.trials.set_index("activation")
+        assert rows.loc["relu", "status"] == "terminated" and rows.loc["relu", "num_failures"] == 2
+        assert rows.loc["relu", "error"] == "RuntimeError: out of memory in epoch 2"  # the failure stays visible
+        assert rows.loc["gelu", "status"] == "errored" and rows.loc["gelu", "num_failures"] == 1
+        relu_epochs = tables.epochs[tables.epochs["trial_id"] == rows.loc["relu", "trial_id"]]
+        assert list(relu_epochs["epoch"]) == [1, 2, 3]  # re-reported epochs kept once, the last report
+        assert list(relu_epochs["val_accuracy"]) == pytest.approx([0.5, 0.6, 0.7])
+
+
+def test_gpu_ids_and_node_id_columns(tmp_path: Path) -> None:
+    fakes = [
+        FakeTrial("relu", 0, [0.5, 0.6], gpu_ids="1,3", node_id="ab12"),
+        FakeTrial("relu", 1, [0.5, 0.6], gpu_ids="", node_id="cd34"),
+        FakeTrial("relu", 2, [0.5, 0.6]),
+    ]
+    experiment = write_fake_experiment(tmp_path, "placed", fakes)
+    trials_path, epochs_path = export_experiment(experiment)
+    table = pq.read_table(trials_path)
+    assert table.schema.field("gpu_ids").type == pa.string() == table.schema.field("node_id").type
+    placed = {row["seed"]: (row["gpu_ids"], row["node_id"]) for row in table.to_pylist()}
+    assert placed == {0: ("1,3", "ab12"), 1: (None, "cd34"), 2: (None, None)}
+    epochs = pq.read_table(epochs_path).to_pylist()
+    assert {row["gpu_ids"] for row in epochs} == {"1,3", None}
+
+
+def test_absent_strings_are_null_not_empty(experiment: Path) -> None:
+    _, epochs_path = export_experiment(experiment)
+    reasons = pq.read_table(epochs_path).column("stop_reason").to_pylist()
+    assert "" not in reasons and None in reasons and "diverged: non-finite loss" in reasons
+
+
+def test_best_checkpoint_is_the_kept_one_with_the_best_sweep_metric(tmp_path: Path) -> None:
+    fakes = [
+        FakeTrial("relu", 0, [0.5, 0.8, 0.7, 0.75], kept_checkpoints=(2, 4)),
+        FakeTrial("relu", 1, [0.5, 0.8, 0.7, 0.75], kept_checkpoints=(1, 4)),  # best epoch's deleted
+        FakeTrial("relu", 2, [0.5, 0.8, 0.7, 0.75]),
+    ]
+    experiment = write_fake_experiment(tmp_path, "kept", fakes)
+    export_experiment(experiment)
+    rows = read_tables(experiment).trials.set_index("seed")
+    assert rows.loc[0, "best_checkpoint_epoch"] == 2 == rows.loc[0, "best_val_accuracy_epoch"]
+    assert Path(rows.loc[0, "best_checkpoint"]).is_dir() and rows.loc[0, "best_checkpoint"].endswith("checkpoint_000001")
+    assert rows.loc[1, "best_checkpoint_epoch"] == 4  # the better of the two kept
+    assert pd.isna(rows.loc[2, "best_checkpoint"]) and pd.isna(rows.loc[2, "best_checkpoint_epoch"])
+    by_loss = write_fake_experiment(tmp_path / "loss", "kept", fakes[:1], metric="val_loss")
+    export_experiment(by_loss)
+    assert read_tables(by_loss).trials["best_checkpoint_epoch"].tolist() == [4]  # val_loss is lowest last
+
+
+def test_nested_config_becomes_one_typed_column_per_leaf(tmp_path: Path) -> None:
+    nested = {"optimizer_settings": {"lr": 0.01, "name": "sgd", "betas": {"beta_1": 0.9}}, "width": 3}
+    experiment = write_fake_experiment(tmp_path, "other_tune_code", [FakeTrial("relu", 0, [0.5], extra_config=nested)])
+    trials_path, _ = export_experiment(experiment)
+    schema = pq.read_schema(trials_path)
+    assert schema.field("optimizer_settings/lr").type == pa.float64()
+    assert schema.field("optimizer_settings/name").type == pa.string()
+    assert schema.field("optimizer_settings/betas/beta_1").type == pa.float64()
+    assert "optimizer_settings" not in schema.names
+    assert "optimizer_settings/lr" in read_metadata(trials_path)["config_columns"]
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664)])
+def test_tables_are_created_with_the_users_umask(experiment: Path, tmp_path: Path, umask: int, mode: int) -> None:
+    previous = os.umask(umask)
+    try:
+        paths = export_experiment([experiment], tmp_path / "out")
+    finally:
+        os.umask(previous)
+    assert [stat.S_IMODE(path.stat().st_mode) for path in paths] == [mode, mode]
