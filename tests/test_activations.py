@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import keras
 
-from trainables.activations import activation_parameters, activation_widens, available_activations, get_activation
+from trainables.activations import ACTIVATIONS, activation_settings, available_activations, get_activation
 from trainables.layers import Antirectifier, APReLU, ChannelPReLU
 
 SPEC_NAMES = {
@@ -42,16 +42,14 @@ def test_arguments_reach_the_layer():
     layer = get_activation("aprelu", reduction=16, bn_momentum=0.9, gamma_l2=1e-4, l2=0.0)
     assert isinstance(layer, APReLU)
     assert (layer.reduction, layer.bn_momentum, layer.gamma_l2, layer.l2) == (16, 0.9, 1e-4, 0.0)
-    assert activation_parameters("leaky_relu") == {"negative_slope"}
+    assert set(activation_settings("leaky_relu")) == {"negative_slope"}
     assert isinstance(get_activation("antirectifier"), Antirectifier)
     assert isinstance(get_activation("prelu_channel"), ChannelPReLU)
 
 
 def test_widening():
-    assert activation_widens("antirectifier") == 2
-    assert activation_widens("relu") == 1
-    with pytest.raises(ValueError, match="unknown activation"):
-        activation_widens("nope")
+    assert ACTIVATIONS["antirectifier"].widens == 2
+    assert ACTIVATIONS["relu"].widens == 1
 
 
 X = np.array([[-8.0, -1.5, -0.2, 0.0, 0.3, 2.0, 7.5]], dtype="float32")

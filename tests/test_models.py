@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import keras
 
+from trainables.activations import resolve_activation
 from trainables.layers import APReLU
 from trainables.models import PRESETS, available_models, build_preset, builder_parameters, get_model
 from trainables.models.resnet import ZeroPadChannels, parse_stages
@@ -43,7 +44,7 @@ def test_available_models_and_parameters():
     assert set(available_models()) == set(TINY)
     for name in available_models():
         assert {"input_shape", "num_classes", "activation"} <= builder_parameters(name)
-    assert {"stages", "reduction", "bn_momentum", "gamma_l2", "weight_decay"} <= builder_parameters("aprelu_resnet")
+    assert {"stages", "bn_momentum", "gamma_l2", "weight_decay"} <= builder_parameters("aprelu_resnet")
 
 
 def test_registry_errors_name_the_problem():
@@ -91,7 +92,8 @@ def test_parse_stages():
 
 
 def test_resnet_zero_pads_any_width_growth():
-    model = get_model("aprelu_resnet", input_shape=(8, 8, 3), stem_channels=8, stages="1x24,1x40/2", reduction=16)
+    aprelu = resolve_activation("aprelu", reduction=16)
+    model = get_model("aprelu_resnet", input_shape=(8, 8, 3), stem_channels=8, stages="1x24,1x40/2", activation=aprelu)
     pads = [layer.channels for layer in model.layers if isinstance(layer, ZeroPadChannels)]
     assert pads == [24, 40]
     x = np.random.default_rng(2).normal(size=(2, 8, 8, 3)).astype("float32")

@@ -1,21 +1,25 @@
-"""The typed training config of one trial.
+"""The typed training config of one trial, and the types of every key a trial config may set.
 
 A trial's config arrives from Tune as one flat dict (so that every key becomes its own
-column in the result tables). The keys named by `TrainConfig`'s fields drive training;
-every other key must be an argument of the chosen model builder, and anything else is a
-typo that fails loudly before a single step runs.
+column in the result tables). The keys named by `TrainConfig`'s fields drive training; the
+other keys are arguments of the chosen model builder or settings of the chosen activation
+(each under its own name, e.g. `reduction` for APReLU); anything else is a typo that fails
+loudly before a single step runs. Each field's annotation (trainables.constraints) states its
+type and range; `TrainConfig.validate` checks every field against it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Annotated, Any, Iterable, Mapping
+
+from trainables.constraints import Above, AtLeast, AtMost, NonNegative, OneOf, Positive, check_value, plain_type
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
 AUGMENT_PLACEMENTS = ("pipeline", "model")
-# Keys the runner adds for bookkeeping; they describe the trial, they do not change it.
-BOOKKEEPING_KEYS = ("family", "repeat", "gpus_per_trial", "cpus_per_trial", "record")
+REQUIRED = ("model", "activation", "dataset", "epochs")
 
 
 @dataclass(frozen=True)
@@ -23,67 +27,80 @@ class TrainConfig:
     model: str  # builder name in trainables.models
     activation: str  # activation name in trainables.activations: the scientific variable
     dataset: str  # trainables.data dataset name, real or generated
-    epochs: int  # the trial's budget; the scheduler may stop it sooner
-    seed: int = 0  # seeds Python, NumPy and the backend; also the data shuffle order
-    optimizer: str = "sgd"  # sgd (with momentum/nesterov), rmsprop or adam
-    lr: float = 0.1
-    momentum: float = 0.9  # SGD only
+    epochs: Positive  # the trial's budget; the scheduler may stop it sooner
+    seed: Annotated[int, AtLeast(0), AtMost(2**32 - 1)] = 0  # seeds Python, NumPy and the backend, and the shuffle
+    optimizer: Annotated[str, OneOf(OPTIMIZERS)] = "sgd"  # sgd (with momentum/nesterov), rmsprop or adam
+    lr: Annotated[float, Above(0.0)] = 0.1
+    momentum: Annotated[float, AtLeast(0.0), AtMost(1.0)] = 0.9  # SGD only
     nesterov: bool = True  # SGD only
-    lr_decay_factor: float = 0.1  # step decay: lr * factor every `lr_decay_every` epochs
-    lr_decay_every: int = 0  # 0 = constant learning rate
-    batch_size: int = 100
-    # Augmentation, named after Keras 2 ImageDataGenerator's arguments (docs/data.md).
+    lr_decay_factor: Annotated[float, Above(0.0)] = 0.1  # step decay: lr * factor every `lr_decay_every` epochs
+    lr_decay_every: Annotated[int, AtLeast(0)] = 0  # 0 = constant learning rate
+    batch_size: Positive = 100
+    # Augmentation, named after Keras 2 ImageDataGenerator's arguments (docs/data.md); ranges
+    # are AugmentConfig's (trainables.data.augment), checked by parse_config.
     rotation: float = 0.0  # degrees
     horizontal_flip: bool = False
     width_shift: float = 0.0  # fraction of the width
     height_shift: float = 0.0  # fraction of the height
     zoom: float = 0.0
     shear: float = 0.0  # degrees
-    augment_on: str = "pipeline"  # "pipeline" (tf.data on the CPU) or "model" (on the accelerator)
+    augment_on: Annotated[str, OneOf(AUGMENT_PLACEMENTS)] = "pipeline"  # tf.data on the CPU, or in the model
     jit_compile: bool = False  # XLA; see BENCHMARKS.md for the measured default
     mixed_precision: bool = False  # mixed_float16 (GPU only; ignored on CPU)
-    checkpoint_every: int = 1  # epochs between checkpoints; the last epoch is always saved
+    checkpoint_every: Positive = 1  # epochs between checkpoints; the last epoch is always saved
     data_dir: str | None = None
-    image_size: int | None = None  # beans only: side of the square input
-    train_limit: int | None = None  # use only the first N training images (smoke runs, tests)
-    val_limit: int | None = None
+    image_size: Positive | None = None  # beans only: side of the square input
+    train_limit: Positive | None = None  # use only the first N training images (smoke runs, tests)
+    val_limit: Positive | None = None
     # Bookkeeping set by the runner; kept so results say what ran where.
     family: str = ""
-    repeat: int = 0
-    gpus_per_trial: float = 0.0
-    cpus_per_trial: float = 1.0
-    record: int = 0  # published tuning record this trial reproduces, 0 = none
+    repeat: Annotated[int, AtLeast(0)] = 0
+    gpus_per_trial: NonNegative = 0.0
+    cpus_per_trial: Annotated[float, Above(0.0)] = 1.0
+    record: Annotated[int, AtLeast(0)] = 0  # published tuning record this trial reproduces, 0 = none
     model_args: dict[str, Any] = field(default_factory=dict)  # builder arguments
+    activation_args: dict[str, Any] = field(default_factory=dict)  # settings of the chosen activation
 
     @classmethod
-    def from_flat(cls, flat: Mapping[str, Any], builder_parameters: set[str]) -> "TrainConfig":
-        """Split a flat trial config into training fields and builder arguments."""
-        own = {f.name for f in dataclasses.fields(cls)} - {"model_args"}
+    def from_flat(
+        cls,
+        flat: Mapping[str, Any],
+        builder_parameters: Iterable[str],
+        activation_parameters: Iterable[str] = (),
+        ignored: Iterable[str] = (),
+    ) -> "TrainConfig":
+        """Split a flat trial config into training fields, builder and activation arguments.
+
+        A key may be both a builder argument and an activation setting (both get it); keys in
+        `ignored` (settings of activations not chosen) are accepted and dropped.
+        """
+        own = set(field_types())
+        builder_parameters, activation_parameters = set(builder_parameters), set(activation_parameters)
         known = {key: value for key, value in flat.items() if key in own}
         rest = {key: value for key, value in flat.items() if key not in own}
-        unknown = sorted(set(rest) - set(builder_parameters))
-        missing = sorted(name for name in ("model", "activation", "dataset", "epochs") if name not in known)
+        missing = sorted(name for name in REQUIRED if name not in known)
         if missing:
             raise ValueError(f"trial config lacks required key(s) {missing}")
+        unknown = sorted(set(rest) - builder_parameters - activation_parameters - set(ignored))
         if unknown:
             raise ValueError(
-                f"unknown config key(s) {unknown}: not a training setting and not an argument of "
-                f"model builder {known['model']!r} (it takes {sorted(builder_parameters)})"
+                f"unknown config key(s) {unknown}: not a training setting, not an argument of model builder "
+                f"{known['model']!r} (it takes {sorted(builder_parameters)}) and not a setting of activation "
+                f"{known['activation']!r} (it takes {sorted(activation_parameters) or 'none'})"
             )
-        config = cls(**known, model_args=dict(rest))
+        config = cls(
+            **known,
+            model_args={key: value for key, value in rest.items() if key in builder_parameters},
+            activation_args={key: value for key, value in rest.items() if key in activation_parameters},
+        )
         config.validate()
         return config
 
     def validate(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer {self.optimizer!r} is not one of {OPTIMIZERS}")
-        if self.augment_on not in AUGMENT_PLACEMENTS:
-            raise ValueError(f"augment_on {self.augment_on!r} is not one of {AUGMENT_PLACEMENTS}")
-        for name in ("epochs", "batch_size", "checkpoint_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        """Raise a one-line ValueError naming the first field whose value its annotation rejects."""
+        for name, annotation in typing.get_type_hints(type(self), include_extras=True).items():
+            if name not in ("model_args", "activation_args"):
+                check_value(name, getattr(self, name), annotation)
 
     @property
     def augmentation(self) -> dict[str, Any]:
@@ -96,6 +113,26 @@ class TrainConfig:
             "shear": self.shear,
         }
 
-    def data_key(self) -> tuple:
-        """What identifies the arrays a trial trains on: trials sharing it share one copy."""
-        return (self.dataset, self.data_dir, self.image_size, self.train_limit, self.val_limit)
+
+def field_types() -> dict[str, Any]:
+    """TrainConfig's config keys -> their annotations (constraints included)."""
+    hints = typing.get_type_hints(TrainConfig, include_extras=True)
+    return {field.name: hints[field.name] for field in dataclasses.fields(TrainConfig)
+            if field.name not in ("model_args", "activation_args")}
+
+
+def setting_types(model: str, activation: str | None = None) -> dict[str, Any]:
+    """Every key a trial config for `model` with `activation` may set -> its plain type.
+
+    Covers TrainConfig's fields, the builder's arguments (not input_shape, num_classes) and
+    the activation's settings; with activation=None, the settings of every registered
+    activation (a search space that grids over activations accepts each one's settings).
+    Types are `int`, `float`, `bool`, `str`, or `T | None` where None is allowed; ranges are
+    not part of the answer: `trainables.trainable.parse_config` checks them. Unknown model or
+    activation names raise ValueError. Imports Keras (the registries live beside the layers).
+    """
+    from trainables.activations import activation_settings
+    from trainables.models import builder_settings
+
+    annotations = {**activation_settings(activation), **builder_settings(model), **field_types()}
+    return {key: plain_type(annotation) for key, annotation in annotations.items()}

@@ -2,7 +2,8 @@
 
     tune.with_parameters(train, data=dataset)   # arrays travel once, through the object store
 
-Config flows one way: flat trial config -> `TrainConfig` -> model builder arguments. Each
+Config flows one way: flat trial config -> `TrainConfig` -> builder arguments and activation
+settings (`parse_config` checks every value before anything is built). Each
 epoch reports one row (see `METRICS`); checkpoints hold the whole model (optimizer state
 included) plus the epoch, so a restored trial continues at the right epoch and rate.
 """
@@ -19,6 +20,7 @@ from typing import Any, Mapping
 
 
 from trainables.config import TrainConfig
+from trainables.constraints import check_value
 from trainables.devices import configure_gpus
 from trainables.schedules import step_decay
 
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 METRICS = (
     "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
     "epoch_seconds", "images_per_second", "diverged", "stop_reason",
+    "gpu_ids", "node_id",  # where the trial ran (see `placement`)
 )
 MODEL_FILE = "model.keras"
 STATE_FILE = "state.json"
@@ -34,13 +37,29 @@ DIVERGED = "diverged: non-finite training loss"
 
 
 def parse_config(flat: Mapping[str, Any]) -> TrainConfig:
-    from trainables.models import builder_parameters
+    """The typed config of a flat trial config; any value a builder or activation would reject raises.
 
-    if "model" not in flat:
-        raise ValueError("trial config lacks the 'model' key")
-    # Shape and classes come from the data, the activation is a training field: not config keys.
-    settable = builder_parameters(flat["model"]) - {"input_shape", "num_classes", "activation"}
-    return TrainConfig.from_flat(flat, settable)
+    Every error is one ValueError line naming the key and the value, raised before a model is
+    built (the runner calls this for every sampled config before Ray starts).
+    """
+    from trainables.activations import activation_settings, resolve_activation
+    from trainables.data.augment import AugmentConfig
+    from trainables.models import check_arguments, split_settings
+
+    for key in ("model", "activation"):
+        if key not in flat:
+            raise ValueError(f"trial config lacks the {key!r} key")
+    others = {key: value for key, value in flat.items() if key not in ("model", "activation")}
+    builder_arguments, activation_arguments, _ = split_settings(flat["model"], flat["activation"], others)
+    every_activation = activation_settings()
+    config = TrainConfig.from_flat(flat, builder_arguments, activation_arguments, every_activation)
+    check_arguments(config.model, config.model_args)
+    resolve_activation(config.activation, **config.activation_args)
+    unused = (set(flat) & set(every_activation)) - set(config.model_args) - set(config.activation_args)
+    for key in sorted(unused):
+        check_value(key, flat[key], every_activation[key])  # another activation's setting: unused, still valid
+    AugmentConfig.from_mapping(config.augmentation)  # its ranges (degrees, fractions)
+    return config
 
 
 def seed_everything(seed: int) -> None:
@@ -53,13 +72,14 @@ def build_model(config: TrainConfig, input_shape: tuple, num_classes: int):
     """The compiled model: builder output, augmentation in front when it runs on device."""
     import keras
 
+    from trainables.activations import resolve_activation
     from trainables.models import get_model
 
     network = get_model(
         config.model,
         input_shape=tuple(input_shape),
         num_classes=num_classes,
-        activation=config.activation,
+        activation=resolve_activation(config.activation, **config.activation_args),
         **config.model_args,
     )
     augmentation = augmentation_for(config, "model")
@@ -130,6 +150,17 @@ def set_precision(config: TrainConfig, gpus: list) -> None:
     keras.mixed_precision.set_global_policy(policy)
 
 
+def placement() -> dict[str, str]:
+    """Where this trial runs, for checking the scheduling afterwards: the GPU ids Ray gave it
+    (comma-separated, "" when none; logical ids on a CPU-only cluster) and its node."""
+    import ray
+
+    return {
+        "gpu_ids": ",".join(str(gpu_id) for gpu_id in ray.get_gpu_ids()),
+        "node_id": ray.get_runtime_context().get_node_id(),
+    }
+
+
 def train(config: Mapping[str, Any], data: Any = None) -> None:
     """Train one trial, reporting every epoch to Tune; see the module docstring."""
     gpus = configure_gpus()  # before any TensorFlow op of this process
@@ -192,6 +223,7 @@ def train(config: Mapping[str, Any], data: Any = None) -> None:
             "images_per_second": num_train / train_seconds if train_seconds > 0 else math.nan,
             "diverged": diverged,
             "stop_reason": DIVERGED if diverged else "",
+            **placement(),
         }
         save_now = not diverged and (epoch % settings.checkpoint_every == 0 or epoch == settings.epochs)
         if save_now:

@@ -8,18 +8,23 @@ channels-last rank (2-D for the MLP, 4-D for a convolutional version).
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import keras
 from keras import layers, ops
+
+from trainables.constraints import Above, check_value
+
+Epsilon = Annotated[float, Above(0.0)]
 
 
 @keras.saving.register_keras_serializable(package="trainables")
 class Antirectifier(layers.Layer):
     """x - mean(x, -1) -> l2_normalize(-1) -> concat(relu(x), relu(-x)) on the last axis."""
 
-    def __init__(self, epsilon: float = 1e-12, **kwargs) -> None:
+    def __init__(self, epsilon: Epsilon = 1e-12, **kwargs) -> None:
         super().__init__(**kwargs)
-        if epsilon <= 0.0:
-            raise ValueError(f"Antirectifier epsilon must be > 0, got {epsilon!r}")
+        check_value("Antirectifier epsilon", epsilon, Epsilon)
         # Same floor as K.l2_normalize: a constant input row would otherwise divide by zero.
         self.epsilon = float(epsilon)
 

@@ -19,9 +19,12 @@ Only `keras.ops`, so it runs on every Keras backend.
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import keras
 from keras import layers, ops
+
+from trainables.constraints import Above, Fraction, NonNegative, Positive, check_value, keyword_settings
 
 _HALF_PRECISION = ("float16", "bfloat16")
 
@@ -131,22 +134,18 @@ class APReLU(layers.Layer):
 
     def __init__(
         self,
-        reduction: int = 4,
-        bn_momentum: float = 0.99,
-        bn_epsilon: float = 1e-3,
-        l2: float = 1e-4,
-        gamma_l2: float = 0.0,
+        reduction: Positive = 4,
+        bn_momentum: Fraction = 0.99,
+        bn_epsilon: Annotated[float, Above(0.0)] = 1e-3,
+        l2: NonNegative = 1e-4,
+        gamma_l2: NonNegative = 0.0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        if isinstance(reduction, bool) or not isinstance(reduction, int) or reduction < 1:
-            raise ValueError(f"APReLU reduction must be a positive int, got {reduction!r}")
-        if not 0.0 <= bn_momentum < 1.0:
-            raise ValueError(f"APReLU bn_momentum must be in [0, 1), got {bn_momentum!r}")
-        if bn_epsilon <= 0.0:
-            raise ValueError(f"APReLU bn_epsilon must be > 0, got {bn_epsilon!r}")
-        if l2 < 0.0 or gamma_l2 < 0.0:
-            raise ValueError(f"APReLU l2 and gamma_l2 must be >= 0, got l2={l2!r}, gamma_l2={gamma_l2!r}")
+        # The annotations are the only statement of the ranges: trial configs are checked against them too.
+        arguments = dict(reduction=reduction, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon, l2=l2, gamma_l2=gamma_l2)
+        for key, (annotation, _) in keyword_settings(APReLU).items():
+            check_value(f"APReLU {key}", arguments[key], annotation)
         self.reduction = reduction
         self.bn_momentum = float(bn_momentum)
         self.bn_epsilon = float(bn_epsilon)

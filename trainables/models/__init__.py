@@ -2,7 +2,16 @@
 
 from trainables.models import mlp, mobilenet, resnet  # noqa: F401  (register builders)
 from trainables.models.presets import PRESETS, available_presets, build_preset
-from trainables.models.registry import available_models, builder_parameters, get_model, register_model
+from trainables.models.registry import (
+    available_models,
+    builder_parameters,
+    builder_settings,
+    check_arguments,
+    default_activation,
+    get_model,
+    register_model,
+    split_settings,
+)
 
 __all__ = [
     "PRESETS",
@@ -10,6 +19,10 @@ __all__ = [
     "available_presets",
     "build_preset",
     "builder_parameters",
+    "builder_settings",
+    "check_arguments",
+    "default_activation",
     "get_model",
     "register_model",
+    "split_settings",
 ]

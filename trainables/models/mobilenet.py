@@ -1,16 +1,20 @@
 """MobileNetV2 written out as in the ReLU-family seed (`003_*`): 224x224x3, 16 inverted residuals.
 
 Activations are swapped by name (relu6, leaky_relu, prelu per element, prelu_channel, selu, ...).
-SELU gets lecun_normal kernels unless an initializer is given, as its paper (and the seed) asks.
+Kernels use the activation's preferred initializer unless one is given (lecun_normal for SELU,
+as its paper and the seed ask).
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import keras
 from keras import layers
 
-from trainables.activations import get_activation
-from trainables.models.registry import register_model
+from trainables.activations import Activation, resolve_activation
+from trainables.constraints import Above, Positive
+from trainables.models.registry import Initializer, register_model
 
 # (input channels, output channels, stride) of the 16 inverted-residual blocks, expansion 6.
 _BLOCKS: tuple[tuple[int, int, int], ...] = (
@@ -34,16 +38,14 @@ def _scaled(channels: int, width_multiplier: float, divisor: int = 8) -> int:
 def mobilenet_v2(
     *,
     input_shape: tuple = (224, 224, 3),
-    num_classes: int = 3,
-    activation: str = "relu6",
-    width_multiplier: float = 1.0,
-    kernel_initializer: str | None = None,
+    num_classes: Positive = 3,
+    activation: str | Activation = "relu6",
+    width_multiplier: Annotated[float, Above(0.0)] = 1.0,
+    kernel_initializer: Initializer | None = None,
 ) -> keras.Model:
     """The seed's MobileNetV2 (2,261,827 parameters with relu6; 8,367,619 with per-element prelu)."""
-    if isinstance(width_multiplier, bool) or not width_multiplier > 0:
-        raise ValueError(f"width_multiplier must be > 0, got {width_multiplier!r}")
-    if kernel_initializer is None:
-        kernel_initializer = "lecun_normal" if activation == "selu" else "glorot_uniform"
+    act = resolve_activation(activation)
+    kernel_initializer = kernel_initializer or act.initializer
 
     def pointwise(net, channels: int):
         net = layers.Conv2D(channels, 1, use_bias=False, padding="same", kernel_initializer=kernel_initializer)(net)
@@ -64,20 +66,20 @@ def mobilenet_v2(
         _scaled(32, width_multiplier), 3, strides=2, use_bias=False, padding="same",
         kernel_initializer=kernel_initializer,
     )(inputs)
-    net = get_activation(activation)(layers.BatchNormalization()(net))
-    net = get_activation(activation)(depthwise(net, 1))
+    net = act.layer()(layers.BatchNormalization()(net))
+    net = act.layer()(depthwise(net, 1))
     net = pointwise(net, _scaled(16, width_multiplier))
     for in_channels, out_channels, strides in _BLOCKS:
         shortcut = net
         expanded = _scaled(in_channels, width_multiplier) * _EXPANSION
-        block = get_activation(activation)(pointwise(net, expanded))
-        block = get_activation(activation)(depthwise(block, strides))
+        block = act.layer()(pointwise(net, expanded))
+        block = act.layer()(depthwise(block, strides))
         block = pointwise(block, _scaled(out_channels, width_multiplier))
         if strides == 1 and in_channels == out_channels:
             block = layers.Add()([block, shortcut])
         net = block
     last_channels = _scaled(_LAST_CHANNELS, width_multiplier) if width_multiplier > 1.0 else _LAST_CHANNELS
-    net = get_activation(activation)(pointwise(net, last_channels))
+    net = act.layer()(pointwise(net, last_channels))
     net = layers.GlobalAveragePooling2D()(net)
     outputs = layers.Dense(num_classes, dtype="float32")(net)
     return keras.Model(inputs, outputs, name="mobilenet_v2")

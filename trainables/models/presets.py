@@ -1,14 +1,16 @@
 """Named configurations that reproduce the seeds; each must build a model with the seed's parameter count.
 
-PRESETS maps name -> (builder name, builder kwargs). build_preset copies the kwargs, so
-overrides never leak into the table.
+PRESETS maps name -> (builder name, settings). Settings are flat, as in a trial config:
+builder arguments and activation settings (APReLU's `reduction`) side by side. build_preset
+copies them, so overrides never leak into the table.
 """
 
 from __future__ import annotations
 
 import keras
 
-from trainables.models.registry import get_model
+from trainables.activations import resolve_activation
+from trainables.models.registry import default_activation, get_model, split_settings
 
 PRESETS: dict[str, tuple[str, dict]] = {
     # 77,328 parameters
@@ -45,4 +47,12 @@ def build_preset(name: str, **overrides) -> keras.Model:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; available: {', '.join(available_presets())}")
     builder_name, kwargs = PRESETS[name]
-    return get_model(builder_name, **{**kwargs, **overrides})
+    settings = {**kwargs, **overrides}
+    activation = settings.pop("activation", default_activation(builder_name))
+    builder_arguments, activation_arguments, unknown = split_settings(builder_name, activation, settings)
+    if unknown:
+        raise ValueError(f"preset {name!r}: unknown setting(s) {unknown}")
+    return get_model(
+        builder_name, activation=resolve_activation(activation, **activation_arguments), **builder_arguments
+    )
+

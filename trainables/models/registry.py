@@ -1,21 +1,40 @@
 """Model builders looked up by name, so a flat trial config can say `model: "aprelu_resnet"`.
 
 Builders are keyword-only functions registered with @register_model at import; their
-signatures are the single source of truth for which config keys they accept.
+signatures are the single source of truth for which config keys they accept, and their
+annotations (trainables.constraints) for which values: `get_model` and `parse_config`
+check arguments against them before anything is built.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
 
 import keras
 
+from trainables.activations import activation_settings
+from trainables.constraints import Check, check_value, keyword_settings
+
+# A Keras initializer name ("glorot_uniform", "lecun_normal", ...), checked without building a layer.
+Initializer = Annotated[str, Check(keras.initializers.get, "a Keras initializer name")]
+
 _BUILDERS: dict[str, Callable[..., keras.Model]] = {}
+# Checks that involve several arguments (e.g. stage widths against the stem), by builder name.
+_CROSS_CHECKS: dict[str, Callable[..., None]] = {}
+# Given by the trainable from the data and the activation field, never by a config key.
+NOT_SETTINGS = ("input_shape", "num_classes", "activation")
 
 
-def register_model(name: str) -> Callable[[Callable[..., keras.Model]], Callable[..., keras.Model]]:
-    """Decorator: make a keyword-only builder available as get_model(name, ...)."""
+def register_model(
+    name: str, check: Callable[..., None] | None = None
+) -> Callable[[Callable[..., keras.Model]], Callable[..., keras.Model]]:
+    """Decorator: make a keyword-only builder available as get_model(name, ...).
+
+    `check(**arguments)`, given every argument (defaults filled in), raises ValueError for
+    combinations the annotations cannot express; it runs before the builder and in parse_config.
+    """
 
     def decorator(builder: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
         if name in _BUILDERS and _BUILDERS[name] is not builder:
@@ -27,7 +46,10 @@ def register_model(name: str) -> Callable[[Callable[..., keras.Model]], Callable
         ]
         if positional:
             raise ValueError(f"model builder {name!r} must take keyword-only arguments, got {positional}")
+        keyword_settings(builder)  # every parameter must carry a type
         _BUILDERS[name] = builder
+        if check is not None:
+            _CROSS_CHECKS[name] = check
         return builder
 
     return decorator
@@ -43,14 +65,54 @@ def builder_parameters(name: str) -> set[str]:
     return set(inspect.signature(_builder(name)).parameters)
 
 
-def get_model(name: str, **kwargs) -> keras.Model:
-    """Build a fresh model; unknown names or arguments raise ValueError before anything is built."""
-    builder = _builder(name)
-    accepted = builder_parameters(name)
-    unknown = sorted(set(kwargs) - accepted)
+def default_activation(name: str) -> str:
+    """The activation builder `name` uses when a config names none."""
+    return inspect.signature(_builder(name)).parameters["activation"].default
+
+
+def builder_settings(name: str) -> dict[str, Any]:
+    """Config-settable arguments of builder `name` -> their annotations (data shape and activation excluded)."""
+    return {
+        key: annotation
+        for key, (annotation, _) in keyword_settings(_builder(name)).items()
+        if key not in NOT_SETTINGS
+    }
+
+
+def check_arguments(name: str, arguments: Mapping[str, Any]) -> None:
+    """Raise ValueError, naming the key and value, for any argument builder `name` would reject."""
+    settings = keyword_settings(_builder(name))
+    unknown = sorted(set(arguments) - set(settings))
     if unknown:
-        raise ValueError(f"model {name!r} got unknown argument(s) {unknown}; accepted: {sorted(accepted)}")
-    return builder(**kwargs)
+        raise ValueError(f"model {name!r} got unknown argument(s) {unknown}; accepted: {sorted(settings)}")
+    for key, value in arguments.items():
+        if key != "activation":  # resolved and checked by trainables.activations
+            check_value(key, value, settings[key][0])
+    if name in _CROSS_CHECKS:
+        defaults = {key: default for key, (_, default) in settings.items()}
+        _CROSS_CHECKS[name](**{**defaults, **arguments})
+
+
+def split_settings(name: str, activation: str, settings: Mapping[str, Any]) -> tuple[dict, dict, list[str]]:
+    """(builder arguments, activation arguments, unknown keys) of flat `settings` for builder `name`.
+
+    A key may be both a builder argument and a setting of the activation (aprelu_resnet's
+    bn_momentum): both get it. A setting of another registered activation is accepted and
+    ignored, so one search space can grid over activations that have different settings.
+    """
+    builder_keys = builder_settings(name)
+    chosen = activation_settings(activation)
+    any_activation = activation_settings()
+    builder_arguments = {key: value for key, value in settings.items() if key in builder_keys}
+    activation_arguments = {key: value for key, value in settings.items() if key in chosen}
+    unknown = sorted(key for key in settings if key not in builder_keys and key not in any_activation)
+    return builder_arguments, activation_arguments, unknown
+
+
+def get_model(name: str, **kwargs) -> keras.Model:
+    """Build a fresh model; unknown names, arguments or values raise ValueError before anything is built."""
+    check_arguments(name, kwargs)
+    return _builder(name)(**kwargs)
 
 
 def _builder(name: str) -> Callable[..., keras.Model]:

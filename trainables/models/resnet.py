@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Annotated
 
 import keras
 from keras import layers, ops
 
-from trainables.activations import get_activation
+from trainables.activations import Activation, resolve_activation
+from trainables.constraints import Check, Fraction, NonNegative, Positive
 from trainables.models.registry import register_model
 
 Stage = tuple[int, int, bool]
@@ -81,19 +83,27 @@ class ZeroPadChannels(layers.Layer):
         return config
 
 
+def check_widths(*, stages: str | Sequence, stem_channels: int, **_) -> None:
+    """Channels only grow from the stem on (the identity is zero-padded, never cut)."""
+    width = stem_channels
+    for _units, channels, _downsample in parse_stages(stages):
+        if channels < width:
+            raise ValueError(
+                f"stages {stages!r}: channels may not shrink ({width} -> {channels}); the identity is zero-padded"
+            )
+        width = channels
+
+
 def residual_stack(inputs, stages: str, stem_channels: int, *, conv, batch_norm, act):
     """Stem conv, pre-activation residual units and the final BN + activation (before pooling).
 
     conv(channels, strides=1), batch_norm() and act() each return a fresh callable on tensors,
     so the same topology serves the builder and the benchmark's copy of the seed's layer graph.
     """
+    check_widths(stages=stages, stem_channels=stem_channels)
     net = conv(stem_channels)(inputs)
     width = stem_channels
     for units, channels, downsample in parse_stages(stages):
-        if channels < width:
-            raise ValueError(
-                f"stages {stages!r}: channels may not shrink ({width} -> {channels}); the identity is zero-padded"
-            )
         for unit in range(units):
             strides = 2 if downsample and unit == 0 else 1
             identity = net
@@ -108,24 +118,26 @@ def residual_stack(inputs, stages: str, stem_channels: int, *, conv, batch_norm,
     return act()(batch_norm()(net))
 
 
-@register_model("aprelu_resnet")
+@register_model("aprelu_resnet", check=check_widths)
 def aprelu_resnet(
     *,
     input_shape: tuple = (32, 32, 3),
-    num_classes: int = 10,
-    activation: str = "aprelu",
-    stem_channels: int = 8,
-    stages: str | Sequence = "3x8,1x16/2,2x16,1x32/2,2x32",
-    reduction: int = 4,
-    bn_momentum: float = 0.99,
-    gamma_l2: float = 0.0,
-    weight_decay: float = 1e-4,
+    num_classes: Positive = 10,
+    activation: str | Activation = "aprelu",
+    stem_channels: Positive = 8,
+    stages: Annotated[str, Check(parse_stages, "stages like '3x8,1x16/2'")] = "3x8,1x16/2,2x16,1x32/2,2x32",
+    bn_momentum: Fraction = 0.99,
+    gamma_l2: NonNegative = 0.0,
+    weight_decay: NonNegative = 1e-4,
 ) -> keras.Model:
-    """The seed network; defaults are tuning record 1 (77,328 parameters).
+    """The seed network; with APReLU's defaults, tuning record 1 (77,328 parameters).
 
-    reduction/bn_momentum/gamma_l2/weight_decay go to every APReLU (weight_decay as its `l2`);
-    bn_momentum/gamma_l2 also to every BatchNormalization; weight_decay is the L2 on every kernel.
+    bn_momentum and gamma_l2 go to every BatchNormalization and are offered to the activation
+    (APReLU's inner BNs take them), weight_decay is the L2 on every kernel and is offered as the
+    activation's `l2`. APReLU's reduction is an activation setting (config key `reduction`).
+    Kernels are he_normal for every activation, as the seed.
     """
+    act = resolve_activation(activation)
     kernel_regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
     gamma_regularizer = keras.regularizers.L2(gamma_l2) if gamma_l2 else None
 
@@ -138,15 +150,11 @@ def aprelu_resnet(
     def batch_norm() -> layers.Layer:
         return layers.BatchNormalization(momentum=bn_momentum, gamma_regularizer=gamma_regularizer)
 
-    def act() -> layers.Layer:
-        if activation == "aprelu":
-            return get_activation(
-                "aprelu", reduction=reduction, bn_momentum=bn_momentum, gamma_l2=gamma_l2, l2=weight_decay
-            )
-        return get_activation(activation)
+    def activation_layer() -> layers.Layer:
+        return act.layer(bn_momentum=bn_momentum, gamma_l2=gamma_l2, l2=weight_decay)
 
     inputs = keras.Input(shape=tuple(input_shape))
-    net = residual_stack(inputs, stages, stem_channels, conv=conv, batch_norm=batch_norm, act=act)
+    net = residual_stack(inputs, stages, stem_channels, conv=conv, batch_norm=batch_norm, act=activation_layer)
     net = layers.GlobalAveragePooling2D()(net)
     outputs = layers.Dense(
         num_classes, kernel_initializer="he_normal", kernel_regularizer=kernel_regularizer, dtype="float32"
