@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from trainables.data.archives import DataError, extract_archive
+from trainables.data.archives import DataError, extract_archive, scan_archive
 
 
 def add_file(tar: tarfile.TarFile, name: str, payload: bytes = b"data") -> None:
@@ -103,3 +103,33 @@ def test_corrupt_or_missing_archive_is_a_data_error(layout):
     assert list(data_dir.iterdir()) == []
     with pytest.raises(DataError, match="does not exist"):
         extract_archive(root / "absent.tar.gz", data_dir)
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_scan_refuses_hostile_members_and_writes_nothing(layout, case):
+    root, data_dir = layout
+    description, build = hostile_members(root)[case]
+    archive = data_dir / "hostile.tar"
+    with tarfile.open(archive, "w") as tar:
+        add_file(tar, "folder/innocent.txt")
+        build(tar)
+    before = snapshot(root)
+    with pytest.raises(DataError, match="refusing") as error:
+        scan_archive(archive)
+    assert str(archive) in str(error.value)
+    assert snapshot(root) == before, description
+
+
+def test_scan_reads_every_file_once_and_finds_truncation(layout):
+    root, data_dir = layout
+    archive = root / "good.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        add_file(tar, "folder/a.bin", b"alpha" * 1000)
+        add_file(tar, "folder/b.bin", os.urandom(20000))
+    seen = {}
+    names = scan_archive(archive, lambda name, stream: seen.setdefault(name, stream.read()))
+    assert names == ["folder/a.bin", "folder/b.bin"]
+    assert seen["folder/a.bin"] == b"alpha" * 1000 and len(seen["folder/b.bin"]) == 20000
+    archive.write_bytes(archive.read_bytes()[:-5000])
+    with pytest.raises(DataError, match="cannot read .*good.tar.gz"):
+        scan_archive(archive)

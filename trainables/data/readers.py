@@ -9,6 +9,8 @@ data directory is unpickled freely: ``.npz`` files are read with
 from __future__ import annotations
 
 import pickle
+import zipfile
+import zlib
 from pathlib import Path
 from typing import IO
 
@@ -77,7 +79,8 @@ def read_npz(path: Path, keys: tuple[str, ...], what: str) -> dict[str, np.ndarr
     """The named arrays of an ``.npz`` file, never unpickling object arrays."""
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:  # not a zip or .npy; or it holds a pickle
+    # Not a zip or .npy (BadZipFile for a truncated one), or a pickle (ValueError).
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise DataError(f"{what}: cannot read {path} as .npz: {reason(error)}") from error
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise DataError(f"{what}: {path} is a single .npy array, expected an .npz with keys {', '.join(keys)}")
