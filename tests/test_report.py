@@ -1,7 +1,10 @@
-"""analysis.report and analysis.plots on exported hand-made experiments."""
+"""analysis.report on exported hand-made experiments: budgets, comparisons, JSON, links."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +12,11 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from analysis import report
+from analysis import report, stats
 from analysis.export import export_experiment, read_tables
 from fake_experiment import FakeTrial, standard_trials, write_fake_experiment
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SEEDS = (0, 1, 2, 3)
 RELU_BEST = [0.80 + 0.003 * seed for seed in SEEDS]
 SELU_BEST = [0.825 + 0.002 * seed for seed in SEEDS]  # epoch 4: 0.825 + 0.003 s - 0.001 s
@@ -29,17 +33,62 @@ def tables(tmp_path: Path):
     return read_tables(_export(tmp_path, standard_trials(seeds=SEEDS)))
 
 
-def test_leaderboard_mean_std_and_t_interval(tables) -> None:
-    board = report.leaderboard(tables.trials)
-    assert list(board["activation"][:2]) == ["selu", "relu"]  # sorted best first
-    relu = board[board["activation"] == "relu"].iloc[0]
-    assert relu["n"] == 4 and relu["mean"] == pytest.approx(np.mean(RELU_BEST))
+def asha_trials() -> list[FakeTrial]:
+    """selu beats relu at the full budget (4 epochs), but ASHA stopped most selu trials after
+    epoch 1 and the relu ones after epoch 2, so mixing budgets would make relu look better."""
+    trials = []
+    for seed in range(10):
+        if seed < 4:
+            trials.append(FakeTrial("relu", seed, [0.70, 0.75, 0.78, 0.80 + 0.002 * seed]))
+            trials.append(FakeTrial("selu", seed, [0.60, 0.70, 0.80, 0.82 + 0.001 * seed]))
+        else:
+            trials.append(FakeTrial("relu", seed, [0.70 + 0.003 * (seed - 4), 0.75], status="stopped_early", epochs=4))
+            trials.append(FakeTrial("selu", seed, [0.60 + 0.002 * (seed - 4)], status="stopped_early", epochs=4))
+    return trials
+
+
+def test_leaderboard_compares_only_trials_that_ran_the_full_budget(tables) -> None:
+    board = report.leaderboard(tables.trials).set_index("activation")
+    assert list(board.index[:2]) == ["selu", "relu"]  # sorted best first
+    relu = board.loc["relu"]
+    assert relu["n"] == 4 and relu["mean"] == pytest.approx(np.mean(RELU_BEST)) and relu["budget"] == "full budget (4 epochs)"
     assert relu["std"] == pytest.approx(np.std(RELU_BEST, ddof=1))
     low, high = scipy_stats.t.interval(0.95, 3, loc=np.mean(RELU_BEST), scale=scipy_stats.sem(RELU_BEST))
     assert (relu["ci_low"], relu["ci_high"]) == pytest.approx((low, high))
-    # errored and running trials have no result; stopped-early and diverged ones do.
-    assert set(board["activation"]) == {"relu", "selu", "gelu", "elu"}
-    assert board.loc[board["activation"] == "gelu", "n"].item() == 1
+    # stopped early, errored, diverged and running trials are counted, never averaged in.
+    gelu = board.loc["gelu"]
+    assert gelu["n"] == 0 and gelu["cut_short"] == 2 and np.isnan(gelu["mean"])
+    assert board.loc["elu", "cut_short"] == 1 and board.loc["swish", "cut_short"] == 1 and relu["cut_short"] == 0
+
+
+def test_mixing_budgets_would_flip_the_verdict_and_the_report_does_not(tmp_path: Path) -> None:
+    trials = read_tables(_export(tmp_path, asha_trials())).trials
+    by_seed = trials.pivot(index="seed", columns="activation", values="best_val_accuracy")
+    mixed = stats.paired_t_test(by_seed["selu"], by_seed["relu"])  # what the old report did
+    assert stats.verdict("selu", "relu", mixed).startswith("relu is better than selu")
+
+    fair = report.paired_comparison(trials, "selu", "relu")
+    assert fair.n == 4 and fair.cut_short == 12 and fair.budget == "full budget (4 epochs)"
+    assert fair.verdict.startswith("selu is better than relu")
+    expected = scipy_stats.ttest_rel([0.82 + 0.001 * s for s in SEEDS], [0.80 + 0.002 * s for s in SEEDS])
+    assert fair.p_value == pytest.approx(expected.pvalue)
+    board = report.leaderboard(trials).set_index("activation")
+    assert board.index[0] == "selu" and board.loc["selu", "n"] == 4 and board.loc["selu", "cut_short"] == 6
+
+
+def test_at_epoch_compares_every_trial_that_reached_it_at_that_epoch(tmp_path: Path) -> None:
+    tables = read_tables(_export(tmp_path, asha_trials()))
+    at_one = report.paired_comparison(tables.trials, "selu", "relu", epochs=tables.epochs, at_epoch=1)
+    assert at_one.n == 10 and at_one.cut_short == 0 and at_one.budget == "epoch 1"
+    assert at_one.verdict.startswith("relu is better than selu")  # true at epoch 1
+    board = report.leaderboard(tables.trials, epochs=tables.epochs, at_epoch=2).set_index("activation")
+    assert (board.loc["relu", "n"], board.loc["relu", "cut_short"]) == (10, 0)
+    assert (board.loc["selu", "n"], board.loc["selu", "cut_short"]) == (4, 6)
+    assert board.loc["selu", "mean"] == pytest.approx(0.70)  # best of epochs 1..2
+    last = report.leaderboard(tables.trials, "last_val_accuracy", epochs=tables.epochs, at_epoch=3).set_index("activation")
+    assert last.loc["relu", "mean"] == pytest.approx(0.78) and last.loc["relu", "n"] == 4
+    with pytest.raises(ValueError, match="epochs column"):
+        report.leaderboard(tables.trials, "best_val_accuracy_epoch", epochs=tables.epochs, at_epoch=1)
 
 
 def test_leaderboard_groups_by_swept_settings_and_pools_seeds(tmp_path: Path) -> None:
@@ -61,6 +110,7 @@ def test_paired_comparison_against_scipy(tables) -> None:
     assert comparison.n == 4
     assert comparison.mean_difference == pytest.approx(np.mean(np.subtract(SELU_BEST, RELU_BEST)))
     assert comparison.p_value == pytest.approx(expected.pvalue, rel=1e-8)
+    assert (comparison.ci_low, comparison.ci_high) == pytest.approx(tuple(expected.confidence_interval(0.95)))
     assert comparison.wilcoxon_p == pytest.approx(scipy_stats.wilcoxon(SELU_BEST, RELU_BEST).pvalue)
     assert comparison.distinguishable and comparison.verdict.startswith("selu is better than relu")
     assert {"seed", "repeat", "lr", "family"} <= set(comparison.matched_on)
@@ -112,44 +162,89 @@ def test_compute_accounting_per_status(tables) -> None:
     assert total["accelerator_seconds_saved"] == pytest.approx(total["budget_accelerator_seconds"] - total["accelerator_seconds"])
 
 
-def test_reproduction_table(tmp_path: Path) -> None:
+def test_reproduction_table_at_the_published_epoch_for_present_families_only(tmp_path: Path) -> None:
     trials = [
-        FakeTrial("antirectifier", seed, [0.95, 0.97, 0.975, 0.976 + 0.001 * seed, 0.97], family="antirectifier_mnist", epochs=40, status="stopped_early",
-                  extra_config={"units": 256})
+        FakeTrial("antirectifier", seed, [0.95, 0.97, 0.975, 0.976 + 0.001 * seed, 0.97], family="antirectifier_mnist",
+                  epochs=40, status="stopped_early", extra_config={"units": 256})
         for seed in range(2)
     ]
+    trials.append(FakeTrial("antirectifier", 2, [0.95, 0.99, 0.99], family="antirectifier_mnist", epochs=40,
+                            status="stopped_early", extra_config={"units": 256}))
     tables = read_tables(_export(tmp_path, trials))
-    table = report.reproduction_table(tables.trials, tables.epochs).set_index("key")
-    row = table.loc["antirectifier_mlp"]
-    assert row["published"] == 0.978 and row["published_epochs"] == 4
-    assert row["reproduced"] == pytest.approx(0.977) and row["reproduced_epoch"] == 4 and row["epochs_run"] == 5
-    assert row["at_published_epoch"] == pytest.approx(0.977) and row["trials"] == 2
-    assert row["difference"] == pytest.approx(0.977 - 0.978)
-    assert table.loc["mobilenet_v2_relu6", "trials"] == 0 and pd.isna(table.loc["mobilenet_v2_relu6", "reproduced"])
+    table = report.reproduction_table(tables.trials, tables.epochs)
+    assert list(table["key"]) == ["antirectifier_mlp"]  # no rows of families that did not run
+    row = table.iloc[0]
+    assert row["published"] == 0.978 and row["budget"] == "epoch 4"
+    assert row["n"] == 2 and row["cut_short"] == 1  # the 3-epoch trial's 0.99 is not compared
+    assert row["mean"] == pytest.approx(0.9765) and row["best"] == pytest.approx(0.977)
+    assert row["difference"] == pytest.approx(0.9765 - 0.978)
 
 
-def test_report_cli_prints_markdown_and_writes_plots(
-    tmp_path: Path, tables, capsys: pytest.CaptureFixture
-) -> None:
-    tables_dir = tmp_path / "tables"
-    assert report.main([str(tables_dir), "--plots", str(tmp_path / "plots")]) == 0
-    text = capsys.readouterr().out
-    for heading in ("## Leaderboard", "## Paired comparisons", "## Compute", "## Reproduction", "## Plots"):
+def _markdown_tables(text: str) -> dict[str, list[dict[str, str]]]:
+    """Heading (first word after ##) -> rows of the Markdown table under it."""
+    tables: dict[str, list[dict[str, str]]] = {}
+    for section in text.split("\n## ")[1:]:
+        lines = [line for line in section.splitlines() if line.startswith("|")]
+        if len(lines) < 2:
+            continue
+        split = lambda line: [cell.strip() for cell in line.strip("|").split(" | ")]  # noqa: E731
+        header = split(lines[0])
+        tables[section.split()[0].lower()] = [dict(zip(header, split(line))) for line in lines[2:]]
+    return tables
+
+
+def _formatted(value: object) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def test_json_numbers_equal_the_markdowns(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tables_dir = _export(tmp_path, [*asha_trials(), *standard_trials(family="antirectifier_mnist", seeds=(0, 1))])
+    assert report.main([str(tables_dir), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert report.main([str(tables_dir)]) == 0
+    markdown = _markdown_tables(capsys.readouterr().out)
+    assert document["budget"] == "full budget (4 epochs)" and document["trials"] == 28
+    for key, heading in (("leaderboard", "leaderboard"), ("comparisons", "paired"), ("cut_short", "cut"),
+                         ("compute", "compute"), ("reproduction", "reproduction")):
+        rows = markdown[heading]
+        assert len(rows) == len(document[key]) > 0, key
+        for shown, record in zip(rows, document[key]):
+            for column, cell in shown.items():
+                assert cell == _formatted(record[column]).replace("|", "\\|"), (key, column)
+    assert any(row["verdict"].startswith("selu is better than relu") for row in document["comparisons"])
+
+
+def test_report_cli_writes_report_with_links_relative_to_itself(tmp_path: Path, tables) -> None:
+    out = tmp_path / "reports" / "report.md"
+    out.parent.mkdir()
+    completed = subprocess.run(
+        [sys.executable, "-m", "analysis.report", str(tmp_path / "tables"), "--plots", str(tmp_path / "reports" / "plots"),
+         "--out", str(out)],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == ""
+    text = out.read_text()
+    for heading in ("## Leaderboard", "## Paired comparisons", "## Cut short", "## Compute", "## Reproduction", "## Plots"):
         assert heading in text
-    assert "| family | activation |" in text and "selu is better than relu" in text
-    pngs = sorted((tmp_path / "plots").glob("*.png"))
-    assert [path.name for path in pngs] == [
-        "best_val_accuracy_vs_compute.png",
-        "selu_mnist_best_val_accuracy_vs_hyperparameters.png",
-        "selu_mnist_learning_curves.png",
-    ]
-    assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in pngs)
+    assert "Budget: **full budget (4 epochs)**" in text and "selu is better than relu" in text
+    links = [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]
+    assert links and all(link.startswith("plots/") and (out.parent / link).is_file() for link in links)
+    assert all((out.parent / link).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for link in links)
 
 
-def test_report_cli_missing_tables_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_report_cli_errors_exit_2_with_one_line(tmp_path: Path, tables, capsys: pytest.CaptureFixture) -> None:
     assert report.main([str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "trials.parquet" in error
+    assert report.main([str(tmp_path / "tables"), "--at-epoch", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
 
 
 def test_to_markdown_formats_missing_values() -> None:

@@ -1,0 +1,62 @@
+"""The seed experiments' published numbers beside this project's, at the published epoch count."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from analysis import stats
+from analysis.published import PUBLISHED, PublishedResult
+from analysis.schema import higher_is_better
+
+REPRODUCTION_COLUMNS = [
+    "key", "description", "metric", "published", "budget", "n", "mean", "ci_low", "ci_high", "best",
+    "best_trial_id", "difference", "cut_short",
+]
+
+
+def _matches(trials: pd.DataFrame, published: PublishedResult) -> pd.Series:
+    mask = pd.Series(True, index=trials.index)
+    for column, value in published.match.items():
+        if column not in trials.columns:
+            return pd.Series(False, index=trials.index)
+        mask &= trials[column].eq(value).fillna(False).astype(bool)
+    return mask
+
+
+def _row(result: PublishedResult, matching: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, object]:
+    keys = ["experiment", "trial_id"]
+    at_epoch = epochs.loc[epochs["epoch"] == result.epochs].merge(matching[keys], on=keys)
+    values = at_epoch[result.metric].astype(float) if result.metric in at_epoch.columns else pd.Series(dtype=float)
+    interval = stats.mean_confidence_interval(values.to_numpy())
+    row: dict[str, object] = {
+        "key": result.key, "description": result.description, "metric": result.metric,
+        "published": result.value, "budget": f"epoch {result.epochs}", "n": interval.n,
+        "mean": interval.mean, "ci_low": interval.ci_low, "ci_high": interval.ci_high,
+        "best": math.nan, "best_trial_id": None, "difference": interval.mean - result.value,
+        "cut_short": len(matching) - len(at_epoch),
+    }
+    if values.notna().any():
+        best = values.idxmax() if higher_is_better(result.metric) else values.idxmin()
+        row.update(best=float(values[best]), best_trial_id=at_epoch.loc[best, "trial_id"])
+    return row
+
+
+def reproduction_table(
+    trials: pd.DataFrame, epochs: pd.DataFrame, published: Sequence[PublishedResult] = PUBLISHED
+) -> pd.DataFrame:
+    """Each published number of a family present in the trials beside the reproduced ones.
+
+    The budget is the published epoch count: only trials that reported that epoch count, with
+    their value at it (mean and t-interval over them, and the best); the matching trials that
+    stopped before it are counted in cut_short.
+    """
+    families = set(trials["family"].dropna())
+    rows = [
+        _row(result, trials[_matches(trials, result)], epochs)
+        for result in published
+        if result.match.get("family") in families
+    ]
+    return pd.DataFrame(rows, columns=REPRODUCTION_COLUMNS)
