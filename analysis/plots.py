@@ -2,12 +2,15 @@
 
 Figures are built on matplotlib.figure.Figure with an Agg canvas so library code never touches
 the global pyplot backend; save_plots writes PNGs, figure_png gives bytes for notebooks.
+Trials that ran their full budget are drawn filled, trials cut short hollow, so a trial stopped
+after one epoch never looks like one that ran them all.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import re
 from pathlib import Path
@@ -16,21 +19,22 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from analysis.schema import DEFAULT_METRIC, RESULT_STATUSES, varying_settings
+from analysis.schema import DEFAULT_METRIC, higher_is_better, varying_settings
 
 logger = logging.getLogger(__name__)
 
+FINISHED = "terminated"
+# A numeric setting with at most this many distinct values is a sweep's choice list: categorical.
+MAX_NUMERIC_CATEGORIES = 6
+MAX_CONFIGURATIONS = 8
 
-def _new_figure(width: float = 6.4, height: float = 4.2, columns: int = 1) -> Figure:
-    figure = Figure(figsize=(width * columns, height), layout="constrained")
+
+def _new_figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
-
-
-def _legend(axes) -> None:
-    if axes.get_legend_handles_labels()[0]:
-        axes.legend(fontsize="small")
 
 
 def figure_png(figure: Figure) -> bytes:
@@ -40,66 +44,139 @@ def figure_png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def learning_curves(
-    trials: pd.DataFrame,
-    epochs: pd.DataFrame,
-    family: str,
-    metric: str = "val_accuracy",
-    statuses: tuple[str, ...] = RESULT_STATUSES,
-) -> Figure:
-    """Mean over seeds per activation with a +-1 std band (min..max is too wide with few seeds)."""
-    figure = _new_figure()
-    axes = figure.add_subplot()
-    selected = (trials["family"] == family) & trials["status"].isin(statuses)
-    members = trials.loc[selected, ["experiment", "trial_id", "activation"]]
-    curves = epochs.merge(members, on=["experiment", "trial_id"])
+def _configuration_labels(members: pd.DataFrame) -> pd.Series:
+    """'relu' or 'relu, lr=0.01': the activation plus every setting that varies in the family."""
+    settings = varying_settings(members)
+    parts = [members["activation"].astype(str)]
+    parts += [f"{name}=" + members[name].astype(str) for name in settings]
+    labels = parts[0]
+    for part in parts[1:]:
+        labels = labels + ", " + part
+    return labels
+
+
+def _top_configurations(members: pd.DataFrame, labels: pd.Series, score: str | None) -> list[str]:
+    """At most MAX_CONFIGURATIONS labels, the best by mean score over seeds when there are more."""
+    unique = sorted(labels.unique())
+    if len(unique) <= MAX_CONFIGURATIONS or score is None or score not in members.columns:
+        return unique[:MAX_CONFIGURATIONS]
+    means = members[score].astype(float).groupby(labels).mean()
+    ranked = means.sort_values(ascending=not higher_is_better(score), na_position="last")
+    return sorted(ranked.index[:MAX_CONFIGURATIONS])
+
+
+def _draw_curve(axes, rows: pd.DataFrame, metric: str, label: str, color: str) -> None:
+    by_epoch = rows.groupby("epoch")[metric].agg(["mean", "std"]).sort_index()
+    x = by_epoch.index.to_numpy(dtype=float)
+    mean = by_epoch["mean"].to_numpy(dtype=float)
+    spread = by_epoch["std"].to_numpy(dtype=float)  # NaN where one seed is left: no band there
+    axes.plot(x, mean, color=color, label=f"{label} (n={rows['trial_id'].nunique()})", marker="o", markersize=3)
+    axes.fill_between(x, mean - spread, mean + spread, color=color, alpha=0.2, linewidth=0)
+
+
+def _draw_alive(axes, curves: pd.DataFrame, shown: list[str], colors: list[str]) -> None:
+    """Stacked bars: trials that reported each epoch, per configuration."""
+    counts = curves.groupby(["epoch", "configuration"])["trial_id"].nunique().unstack(fill_value=0)
+    counts = counts.reindex(columns=shown, fill_value=0)
+    base = np.zeros(len(counts))
+    for configuration, color in zip(shown, colors):
+        heights = counts[configuration].to_numpy(dtype=float)
+        axes.bar(counts.index.to_numpy(dtype=float), heights, bottom=base, color=color, width=0.6, alpha=0.8)
+        base += heights
+    axes.set(xlabel="epoch", ylabel="trials alive")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def learning_curves(trials: pd.DataFrame, epochs: pd.DataFrame, family: str, metric: str = "val_accuracy") -> Figure:
+    """Per configuration: mean over its seeds with a +-1 std band, and the trials alive per epoch.
+
+    Under ASHA the mean at a late epoch covers only the surviving trials; the lower panel shows
+    how many that is, so a band over one survivor is never read as a band over all seeds.
+    """
+    members = trials[trials["family"] == family]
+    labels = _configuration_labels(members)
+    shown = _top_configurations(members, labels, f"best_{metric}")
+    figure = _new_figure(8.0, 5.4 + 0.2 * len(shown))
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    curves = epochs.merge(members[["experiment", "trial_id"]].assign(configuration=labels), on=["experiment", "trial_id"])
     if metric not in curves.columns or curves.empty:
-        axes.text(0.5, 0.5, f"no {metric} reported", ha="center", va="center", transform=axes.transAxes)
-    else:
-        for activation, rows in curves.groupby("activation", sort=True):
-            by_epoch = rows.groupby("epoch")[metric].agg(["mean", "std", "count"]).sort_index()
-            x = by_epoch.index.to_numpy(dtype=float)
-            mean = by_epoch["mean"].to_numpy(dtype=float)
-            spread = by_epoch["std"].fillna(0.0).to_numpy(dtype=float)
-            line = axes.plot(x, mean, label=f"{activation} (n={rows['trial_id'].nunique()})")[0]
-            axes.fill_between(x, mean - spread, mean + spread, alpha=0.2, color=line.get_color(), linewidth=0)
-        _legend(axes)
-    axes.set(title=f"{family}: {metric} (mean \u00b1 std over seeds)", xlabel="epoch", ylabel=metric)
-    axes.grid(alpha=0.3)
+        top.text(0.5, 0.5, f"no {metric} reported", ha="center", va="center", transform=top.transAxes)
+        return figure
+    colors = [f"C{index % 10}" for index in range(len(shown))]
+    for configuration, color in zip(shown, colors):
+        _draw_curve(top, curves[curves["configuration"] == configuration], metric, configuration, color)
+    _draw_alive(bottom, curves[curves["configuration"].isin(shown)], shown, colors)
+    total = curves["configuration"].nunique()
+    subset = f"; best {len(shown)} of {total} configurations" if len(shown) < total else ""
+    top.set(title=f"{family}: {metric}, mean \u00b1 std over seeds per configuration{subset}", ylabel=metric)
+    figure.legend(*top.get_legend_handles_labels(), loc="outside lower center", fontsize="small")
+    for axes in (top, bottom):
+        axes.grid(alpha=0.3)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     return figure
 
 
-def _scatter_against(axes, trials: pd.DataFrame, column: str, metric: str) -> None:
-    values = trials[column]
+def _is_categorical(values: pd.Series) -> bool:
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if numeric:
-        positions = values.astype(float)
-    else:
-        categories = sorted(values.astype(str).unique())
-        positions = values.astype(str).map({name: index for index, name in enumerate(categories)}).astype(float)
-        axes.set_xticks(range(len(categories)), categories, rotation=30, fontsize="small")
-    for activation, rows in trials.groupby("activation", sort=True):
-        axes.scatter(positions.loc[rows.index], rows[metric].astype(float), label=str(activation), alpha=0.7, s=20)
+    return not numeric or values.nunique(dropna=True) <= MAX_NUMERIC_CATEGORIES
+
+
+def _positions(axes, values: pd.Series) -> pd.Series:
+    """x positions: category indexes (labelled ticks) or the numbers (log scale over decades)."""
+    if _is_categorical(values):
+        categories = sorted(values.dropna().unique(), key=lambda value: (str(type(value)), value))
+        names = [f"{value:g}" if isinstance(value, (float, np.floating)) else str(value) for value in categories]
+        axes.set_xticks(range(len(categories)), names, fontsize="small")
+        axes.set_xlim(-0.5, len(categories) - 0.5)
+        return values.map({value: index for index, value in enumerate(categories)}).astype(float)
+    positions = values.astype(float)
     finite = positions[np.isfinite(positions)]
-    if numeric and len(finite) and finite.min() > 0 and finite.max() / finite.min() > 100:
+    if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 100:
         axes.set_xscale("log")  # learning rates and weight decays span decades
-    axes.set(xlabel=column, ylabel=metric)
+    return positions
+
+
+def _scatter_panel(axes, members: pd.DataFrame, parameter: str, metric: str, colors: dict) -> None:
+    positions = _positions(axes, members[parameter])
+    categorical = _is_categorical(members[parameter])
+    activations = sorted(colors)
+    for index, activation in enumerate(activations):
+        rows = members[members["activation"] == activation]
+        offset = (index - (len(activations) - 1) / 2) * 0.08 if categorical else 0.0
+        x = positions.loc[rows.index] + offset
+        finished = rows["status"].eq(FINISHED).to_numpy()
+        values = rows[metric].astype(float).to_numpy()
+        axes.scatter(x[finished], values[finished], color=colors[activation], s=22, alpha=0.8)
+        axes.scatter(x[~finished], values[~finished], facecolors="none", edgecolors=colors[activation], s=22, alpha=0.8)
+    axes.set_xlabel(parameter)
     axes.grid(alpha=0.3)
 
 
-def best_vs_hyperparameters(
-    trials: pd.DataFrame, family: str, metric: str = DEFAULT_METRIC
-) -> Figure:
-    """One panel per hyperparameter swept in the family (the activation when nothing else varies)."""
-    members = trials[(trials["family"] == family) & trials["status"].isin(RESULT_STATUSES)]
+def _legend_handles(axes, colors: dict) -> None:
+    for activation, color in sorted(colors.items()):
+        axes.scatter([], [], color=color, s=22, label=str(activation))
+    axes.scatter([], [], color="gray", s=22, label="ran its full budget")
+    axes.scatter([], [], facecolors="none", edgecolors="gray", s=22, label="cut short (best so far)")
+
+
+def best_vs_hyperparameters(trials: pd.DataFrame, family: str, metric: str = DEFAULT_METRIC) -> Figure:
+    """A grid of small panels, one per hyperparameter swept in the family (activation if none)."""
+    members = trials[(trials["family"] == family) & trials[metric].notna()]
     parameters = varying_settings(members) or ["activation"]
-    figure = _new_figure(width=4.5, columns=len(parameters))
-    for index, parameter in enumerate(parameters):
-        axes = figure.add_subplot(1, len(parameters), index + 1)
-        _scatter_against(axes, members, parameter, metric)
-        if index == 0:
-            _legend(axes)
-    figure.suptitle(f"{family}: {metric} vs swept hyperparameters")
+    columns = min(3, len(parameters))
+    rows = math.ceil(len(parameters) / columns)
+    figure = _new_figure(max(3.3 * columns + 1.8, 7.0), 2.7 * rows + 0.6)
+    grid = figure.subplots(rows, columns, sharey=True, squeeze=False)
+    colors = {activation: f"C{index % 10}" for index, activation in enumerate(sorted(members["activation"].dropna().unique()))}
+    for axes, parameter in zip(grid.flat, parameters):
+        _scatter_panel(axes, members, parameter, metric, colors)
+    for axes in grid.flat[len(parameters):]:
+        axes.set_visible(False)
+    for axes in grid[:, 0]:
+        axes.set_ylabel(metric)
+    _legend_handles(grid.flat[0], colors)
+    figure.legend(*grid.flat[0].get_legend_handles_labels(), loc="outside right center", fontsize="small")
+    figure.suptitle(f"{family}: {metric} vs swept hyperparameters ({len(members)} trials)", fontsize="medium")
     return figure
 
 
@@ -110,13 +187,22 @@ def accuracy_vs_compute(trials: pd.DataFrame, metric: str = DEFAULT_METRIC, fami
     cost_column = "accelerator_seconds"
     if not (members[cost_column].astype(float).fillna(0.0) > 0).any():
         cost_column = "wall_seconds"
-    figure = _new_figure()
+    figure = _new_figure(8.0, 4.4)
     axes = figure.add_subplot()
-    for (group_family, activation), rows in members.groupby(["family", "activation"], sort=True):
+    groups = members.groupby(["family", "activation"], sort=True)
+    colors = {}
+    for index, ((group_family, activation), rows) in enumerate(groups):
         label = str(activation) if family is not None else f"{group_family}/{activation}"
-        axes.scatter(rows[cost_column].astype(float), rows[metric].astype(float), label=label, alpha=0.7, s=20)
-    _legend(axes)
-    axes.set(title=f"{metric} vs compute" + (f" ({family})" if family else ""), xlabel=cost_column, ylabel=metric)
+        colors[label] = f"C{index % 10}"
+        finished = rows["status"].eq(FINISHED)
+        cost, value = rows[cost_column].astype(float), rows[metric].astype(float)
+        axes.scatter(cost[finished], value[finished], color=colors[label], s=22, alpha=0.8)
+        axes.scatter(cost[~finished], value[~finished], facecolors="none", edgecolors=colors[label], s=22, alpha=0.8)
+    _legend_handles(axes, colors)
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    where = f" ({family})" if family else ""
+    cpu_only = "; no GPU was used, so wall seconds" if cost_column == "wall_seconds" else ""
+    axes.set(title=f"{metric} vs compute{where}{cpu_only}", xlabel=cost_column, ylabel=metric)
     axes.grid(alpha=0.3)
     return figure
 
@@ -132,7 +218,6 @@ def save_plots(
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
     curve_metric = metric.removeprefix("best_").removeprefix("last_")
-    paths = []
     figures: list[tuple[str, Figure]] = []
     for family in sorted(trials["family"].dropna().unique()):
         figures.append((f"{_safe(family)}_learning_curves.png", learning_curves(trials, epochs, family, curve_metric)))
@@ -140,6 +225,7 @@ def save_plots(
             figures.append((f"{_safe(family)}_{metric}_vs_hyperparameters.png", best_vs_hyperparameters(trials, family, metric)))
     if metric in trials.columns:
         figures.append((f"{metric}_vs_compute.png", accuracy_vs_compute(trials, metric)))
+    paths = []
     for file_name, figure in figures:
         path = directory / file_name
         figure.savefig(path, dpi=100)
