@@ -7,10 +7,12 @@ object arrays, wrong shapes, dtypes and label ranges, stray files in an image tr
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import pickle
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -232,3 +234,21 @@ def test_beans_more_train_classes_than_the_dataset_has(beans_dir):
 def test_beans_test_class_unknown_to_train(beans_dir):
     (beans_dir / "beans" / "test" / "healthy").rename(beans_dir / "beans" / "test" / "zebra")
     refused("beans", beans_dir, "test classes ['zebra']", "not among the train classes")
+
+
+@pytest.mark.parametrize("errno_code", [errno.EACCES, errno.EROFS])
+def test_archive_in_a_read_only_data_dir_is_read_from_a_temporary_folder(data_dir, monkeypatch, errno_code):
+    """Root ignores file modes, so the read-only directory is simulated where extraction starts."""
+    from trainables.data import archives
+
+    cifar_archive(data_dir)
+    real_mkdtemp = archives.tempfile.mkdtemp
+
+    def mkdtemp(suffix=None, prefix=None, dir=None):
+        if dir is not None and Path(dir) == data_dir:
+            raise OSError(errno_code, os.strerror(errno_code), str(dir))
+        return real_mkdtemp(suffix, prefix, dir)
+
+    monkeypatch.setattr(archives.tempfile, "mkdtemp", mkdtemp)
+    dataset = load_dataset("cifar10", data_dir)
+    assert dataset.x_train.shape == (10, 32, 32, 3) and sorted(os.listdir(data_dir)) == ["cifar-10-python.tar.gz"]

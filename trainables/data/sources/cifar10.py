@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainables.data.archives import DataError, extract_archive, scan_archive
+from trainables.data.archives import DataError, extract_archive, reason, scan_archive
 from trainables.data.readers import CIFAR10_IMAGE_BYTES, read_cifar10_batch
 from trainables.data.sources.base import KerasFileSource
 
@@ -72,9 +72,14 @@ class Cifar10(KerasFileSource):
             logger.info("extracting %s into %s", found, found.parent)
             try:
                 extract_archive(found, found.parent)
-            except PermissionError:
+            # A read-only data dir: PermissionError, or plain OSError (EROFS) on a read-only mount.
+            except OSError as error:
+                logger.info("cannot write into %s (%s); extracting into a temporary folder", found.parent, error)
                 with tempfile.TemporaryDirectory() as scratch:
-                    extract_archive(found, scratch)
+                    try:
+                        extract_archive(found, scratch)
+                    except OSError as scratch_error:
+                        raise DataError(f"cifar10: cannot extract {found} into {scratch}: {reason(scratch_error)}") from None
                     return _read_folder(Path(scratch) / FOLDER, self.num_classes)
         return _read_folder(folder, self.num_classes)
 
