@@ -294,3 +294,22 @@ def test_digits_split_is_fixed_and_learnable():
     limited = load_dataset("digits", train_limit=100, val_limit=50, seed=3)
     assert limited.x_train.shape == (100, 8, 8, 1) and limited.x_val.shape == (50, 8, 8, 1)
     assert linear_accuracy(dataset) > 0.9
+
+
+def test_keras_cache_is_checked_and_read_without_downloading(tmp_path, monkeypatch):
+    import keras
+
+    def no_download():
+        raise AssertionError("must not download: the cache has the file")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", no_download)
+    cache = tmp_path / "keras-cache"
+    cache.mkdir()
+    arrays = {"x_train": np.zeros((3, 28, 28), np.uint8), "y_train": np.array([0, 1, 2]),
+              "x_test": np.zeros((1, 28, 28), np.uint8), "y_test": np.array([7])}
+    np.savez(cache / "mnist.npz", **arrays)
+    check_dataset("mnist")
+    np.testing.assert_array_equal(load_dataset("mnist").y_val, [7])
+    np.savez(cache / "mnist.npz", **{**arrays, "y_test": np.array([12])})
+    with pytest.raises(DataError, match=r"keras-cache/mnist\.npz 'y_test' holds ids from 12 to 12"):
+        check_dataset("mnist")
