@@ -28,4 +28,6 @@ def test_results_notebook_executes(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert not [output for output in outputs if output.output_type == "error"]
     text = "\n".join(str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", "")) for output in outputs)
     assert "12 trials" in text and "selu is better than relu" in text
-    assert sum("image/png" in output.get("data", {}) for output in outputs) == 3
+    assert "compared at the full budget (4 epochs); 4 trial(s) cut short" in text
+    images = [output["data"]["image/png"] for output in outputs if "image/png" in output.get("data", {})]
+    assert len(images) == 3  # learning curves, hyperparameters, compute
