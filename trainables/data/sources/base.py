@@ -66,14 +66,14 @@ class Source(abc.ABC):
     def load(self, request: Request) -> tuple[Split, Split]:
         """The train and test splits; any fault found now is a DataError too."""
 
+    @abc.abstractmethod
     def write_sample(self, directory: Path) -> list[Path]:
         """Write a tiny valid ``--data-dir`` layout and return its files.
 
-        The offline format as executable code: the registry-driven tests damage
-        each returned file and expect ``check`` to name it. Sources that read no
-        files return [].
+        The offline format as executable code: the registry-driven tests load it,
+        damage each returned file and expect ``check`` to name it. Sources that
+        read no files return [].
         """
-        return []
 
 
 def data_directory(data_dir: str | os.PathLike) -> Path:

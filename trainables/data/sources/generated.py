@@ -32,6 +32,9 @@ class Synthetic(Source):
         )
         return Split.of_arrays(x_train, y_train), Split.of_arrays(x_val, y_val)
 
+    def write_sample(self, directory: Path) -> list[Path]:
+        return []  # reads no files
+
 
 class Digits(Source):
     """scikit-learn's 8x8 digits: small real data that ships with a dependency."""
@@ -59,3 +62,6 @@ class Digits(Source):
             Split.of_arrays(images[order[:split]], labels[order[:split]]),
             Split.of_arrays(images[order[split:]], labels[order[split:]]),
         )
+
+    def write_sample(self, directory: Path) -> list[Path]:
+        return []  # ships with scikit-learn
