@@ -253,3 +253,51 @@ def test_layer_keras_round_trip(tmp_path, make_layer, shape):
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(restored(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-6, atol=1e-7
     )
+
+
+def _custom_layer_classes() -> list[type]:
+    """Every Keras-serializable class this project registers under trainables.layers or .models."""
+    import trainables.models  # noqa: F401  registers the builders' own layers (ZeroPadChannels)
+
+    return sorted(
+        (
+            obj for key, obj in keras.saving.get_custom_objects().items()
+            if key.startswith("trainables>") and obj.__module__.startswith(("trainables.layers", "trainables.models"))
+        ),
+        key=lambda cls: cls.__name__,
+    )
+
+
+def _tiny_model_with(layer_class: type):
+    """A small model holding `layer_class`: an activation's one-layer model, else a tiny builder's model."""
+    from trainables.activations import ACTIVATIONS
+    from trainables.models import available_models, get_model, tiny_arguments
+
+    for spec in ACTIVATIONS.values():
+        inputs = keras.Input(shape=(4, 4, 6))
+        layer = spec.make()
+        if isinstance(layer, layer_class):
+            return keras.Model(inputs, layer(inputs)), (2, 4, 4, 6)
+    for builder in available_models():
+        arguments = tiny_arguments(builder)
+        model = get_model(builder, **arguments)
+        if any(isinstance(layer, layer_class) for layer in model.layers):
+            return model, (2,) + tuple(arguments["input_shape"])
+    raise AssertionError(f"custom layer {layer_class.__name__} is used by no activation and no builder")
+
+
+@pytest.mark.parametrize("layer_class", _custom_layer_classes(), ids=lambda cls: cls.__name__)
+def test_every_custom_layer_keras_round_trip(tmp_path, layer_class):
+    model, shape = _tiny_model_with(layer_class)
+    x = np.random.default_rng(8).normal(0.0, 1.0, shape).astype("float32")
+    model(x, training=True)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    originals = [layer for layer in model.layers if isinstance(layer, layer_class)]
+    copies = [layer for layer in restored.layers if isinstance(layer, layer_class)]
+    assert len(copies) == len(originals) > 0
+    assert [layer.get_config() for layer in copies] == [layer.get_config() for layer in originals]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-5, atol=1e-6
+    )

@@ -1,4 +1,7 @@
-"""Model builders: the registry, the seeds' parameter counts, forward passes and .keras round trips."""
+"""Model builders: the registry, the seeds' parameter counts, every builder x activation, .keras round trips.
+
+Builders and activations come from their registries: a new one is tested here without editing this file.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,18 @@ import numpy as np
 import pytest
 import keras
 
-from trainables.activations import resolve_activation
+from trainables.activations import ACTIVATIONS, available_activations, resolve_activation
 from trainables.layers import APReLU
-from trainables.models import PRESETS, available_models, build_preset, builder_parameters, get_model
+from trainables.models import (
+    PRESETS,
+    available_models,
+    build_preset,
+    builder_parameters,
+    builder_settings,
+    default_activation,
+    get_model,
+    tiny_arguments,
+)
 from trainables.models.resnet import ZeroPadChannels, parse_stages
 
 SEED_PARAMETERS = {
@@ -22,13 +34,13 @@ SEED_PARAMETERS = {
     "relu_mlp_wide": 669_706,
 }
 
-# Tiny configurations of every builder, to keep forward passes and round trips fast.
-TINY = {
-    "aprelu_resnet": dict(input_shape=(8, 8, 3), num_classes=4, stem_channels=4, stages="1x4,1x8/2"),
-    "deep_mlp": dict(input_shape=(6, 6, 1), num_classes=4, depth=2, width=8, first_width=12, batch_norm=True),
-    "mobilenet_v2": dict(input_shape=(32, 32, 3), num_classes=3, width_multiplier=0.25),
-    "antirectifier_mlp": dict(input_shape=(12,), num_classes=4, units=8, depth=2),
-}
+BUILDERS = available_models()
+ACTIVATION_NAMES = available_activations()
+
+
+def _inputs(builder: str, seed: int = 0, count: int = 3) -> np.ndarray:
+    shape = tuple(tiny_arguments(builder)["input_shape"])
+    return np.random.default_rng(seed).normal(0.0, 1.0, (count,) + shape).astype("float32")
 
 
 def test_presets_are_the_spec_names():
@@ -40,40 +52,56 @@ def test_preset_reproduces_seed_parameter_count(preset):
     assert build_preset(preset).count_params() == SEED_PARAMETERS[preset]
 
 
-def test_available_models_and_parameters():
-    assert set(available_models()) == set(TINY)
-    for name in available_models():
-        assert {"input_shape", "num_classes", "activation"} <= builder_parameters(name)
-    assert {"stages", "bn_momentum", "gamma_l2", "weight_decay"} <= builder_parameters("aprelu_resnet")
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_every_builder_takes_shape_classes_and_a_registered_activation(builder):
+    assert {"input_shape", "num_classes", "activation"} <= builder_parameters(builder)
+    assert default_activation(builder) in ACTIVATION_NAMES
+    assert {"input_shape", "num_classes"} <= set(tiny_arguments(builder))
+    assert not {"input_shape", "num_classes", "activation"} & set(builder_settings(builder))
 
 
 def test_registry_errors_name_the_problem():
-    with pytest.raises(ValueError, match="unknown model 'resnet50'.*aprelu_resnet"):
-        get_model("resnet50")
+    with pytest.raises(ValueError, match="unknown model 'no such model'.*aprelu_resnet"):
+        get_model("no such model")
     with pytest.raises(ValueError, match=r"unknown argument\(s\) \['widht'\].*width"):
         get_model("deep_mlp", widht=3)
     with pytest.raises(ValueError, match="unknown preset 'record1'"):
         build_preset("record1")
-    with pytest.raises(ValueError, match="unknown activation 'relux'"):
-        get_model("antirectifier_mlp", **TINY["antirectifier_mlp"], activation="relux")
+    with pytest.raises(ValueError, match="unknown activation 'no such activation'"):
+        get_model("antirectifier_mlp", **tiny_arguments("antirectifier_mlp"), activation="no such activation")
+    with pytest.raises(ValueError, match="depth=0 is invalid"):
+        get_model("deep_mlp", depth=0)
 
 
-@pytest.mark.parametrize("builder", sorted(TINY))
-@pytest.mark.parametrize("activation", ["relu", "selu", "prelu_channel", "aprelu", "antirectifier"])
-def test_forward_pass_gives_finite_logits(builder, activation):
-    model = get_model(builder, **{**TINY[builder], "activation": activation})
-    x = np.random.default_rng(0).normal(0.0, 1.0, (3,) + tuple(TINY[builder]["input_shape"])).astype("float32")
-    logits = keras.ops.convert_to_numpy(model(x, training=True))
-    assert logits.shape == (3, TINY[builder]["num_classes"])
+def _kernel_initializers(model) -> set[type]:
+    """Initializer classes of the hidden kernels (the output Dense keeps Keras' default)."""
+    return {type(layer.kernel_initializer) for layer in model.layers[:-1] if hasattr(layer, "kernel_initializer")}
+
+
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_every_builder_runs_every_activation(builder, activation):
+    """Finite float32 logits; and where the builder has the knob, the activation's initializer and dropout."""
+    arguments = tiny_arguments(builder)
+    has_dropout = "dropout" in builder_parameters(builder)
+    model = get_model(builder, **{**arguments, "activation": activation, **({"dropout": 0.2} if has_dropout else {})})
+    logits = keras.ops.convert_to_numpy(model(_inputs(builder), training=True))
+    assert logits.shape == (3, arguments["num_classes"])
     assert logits.dtype == np.float32
     assert np.all(np.isfinite(logits))
     assert model.layers[-1].activation is keras.activations.linear
+    spec = ACTIVATIONS[activation]
+    if "kernel_initializer" in builder_parameters(builder):  # left unset: the activation's preference
+        assert _kernel_initializers(model) == {type(keras.initializers.get(spec.initializer))}
+    if has_dropout:
+        dropouts = [layer for layer in model.layers if "dropout" in type(layer).__name__.lower()]
+        assert dropouts and {type(layer) for layer in dropouts} == {spec.dropout}
 
 
-@pytest.mark.parametrize("builder", sorted(TINY))
+@pytest.mark.parametrize("builder", BUILDERS)
 def test_builder_keras_round_trip(tmp_path, builder):
-    model = get_model(builder, **TINY[builder])
-    x = np.random.default_rng(1).normal(0.0, 1.0, (2,) + tuple(TINY[builder]["input_shape"])).astype("float32")
+    model = get_model(builder, **tiny_arguments(builder))
+    x = _inputs(builder, seed=1, count=2)
     model(x, training=True)  # move the BN moving statistics away from their initial values
     path = tmp_path / f"{builder}.keras"
     model.save(path)
@@ -147,22 +175,22 @@ def test_preset_overrides_do_not_leak():
     assert PRESETS["antirectifier_mlp"][1]["units"] == 256
 
 
-def test_selu_mobilenet_defaults_to_lecun_normal():
-    model = get_model("mobilenet_v2", **{**TINY["mobilenet_v2"], "activation": "selu"})
+def test_selu_prefers_lecun_normal_and_alpha_dropout():
+    model = get_model("mobilenet_v2", **{**tiny_arguments("mobilenet_v2"), "activation": "selu"})
     conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
     assert isinstance(conv.kernel_initializer, keras.initializers.LecunNormal)
-
-
-def test_selu_mlp_uses_alpha_dropout():
-    model = get_model("antirectifier_mlp", **{**TINY["antirectifier_mlp"], "activation": "selu"})
+    model = get_model("antirectifier_mlp", **{**tiny_arguments("antirectifier_mlp"), "activation": "selu"})
     assert any(isinstance(layer, keras.layers.AlphaDropout) for layer in model.layers)
+    explicit = get_model("deep_mlp", **{**tiny_arguments("deep_mlp"), "activation": "selu",
+                                        "kernel_initializer": "glorot_uniform"})
+    assert _kernel_initializers(explicit) == {keras.initializers.GlorotUniform}
 
 
 def test_aprelu_resnet_trains_under_mixed_precision():
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_float16")
     try:
-        model = get_model("aprelu_resnet", **TINY["aprelu_resnet"])
+        model = get_model("aprelu_resnet", **tiny_arguments("aprelu_resnet"))
     finally:
         keras.config.set_dtype_policy(previous)
     aprelu = next(layer for layer in model.layers if isinstance(layer, APReLU))

@@ -1,4 +1,4 @@
-"""The trainable's fast paths give the plain paths' results; checkpoints restore exactly."""
+"""parse_config rejects every bad value before building; fast paths match plain ones; checkpoints restore exactly."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import keras
 import numpy as np
 import pytest
 
+from trainables.activations import activation_settings
+from trainables.config import setting_types
+from trainables.models import available_models, builder_settings, default_activation
 from trainables.trainable import build_model, load_checkpoint, parse_config, save_checkpoint
 
 TINY_RESNET = {
@@ -29,6 +32,73 @@ def _model(flat: dict):
 def test_builder_shape_arguments_are_not_config_keys():
     with pytest.raises(ValueError, match="input_shape"):
         parse_config({**TINY_RESNET, "input_shape": [8, 8, 3]})
+
+
+def _minimal(model: str, activation: str) -> dict:
+    return {"model": model, "activation": activation, "dataset": "synthetic-cifar10", "epochs": 1}
+
+
+@pytest.mark.parametrize("model", available_models())
+def test_every_settable_key_rejects_a_value_of_the_wrong_type(model):
+    """Driven by setting_types: every TrainConfig field, builder argument and activation setting."""
+    activation = default_activation(model)
+    types = setting_types(model, activation)
+    assert set(builder_settings(model)) <= set(types) and set(activation_settings(activation)) <= set(types)
+    for key, kind in types.items():
+        wrong = 3 if kind in (str, str | None) else "not a value"
+        with pytest.raises(ValueError, match=f"^({key}={wrong!r} is invalid: must be |unknown {key} {wrong!r})"):
+            parse_config({**_minimal(model, activation), key: wrong})
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("dropout", 1.0), ("dropout", -0.1), ("depth", 0), ("width", 2.5), ("units", True),
+        ("reduction", 0), ("bn_momentum", 1.0), ("lr", float("nan")), ("lr", 0.0), ("momentum", float("inf")),
+        ("nesterov", "no"), ("mixed_precision", "False"), ("jit_compile", 1), ("optimizer", "lbfgs"),
+        ("augment_on", "gpu"), ("epochs", 0), ("batch_size", 2.0), ("kernel_initializer", "no_such_initializer"),
+        ("stages", "3*8"), ("width_multiplier", 0.0), ("negative_slope", -1.0), ("train_limit", 0), ("seed", -1),
+    ],
+)
+def test_out_of_range_values_are_one_line_errors_naming_key_and_value(key, value):
+    model = next(name for name in available_models() if key in setting_types(name))
+    with pytest.raises(ValueError) as caught:
+        parse_config({**_minimal(model, "aprelu"), key: value})
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"{key}={value!r} is invalid")
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"stem_channels": 16, "stages": "1x8"}, "shrink"),
+        ({"rotation": 200.0}, "rotation"),
+        ({"model": "no such model"}, "unknown model"),
+        ({"activation": "no such activation"}, "unknown activation"),
+        ({"unitz": 3}, r"unknown config key\(s\) \['unitz'\]"),
+    ],
+)
+def test_combinations_and_names_are_checked_too(changes, match):
+    with pytest.raises(ValueError, match=match):
+        parse_config({**_minimal("aprelu_resnet", "aprelu"), **changes})
+
+
+def test_activation_settings_go_to_the_activation_and_other_activations_settings_are_ignored():
+    config = parse_config({**TINY_RESNET, "bn_momentum": 0.9, "negative_slope": 0.1})
+    assert config.activation_args == {"reduction": 4, "bn_momentum": 0.9}
+    assert config.model_args["bn_momentum"] == 0.9 and "negative_slope" not in config.model_args
+    with pytest.raises(ValueError, match="negative_slope=-1.0 is invalid"):
+        parse_config({**TINY_RESNET, "negative_slope": -1.0})  # unused here, still checked
+
+
+def test_parse_config_builds_nothing(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("parse_config built a layer")
+
+    monkeypatch.setattr(keras.layers.Layer, "__init__", refuse)
+    parse_config(TINY_RESNET)
+    with pytest.raises(ValueError, match="dropout=1.0"):
+        parse_config({**_minimal("deep_mlp", "selu"), "dropout": 1.0})
 
 
 def test_xla_step_matches_the_plain_step():

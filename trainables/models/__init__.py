@@ -11,6 +11,7 @@ from trainables.models.registry import (
     get_model,
     register_model,
     split_settings,
+    tiny_arguments,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "get_model",
     "register_model",
     "split_settings",
+    "tiny_arguments",
 ]

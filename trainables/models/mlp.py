@@ -10,7 +10,9 @@ from trainables.constraints import Fraction, Positive
 from trainables.models.registry import Initializer, register_model
 
 
-@register_model("deep_mlp")
+@register_model(
+    "deep_mlp", tiny=dict(input_shape=(6, 6, 1), num_classes=4, depth=2, width=8, first_width=12, batch_norm=True)
+)
 def deep_mlp(
     *,
     input_shape: tuple = (784,),
@@ -50,7 +52,7 @@ def deep_mlp(
     return keras.Model(inputs, outputs, name="deep_mlp")
 
 
-@register_model("antirectifier_mlp")
+@register_model("antirectifier_mlp", tiny=dict(input_shape=(12,), num_classes=4, units=8, depth=2))
 def antirectifier_mlp(
     *,
     input_shape: tuple = (784,),

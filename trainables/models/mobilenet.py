@@ -34,7 +34,7 @@ def _scaled(channels: int, width_multiplier: float, divisor: int = 8) -> int:
     return rounded
 
 
-@register_model("mobilenet_v2")
+@register_model("mobilenet_v2", tiny=dict(input_shape=(32, 32, 3), num_classes=3, width_multiplier=0.25))
 def mobilenet_v2(
     *,
     input_shape: tuple = (224, 224, 3),

@@ -23,17 +23,22 @@ Initializer = Annotated[str, Check(keras.initializers.get, "a Keras initializer 
 _BUILDERS: dict[str, Callable[..., keras.Model]] = {}
 # Checks that involve several arguments (e.g. stage widths against the stem), by builder name.
 _CROSS_CHECKS: dict[str, Callable[..., None]] = {}
+# Arguments of a tiny instance of each builder (fast forward passes in tests and smoke checks).
+_TINY: dict[str, dict[str, Any]] = {}
 # Given by the trainable from the data and the activation field, never by a config key.
 NOT_SETTINGS = ("input_shape", "num_classes", "activation")
 
 
 def register_model(
-    name: str, check: Callable[..., None] | None = None
+    name: str, *, tiny: Mapping[str, Any], check: Callable[..., None] | None = None
 ) -> Callable[[Callable[..., keras.Model]], Callable[..., keras.Model]]:
     """Decorator: make a keyword-only builder available as get_model(name, ...).
 
-    `check(**arguments)`, given every argument (defaults filled in), raises ValueError for
-    combinations the annotations cannot express; it runs before the builder and in parse_config.
+    `tiny` are arguments (input_shape and num_classes included) of a small instance that
+    builds in about a second with any activation: the tests build every builder x activation
+    from it. `check(**arguments)`, given every argument (defaults filled in), raises
+    ValueError for combinations the annotations cannot express; it runs before the builder
+    and in parse_config.
     """
 
     def decorator(builder: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
@@ -48,6 +53,7 @@ def register_model(
             raise ValueError(f"model builder {name!r} must take keyword-only arguments, got {positional}")
         keyword_settings(builder)  # every parameter must carry a type
         _BUILDERS[name] = builder
+        _TINY[name] = dict(tiny)
         if check is not None:
             _CROSS_CHECKS[name] = check
         return builder
@@ -63,6 +69,12 @@ def available_models() -> tuple[str, ...]:
 def builder_parameters(name: str) -> set[str]:
     """Keyword arguments the builder accepts (to validate flat trial configs early)."""
     return set(inspect.signature(_builder(name)).parameters)
+
+
+def tiny_arguments(name: str) -> dict[str, Any]:
+    """Arguments of a small instance of builder `name` (a copy; see register_model)."""
+    _builder(name)
+    return dict(_TINY[name])
 
 
 def default_activation(name: str) -> str:

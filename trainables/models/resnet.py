@@ -118,7 +118,11 @@ def residual_stack(inputs, stages: str, stem_channels: int, *, conv, batch_norm,
     return act()(batch_norm()(net))
 
 
-@register_model("aprelu_resnet", check=check_widths)
+@register_model(
+    "aprelu_resnet",
+    tiny=dict(input_shape=(8, 8, 3), num_classes=4, stem_channels=4, stages="1x4,1x8/2"),
+    check=check_widths,
+)
 def aprelu_resnet(
     *,
     input_shape: tuple = (32, 32, 3),
