@@ -1,0 +1,41 @@
+"""The analysis on a real smoke sweep (the session's `smoke_experiment`): checkpoints, placement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import analysis
+from analysis.export import read_tables
+
+pytestmark = pytest.mark.slow
+
+
+def test_best_checkpoint_of_a_real_sweep_is_the_best_epoch_and_loads(smoke_experiment) -> None:
+    experiment, _ = smoke_experiment
+    tables = read_tables(experiment)
+    trials, epochs = tables.trials, tables.epochs
+    assert trials["best_checkpoint"].notna().all()
+    for row in trials.to_dict("records"):
+        checkpoint = Path(row["best_checkpoint"])
+        assert checkpoint.is_dir() and checkpoint.parent.name == row["trial_dir"]
+        reported = epochs[(epochs["trial_id"] == row["trial_id"])].set_index("epoch")["val_accuracy"]
+        # Tune keeps the best checkpoint by the sweep's metric; on a tie either epoch is the best one.
+        assert reported[row["best_checkpoint_epoch"]] == pytest.approx(row["best_val_accuracy"])
+        if (reported == row["best_val_accuracy"]).sum() == 1:
+            assert row["best_checkpoint_epoch"] == row["best_val_accuracy_epoch"]
+    best = trials.loc[trials["best_val_accuracy"].idxmax()]
+    model = analysis.load_best_model(best)
+    assert model.optimizer is not None and model.compiled
+    images = np.zeros((2, *model.input_shape[1:]), dtype="float32")
+    assert model.predict(images, verbose=0).shape == (2, 10)
+
+
+def test_a_real_sweep_records_placement_and_no_failures(smoke_experiment) -> None:
+    experiment, _ = smoke_experiment
+    trials = read_tables(experiment).trials
+    assert (trials["num_failures"] == 0).all()
+    assert trials["gpu_ids"].isna().all()  # CPU-only: no GPU ids, null rather than ""
+    assert trials["node_id"].str.fullmatch(r"[0-9a-f]{56}").all()
