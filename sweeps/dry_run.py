@@ -96,11 +96,29 @@ def asha_trial_epochs(trials: int, max_epochs: int, grace_period: int, reduction
 
 
 def local_resources() -> Resources:
-    """CPUs this process may use and the GPUs TensorFlow sees (what a local Ray would get)."""
-    import tensorflow as tf
+    """CPUs this process may use and the NVIDIA GPUs, counted as a local Ray would.
 
+    GPUs: the entries of CUDA_VISIBLE_DEVICES when set, else `nvidia-smi -L` (asking
+    TensorFlow would initialise CUDA and print its notices on this console).
+    """
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return Resources(cpus=float(cpus), gpus=float(len(tf.config.list_physical_devices("GPU"))), where="this machine")
+    return Resources(cpus=float(cpus), gpus=float(_count_gpus()), where="this machine")
+
+
+def _count_gpus() -> int:
+    import shutil
+    import subprocess
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([device for device in visible.split(",") if device.strip() not in ("", "-1")])
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in listing.splitlines() if line.startswith("GPU "))
 
 
 def concurrency(resources: Resources, cpus_per_trial: float, gpus_per_trial: float, max_concurrent: int | None) -> int:
