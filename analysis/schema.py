@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: num_failures, gpu_ids, node_id, best_checkpoint(_epoch), nested config leaves, nulls
 METADATA_KEY = b"actsweep"
 TRIALS_FILE = "trials.parquet"
 EPOCHS_FILE = "epochs.parquet"
