@@ -1,0 +1,183 @@
+"""A private Ray cluster of `ray start` nodes on this machine, for the cluster tests.
+
+Ray supports several nodes on one host for testing. Each cluster here is isolated from
+any other Ray instance on the machine (other test runs, a user's own cluster):
+
+- its own temp dir (short: Unix socket paths are limited to ~107 characters), so its
+  address file is not the machine's `/tmp/ray/ray_current_cluster` that a plain
+  `ray.init()` would find and join;
+- its own auth token (RAY_AUTH_TOKEN_PATH) rather than the shared ~/.ray/auth_token;
+- every port chosen free, not Ray's fixed defaults (10001, 52365, 8265, ...);
+- stopped by killing only the processes it started (`ray stop` would stop every
+  Ray instance on the machine): each `ray start` runs in its own process group, and
+  the workers its raylet forked are found through their parent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+_HEAD_PORTS = ("--port", "--ray-client-server-port", "--dashboard-port")
+_NODE_PORTS = (
+    "--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
+    "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port",
+)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (the OS picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _children() -> dict[int, list[int]]:
+    """Parent pid -> child pids, from /proc (no psutil in the environment)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
+
+
+def _group_members(group: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == group:
+                    members.append(int(entry.name))
+            except ProcessLookupError:
+                continue
+    return members
+
+
+def _descendants(roots: list[int]) -> set[int]:
+    children, found, stack = _children(), set(), list(roots)
+    while stack:
+        pid = stack.pop()
+        if pid not in found:
+            found.add(pid)
+            stack.extend(children.get(pid, []))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its (re-)parent to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class RayCluster:
+    """Nodes started with `ray start` under one private temp dir; `stop()` ends them all."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="rc", dir="/tmp"))
+        token = self.root / "auth_token"
+        token.write_text(uuid.uuid4().hex)
+        self.env = {
+            **os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(token),
+        }
+        self.env.pop("RAY_ADDRESS", None)
+        self.address: str | None = None
+        self._groups: list[int] = []  # one process group per `ray start`
+
+    def start_head(self, num_cpus: int, num_gpus: int = 0) -> str:
+        ports = {flag: free_port() for flag in _HEAD_PORTS}
+        self.address = f"127.0.0.1:{ports['--port']}"
+        self._ray_start(["--head", "--temp-dir", str(self.root), "--include-dashboard", "false"], ports,
+                        num_cpus, num_gpus)
+        return self.address
+
+    def add_node(self, num_cpus: int, num_gpus: int = 0) -> None:
+        assert self.address, "start_head first"
+        self._ray_start(["--address", self.address], {}, num_cpus, num_gpus)
+
+    def _ray_start(self, role: list[str], ports: dict[str, int], num_cpus: int, num_gpus: int) -> None:
+        ports = {**ports, **{flag: free_port() for flag in _NODE_PORTS}}
+        command = ["ray", "start", *role, "--node-ip-address", "127.0.0.1", "--num-cpus", str(num_cpus),
+                   "--num-gpus", str(num_gpus), "--disable-usage-stats"]
+        for flag, port in ports.items():
+            command += [flag, str(port)]
+        starter = subprocess.Popen(command, env=self.env, start_new_session=True, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._groups.append(starter.pid)  # the daemons it leaves behind keep this group
+        output, _ = starter.communicate(timeout=180)
+        if starter.returncode != 0:
+            raise RuntimeError(f"`{' '.join(command)}` failed:\n{output[-3000:]}")
+
+    def stop(self) -> None:
+        """Kill this cluster's processes only: its daemons' groups and every process they forked."""
+        members = [pid for group in self._groups for pid in _group_members(group)]
+        doomed = _descendants(members) - {os.getpid()}
+        for group in self._groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in doomed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(pid) for pid in doomed):
+            time.sleep(0.2)
+        self._groups.clear()
+
+    def __enter__(self) -> "RayCluster":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def sweep_command(repo_root: str, script: str, *args: str) -> list[str]:
+    return [sys.executable, str(Path(repo_root) / "sweeps" / script), *args]
+
+
+def run_sweep(repo_root: str, script: str, *args: str, env: dict[str, str] | None = None,
+              timeout: int = 480) -> str:
+    """Run a sweep script as a user would; its output, after checking it exited 0."""
+    result = subprocess.run(sweep_command(repo_root, script, *args), capture_output=True, text=True,
+                            timeout=timeout, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    return output
+
+
+def result_rows(trial_dir: Path) -> list[dict]:
+    """What Tune wrote for one trial, one dict per report (none before the first)."""
+    path = trial_dir / "result.json"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def trial_dirs(experiment: Path) -> list[Path]:
+    return sorted(path.parent for path in experiment.glob("*/params.json"))
+
+
+def tune_trial_states(experiment: Path) -> dict[str, dict]:
+    """Trial id -> Tune's own record of it (status, num_failures), from its experiment state."""
+    states = sorted(experiment.glob("experiment_state-*.json"))
+    state = json.loads(states[-1].read_text())
+    trials = (json.loads(trial_json) for trial_json, _ in state["trial_data"])
+    return {trial["trial_id"]: trial for trial in trials}

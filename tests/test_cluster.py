@@ -1,0 +1,220 @@
+"""Faults, GPUs and nodes through real Ray, on one CPU machine (issue 11).
+
+- A trial's worker process killed mid-epoch is retried from its last checkpoint; the
+  tables hold each of its epochs once, its status is how it ended, its failures counted.
+- Logical GPUs (`ray start --num-gpus 4` on a CPU machine): Ray hands each trial GPU ids
+  as it would real ones, so the GPU scheduling is checked without a GPU.
+- Two nodes on this machine (a head plus `ray start --address`): trials spread over both.
+
+Each sweep runs as a user would (a subprocess), on tiny configurations; the clusters are
+private to these tests (see tests/cluster_utils.py). Slow by nature: tens of seconds each.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from cluster_utils import RayCluster, result_rows, run_sweep, sweep_command, trial_dirs, tune_trial_states
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = "antirectifier_mnist.py"  # --smoke: 4 trials (activation x units), a tiny MLP
+
+
+def read_tables(experiment: Path):
+    from analysis.export import read_tables
+
+    return read_tables(experiment)  # what the runner wrote at the end of the sweep
+
+
+def trial_gpu_ids(trial_dir: Path) -> str:
+    """The one GPU-id string a trial reported at every epoch."""
+    ids = {row["gpu_ids"] for row in result_rows(trial_dir)}
+    assert len(ids) == 1, f"{trial_dir.name} changed GPUs between epochs: {ids}"
+    return ids.pop()
+
+
+def busy_interval(trial_dir: Path) -> tuple[float, float]:
+    """[start, end) of a trial's run, from Tune's result rows, never longer than it really ran.
+
+    Tune stamps rows in whole seconds (`timestamp`, floored) and times the run exactly
+    (`time_total_s`). From the last row: start = stamp - total is the true start shifted
+    back by the same fraction d < 1 s as the stamp shifts the true end, so [start, stamp - 1)
+    lies inside the true run shifted by d: two runs that did not overlap never seem to.
+    """
+    last = result_rows(trial_dir)[-1]
+    return last["timestamp"] - last["time_total_s"], last["timestamp"] - 1.0
+
+
+def most_at_once(intervals: list[tuple[float, float]]) -> int:
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    running = peak = 0
+    for _, change in events:  # at equal times an end (-1) sorts first: [start, end) intervals
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
+def assert_complete(experiment: Path, epochs: int, statuses: set[str] = frozenset({"terminated"})):
+    """Every trial in trials.parquet, each with epochs 1..`epochs` exactly once in epochs.parquet."""
+    tables = read_tables(experiment)
+    reported = [result_rows(trial) for trial in trial_dirs(experiment)]
+    assert reported and all(reported), "a trial reported nothing"
+    trial_ids = {rows[0]["trial_id"] for rows in reported}
+    assert set(tables.trials["trial_id"]) == trial_ids and len(tables.trials) == len(trial_ids)
+    assert set(tables.trials["status"]) <= set(statuses), tables.trials[["trial_id", "status"]]
+    for trial_id, group in tables.epochs.groupby("trial_id"):
+        assert sorted(group["epoch"]) == list(range(1, epochs + 1)), (trial_id, list(group["epoch"]))
+    assert set(tables.epochs["trial_id"]) == trial_ids
+    return tables
+
+
+# --------------------------------------------------------------------------- trial faults
+
+
+def kill_worker_after_first_epoch(experiment: Path, driver: subprocess.Popen, timeout: float = 300) -> int:
+    """SIGKILL the trial's worker (the actor process, not the driver) once epoch 1 is recorded.
+
+    Tune records the worker's pid in every result row. Epochs here take seconds, so the
+    kill lands in a later epoch, after epoch 1's checkpoint was registered.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reported = [rows for rows in map(result_rows, trial_dirs(experiment)) if rows]
+        if reported:
+            pid = reported[0][0]["pid"]
+            assert pid not in (driver.pid, os.getpid())
+            os.kill(pid, signal.SIGKILL)
+            return pid
+        assert driver.poll() is None, "the sweep ended before its trial reported an epoch"
+        time.sleep(0.1)
+    pytest.fail("the trial never reported its first epoch")
+
+
+@pytest.fixture(scope="module")
+def fault_run(repo_root, tmp_path_factory):
+    """A local (CPU-only) one-trial sweep whose worker is SIGKILLed once, with --max-failures 1.
+
+    Returns (experiment directory, pid of the killed worker).
+    """
+    storage = tmp_path_factory.mktemp("fault")
+    args = [
+        "--smoke", "--storage-path", str(storage), "--name", "fault", "--scheduler", "fifo",
+        "--max-epochs", "3", "--max-failures", "1", "--set", "activation=relu", "--set", "units=16",
+        # 4096 steps of batch 2: an epoch takes seconds, longer than Tune takes to write a row
+        "--set", "train_limit=8192", "--set", "batch_size=2",
+    ]
+    driver = subprocess.Popen(sweep_command(repo_root, SCRIPT, *args), start_new_session=True, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        killed = kill_worker_after_first_epoch(storage / "fault", driver)
+        output, _ = driver.communicate(timeout=400)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+    assert driver.returncode == 0, output[-4000:]
+    return storage / "fault", killed
+
+
+def test_killed_worker_is_retried_from_its_checkpoint_and_recorded_once(fault_run):
+    experiment, killed = fault_run
+    (trial,) = trial_dirs(experiment)
+    rows = result_rows(trial)
+    assert [row["epoch"] for row in rows] == [1, 2, 3], "epochs lost or re-run"
+    # Tune writes a row a little after the worker reports it, so the killed worker may have
+    # reported epoch 2 too; either way the new worker goes on from the last checkpoint.
+    before = [row["epoch"] for row in rows if row["pid"] == killed]
+    assert before in ([1], [1, 2]), f"the kill was not mid-sweep: {before}"
+    restored = rows[len(before)]
+    assert restored["pid"] != killed and restored["iterations_since_restore"] == 1
+    (state,) = tune_trial_states(experiment).values()
+    assert state["status"] == "TERMINATED"
+
+    tables = assert_complete(experiment, epochs=3)
+    (record,) = tables.trials.to_dict("records")
+    assert record["status"] == "terminated", "a retried trial that finished is not errored"
+    assert record["num_failures"] == 1
+    assert record["epochs_completed"] == 3
+
+
+# --------------------------------------------------------------------------- logical GPUs
+
+
+@pytest.fixture(scope="module")
+def gpu_cluster():
+    """A one-node cluster with 4 CPUs and 4 logical GPUs (Ray accepts GPUs a machine lacks)."""
+    with RayCluster() as cluster:
+        cluster.start_head(num_cpus=4, num_gpus=4)
+        yield cluster
+
+
+def test_half_gpu_trials_see_one_id_and_share_it_at_most_two_at_a_time(repo_root, tmp_path, gpu_cluster):
+    run_sweep(
+        repo_root, SCRIPT, "--smoke", "--address", gpu_cluster.address, "--storage-path", str(tmp_path),
+        "--name", "half", "--scheduler", "fifo", "--max-epochs", "2", "--gpus-per-trial", "0.5",
+        env=gpu_cluster.env,
+    )
+    experiment = tmp_path / "half"
+    trials = trial_dirs(experiment)
+    assert len(trials) == 4
+    by_gpu: dict[str, list[tuple[float, float]]] = {}
+    for trial in trials:
+        gpu_id = trial_gpu_ids(trial)
+        assert gpu_id in {"0", "1", "2", "3"}, f"{trial.name} saw GPU ids {gpu_id!r}, not exactly one"
+        by_gpu.setdefault(gpu_id, []).append(busy_interval(trial))
+    peaks = {gpu_id: most_at_once(intervals) for gpu_id, intervals in by_gpu.items()}
+    assert max(peaks.values()) <= 2, f"more than two half-GPU trials on one GPU at once: {peaks}"
+    # All four ran at once (4 CPUs) and Ray packs fractions: the check above was exercised.
+    assert max(peaks.values()) == 2, peaks
+
+    tables = assert_complete(experiment, epochs=2)
+    assert (tables.trials["gpus_per_trial"] == 0.5).all()
+    recorded = dict(zip(tables.trials["trial_id"], tables.trials["gpu_ids"]))
+    assert recorded == {result_rows(trial)[0]["trial_id"]: trial_gpu_ids(trial) for trial in trials}
+
+
+def test_default_gpu_share_only_when_the_cluster_has_gpus(repo_root, tmp_path, gpu_cluster, fault_run):
+    from sweeps.antirectifier_mnist import SWEEP
+
+    run_sweep(
+        repo_root, SCRIPT, "--smoke", "--address", gpu_cluster.address, "--storage-path", str(tmp_path),
+        "--name", "default", "--scheduler", "fifo", "--max-epochs", "1", "--set", "units=16",
+        env=gpu_cluster.env,
+    )
+    on_gpus = read_tables(tmp_path / "default").trials
+    assert len(on_gpus) == 2 and (on_gpus["gpus_per_trial"] == SWEEP.gpus_per_trial).all()
+    assert on_gpus["gpu_ids"].isin(["0", "1", "2", "3"]).all(), list(on_gpus["gpu_ids"])
+
+    local_experiment, _ = fault_run  # a local instance on this CPU-only machine: no GPUs, no share
+    local = read_tables(local_experiment)
+    assert (local.trials["gpus_per_trial"] == 0).all()
+    assert local.trials["gpu_ids"].isna().all(), "no GPU is recorded as null"
+    assert local.epochs["gpu_ids"].isna().all(), "the trial reported GPU ids"
+
+
+# --------------------------------------------------------------------------- two nodes
+
+
+def test_sweep_spreads_over_two_nodes_and_its_tables_are_complete(repo_root, tmp_path):
+    with RayCluster() as cluster:
+        cluster.start_head(num_cpus=2)
+        cluster.add_node(num_cpus=2)
+        run_sweep(  # two trials, each taking a whole node's 2 CPUs: they start at once, one per node
+            repo_root, SCRIPT, "--smoke", "--address", cluster.address, "--storage-path", str(tmp_path),
+            "--name", "nodes", "--scheduler", "fifo", "--max-epochs", "2", "--cpus-per-trial", "2",
+            "--set", "units=16", env=cluster.env,
+        )
+    experiment = tmp_path / "nodes"
+    tables = assert_complete(experiment, epochs=2)
+    assert len(tables.trials) == 2
+    assert tables.trials["node_id"].nunique() == 2, list(tables.trials["node_id"])
+    for trial in trial_dirs(experiment):  # a trial stays on its node
+        assert len({row["node_id"] for row in result_rows(trial)}) == 1
+    assert set(tables.epochs["node_id"]) == set(tables.trials["node_id"])
