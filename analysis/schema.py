@@ -20,7 +20,7 @@ METADATA_KEY = b"actsweep"
 TRIALS_FILE = "trials.parquet"
 EPOCHS_FILE = "epochs.parquet"
 
-STATUSES = ("terminated", "stopped_early", "diverged", "errored", "running")
+STATUSES = ("terminated", "stopped_early", "time_budget", "diverged", "errored", "running")
 DEFAULT_METRIC = "best_val_accuracy"
 # A finished-or-cut-short trial has a result; an errored or running one has not (yet).
 RESULT_STATUSES = ("terminated", "stopped_early", "diverged")
@@ -30,7 +30,7 @@ TRIAL_FIELDS: dict[str, tuple[pa.DataType, str]] = {
     "trial_id": (pa.string(), "Tune trial id, unique within an experiment"),
     "trial_dir": (pa.string(), "trial directory name inside the experiment directory"),
     "family": (pa.string(), "config `family` (sweep family)"),
-    "status": (pa.string(), "terminated | stopped_early | diverged | errored | running"),
+    "status": (pa.string(), "terminated | stopped_early | time_budget | diverged | errored | running"),
     "activation": (pa.string(), "config `activation` (the scientific variable)"),
     "seed": (pa.int64(), "config `seed`"),
     "repeat": (pa.int64(), "config `repeat` (repeat index of the same settings)"),

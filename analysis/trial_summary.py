@@ -33,9 +33,11 @@ def trial_status(trial: TrialFiles, epochs_completed: int) -> str:
         still_retrying = trial.state_status in ("RUNNING", "PENDING", "PAUSED")
         return "errored" if trial.error is not None and not still_retrying else "running"
     budget = trial.config.get("epochs")
-    if isinstance(budget, (int, float)) and not isinstance(budget, bool) and epochs_completed < budget:
-        return "stopped_early"
-    return "terminated"
+    if not isinstance(budget, (int, float)) or isinstance(budget, bool) or epochs_completed >= budget:
+        return "terminated"
+    # Tune writes done=True on the last result of a trial it stops itself (scheduler, own end);
+    # a trial stopped with the whole experiment (TuneConfig.time_budget_s) keeps done=False.
+    return "time_budget" if trial.state_status == "TERMINATED" and not trial.done else "stopped_early"
 
 
 def finite(value: Any) -> bool:

@@ -31,7 +31,7 @@ class FakeTrial:
     activation: str
     seed: int
     val_accuracy: Sequence[float]
-    status: str = "terminated"  # terminated | stopped_early | errored | diverged | running | pending
+    status: str = "terminated"  # terminated | stopped_early | time_budget | errored | diverged | running | pending
     epochs: int | None = None  # the budget; defaults to len(val_accuracy)
     family: str = "selu_mnist"
     repeat: int = 0
@@ -142,6 +142,7 @@ def _write_trial_files(trial_dir: Path, trial: FakeTrial, config: dict[str, Any]
 _TUNE_STATUS = {
     "terminated": "TERMINATED",
     "stopped_early": "TERMINATED",
+    "time_budget": "TERMINATED",  # stopped with the experiment: Tune leaves done=False
     "diverged": "TERMINATED",
     "errored": "ERROR",
     "running": "RUNNING",

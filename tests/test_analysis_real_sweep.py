@@ -39,3 +39,35 @@ def test_a_real_sweep_records_placement_and_no_failures(smoke_experiment) -> Non
     assert (trials["num_failures"] == 0).all()
     assert trials["gpu_ids"].isna().all()  # CPU-only: no GPU ids, null rather than ""
     assert trials["node_id"].str.fullmatch(r"[0-9a-f]{56}").all()
+
+
+TIME_BUDGET_SWEEP = """
+import sys, time, ray
+from ray import tune
+
+def train(config):
+    for epoch in range(1, config["epochs"] + 1):
+        time.sleep(0.2)
+        tune.report({"epoch": epoch, "val_accuracy": 0.01 * epoch})
+
+ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+tune.Tuner(
+    train, param_space={"epochs": 200},
+    tune_config=tune.TuneConfig(time_budget_s=3, metric="val_accuracy", mode="max"),
+    run_config=tune.RunConfig(name="budget", storage_path=sys.argv[1], verbose=0),
+).fit()
+ray.shutdown()
+"""
+
+
+def test_a_trial_ended_by_tunes_time_budget_is_time_budget(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from analysis.export import export_experiment
+
+    completed = subprocess.run([sys.executable, "-c", TIME_BUDGET_SWEEP, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    export_experiment(tmp_path / "budget")
+    trials = read_tables(tmp_path / "budget").trials
+    assert list(trials["status"]) == ["time_budget"] and 0 < trials["epochs_completed"].item() < 200

@@ -310,3 +310,16 @@ def test_tables_are_created_with_the_users_umask(experiment: Path, tmp_path: Pat
     finally:
         os.umask(previous)
     assert [stat.S_IMODE(path.stat().st_mode) for path in paths] == [mode, mode]
+
+
+def test_trials_stopped_by_the_time_budget_have_their_own_status(tmp_path: Path) -> None:
+    fakes = [
+        FakeTrial("relu", 0, [0.5, 0.6], status="time_budget", epochs=4),
+        FakeTrial("relu", 1, [0.5, 0.6], status="stopped_early", epochs=4),
+        FakeTrial("relu", 2, [0.5, 0.6, 0.7, 0.8], status="time_budget"),  # had just finished
+    ]
+    experiment = write_fake_experiment(tmp_path, "budgeted", fakes)
+    export_experiment(experiment)
+    statuses = read_tables(experiment).trials.set_index("seed")["status"].to_dict()
+    assert statuses == {0: "time_budget", 1: "stopped_early", 2: "terminated"}
+    assert "time_budget" in read_metadata(experiment / TRIALS_FILE)["statuses"]
