@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -141,6 +142,7 @@ class RayCluster:
         while time.monotonic() < deadline and any(_alive(pid) for pid in doomed):
             time.sleep(0.2)
         self._groups.clear()
+        shutil.rmtree(self.root, ignore_errors=True)  # sessions, logs, sockets, the token
 
     def __enter__(self) -> "RayCluster":
         return self
