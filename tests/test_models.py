@@ -15,10 +15,10 @@ from trainables.models import (
     PRESETS,
     available_models,
     build_preset,
-    builder_parameters,
     builder_settings,
     default_activation,
     get_model,
+    register_model,
     tiny_arguments,
 )
 from trainables.models.resnet import ZeroPadChannels, parse_stages
@@ -54,10 +54,18 @@ def test_preset_reproduces_seed_parameter_count(preset):
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_every_builder_takes_shape_classes_and_a_registered_activation(builder):
-    assert {"input_shape", "num_classes", "activation"} <= builder_parameters(builder)
     assert default_activation(builder) in ACTIVATION_NAMES
     assert {"input_shape", "num_classes"} <= set(tiny_arguments(builder))
     assert not {"input_shape", "num_classes", "activation"} & set(builder_settings(builder))
+
+
+def test_registration_refuses_a_builder_without_shape_classes_or_activation():
+    def builder(*, input_shape: tuple = (4,), num_classes: int = 2) -> keras.Model:
+        raise AssertionError("never built")
+
+    with pytest.raises(ValueError, match=r"must take \['activation'\]"):
+        register_model("never registered", tiny={})(builder)
+    assert "never registered" not in available_models()
 
 
 def test_registry_errors_name_the_problem():
@@ -83,7 +91,7 @@ def _kernel_initializers(model) -> set[type]:
 def test_every_builder_runs_every_activation(builder, activation):
     """Finite float32 logits; and where the builder has the knob, the activation's initializer and dropout."""
     arguments = tiny_arguments(builder)
-    has_dropout = "dropout" in builder_parameters(builder)
+    has_dropout = "dropout" in builder_settings(builder)
     model = get_model(builder, **{**arguments, "activation": activation, **({"dropout": 0.2} if has_dropout else {})})
     logits = keras.ops.convert_to_numpy(model(_inputs(builder), training=True))
     assert logits.shape == (3, arguments["num_classes"])
@@ -91,7 +99,7 @@ def test_every_builder_runs_every_activation(builder, activation):
     assert np.all(np.isfinite(logits))
     assert model.layers[-1].activation is keras.activations.linear
     spec = ACTIVATIONS[activation]
-    if "kernel_initializer" in builder_parameters(builder):  # left unset: the activation's preference
+    if "kernel_initializer" in builder_settings(builder):  # left unset: the activation's preference
         assert _kernel_initializers(model) == {type(keras.initializers.get(spec.initializer))}
     if has_dropout:
         dropouts = [layer for layer in model.layers if "dropout" in type(layer).__name__.lower()]

@@ -4,7 +4,6 @@ from trainables.models import mlp, mobilenet, resnet  # noqa: F401  (register bu
 from trainables.models.presets import PRESETS, available_presets, build_preset
 from trainables.models.registry import (
     available_models,
-    builder_parameters,
     builder_settings,
     check_arguments,
     default_activation,
@@ -19,7 +18,6 @@ __all__ = [
     "available_models",
     "available_presets",
     "build_preset",
-    "builder_parameters",
     "builder_settings",
     "check_arguments",
     "default_activation",

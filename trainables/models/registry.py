@@ -51,6 +51,9 @@ def register_model(
         ]
         if positional:
             raise ValueError(f"model builder {name!r} must take keyword-only arguments, got {positional}")
+        missing = sorted(set(NOT_SETTINGS) - set(inspect.signature(builder).parameters))
+        if missing:
+            raise ValueError(f"model builder {name!r} must take {missing}")
         keyword_settings(builder)  # every parameter must carry a type
         _BUILDERS[name] = builder
         _TINY[name] = dict(tiny)
@@ -64,11 +67,6 @@ def register_model(
 def available_models() -> tuple[str, ...]:
     """Registered builder names, sorted."""
     return tuple(sorted(_BUILDERS))
-
-
-def builder_parameters(name: str) -> set[str]:
-    """Keyword arguments the builder accepts (to validate flat trial configs early)."""
-    return set(inspect.signature(_builder(name)).parameters)
 
 
 def tiny_arguments(name: str) -> dict[str, Any]:
