@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.schema import metric_direction
+from analysis.schema import FULL_BUDGET_STATUS, metric_direction
 
 CUT_SHORT_COLUMNS = ["experiment", "trial_id", "family", "activation", "seed", "status", "epochs_completed", "epochs"]
 
@@ -48,7 +48,7 @@ def _cut_short(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def _full_budget(trials: pd.DataFrame, metric: str) -> AtBudget:
-    reached = trials["status"].eq("terminated").fillna(False).astype(bool)
+    reached = trials["status"].eq(FULL_BUDGET_STATUS).fillna(False).astype(bool)
     budgets = sorted({int(value) for value in _budget_epochs(trials[reached]).dropna()})
     label = "full budget" + (f" ({', '.join(map(str, budgets))} epochs)" if budgets else "")
     return AtBudget(label, metric, trials[reached].copy(), _cut_short(trials[~reached]))

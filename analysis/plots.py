@@ -21,11 +21,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from analysis.schema import DEFAULT_METRIC, higher_is_better, varying_settings
+from analysis.schema import DEFAULT_METRIC, FULL_BUDGET_STATUS, higher_is_better, varying_settings
 
 logger = logging.getLogger(__name__)
 
-FINISHED = "terminated"
 # A numeric setting with at most this many distinct values is a sweep's choice list: categorical.
 MAX_NUMERIC_CATEGORIES = 6
 MAX_CONFIGURATIONS = 8
@@ -144,7 +143,7 @@ def _scatter_panel(axes, members: pd.DataFrame, parameter: str, metric: str, col
         rows = members[members["activation"] == activation]
         offset = (index - (len(activations) - 1) / 2) * 0.08 if categorical else 0.0
         x = positions.loc[rows.index] + offset
-        finished = rows["status"].eq(FINISHED).to_numpy()
+        finished = rows["status"].eq(FULL_BUDGET_STATUS).to_numpy()
         values = rows[metric].astype(float).to_numpy()
         axes.scatter(x[finished], values[finished], color=colors[activation], s=22, alpha=0.8)
         axes.scatter(x[~finished], values[~finished], facecolors="none", edgecolors=colors[activation], s=22, alpha=0.8)
@@ -194,7 +193,7 @@ def accuracy_vs_compute(trials: pd.DataFrame, metric: str = DEFAULT_METRIC, fami
     for index, ((group_family, activation), rows) in enumerate(groups):
         label = str(activation) if family is not None else f"{group_family}/{activation}"
         colors[label] = f"C{index % 10}"
-        finished = rows["status"].eq(FINISHED)
+        finished = rows["status"].eq(FULL_BUDGET_STATUS)
         cost, value = rows[cost_column].astype(float), rows[metric].astype(float)
         axes.scatter(cost[finished], value[finished], color=colors[label], s=22, alpha=0.8)
         axes.scatter(cost[~finished], value[~finished], facecolors="none", edgecolors=colors[label], s=22, alpha=0.8)

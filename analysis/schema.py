@@ -22,8 +22,8 @@ EPOCHS_FILE = "epochs.parquet"
 
 STATUSES = ("terminated", "stopped_early", "time_budget", "diverged", "errored", "running")
 DEFAULT_METRIC = "best_val_accuracy"
-# A finished-or-cut-short trial has a result; an errored or running one has not (yet).
-RESULT_STATUSES = ("terminated", "stopped_early", "diverged")
+# The one status of a trial that ran its whole `epochs` budget: the full-budget comparisons use it.
+FULL_BUDGET_STATUS = "terminated"
 
 TRIAL_FIELDS: dict[str, tuple[pa.DataType, str]] = {
     "experiment": (pa.string(), "experiment directory name (Tune's RunConfig.name)"),
@@ -58,12 +58,11 @@ DEFAULT_CHECKPOINT_METRIC = "val_accuracy"
 # Tune's clock and counter are kept in the epochs table (not as trial metrics).
 TUNE_CLOCK = ("training_iteration", "time_total_s", "time_this_iter_s")
 
-# Column roles. Config keys promoted to fixed columns (always present, typed even when absent).
+# Column roles. Config keys that identify a run (promoted to fixed columns, typed even when
+# absent), and those naming its resources: neither is a setting being compared.
 PROMOTED_CONFIG = ("family", "activation", "seed", "repeat")
-# Config keys that identify a run or its resources, not the setting being compared.
-IDENTITY_CONFIG = ("family", "activation", "seed", "repeat")
 RESOURCE_CONFIG = ("cpus_per_trial", "gpus_per_trial")
-NON_SETTING_COLUMNS = frozenset({*IDENTITY_CONFIG, *RESOURCE_CONFIG})
+NON_SETTING_COLUMNS = frozenset({*PROMOTED_CONFIG, *RESOURCE_CONFIG})
 RESULT_PREFIXES = ("best_", "last_")
 
 _ACCURACY_LIKE = re.compile(r"(acc|auc|precision|recall|f1)", re.IGNORECASE)
