@@ -11,7 +11,6 @@ row per trial) and ``epochs.parquet`` (one row per trial and epoch), atomically
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from analysis.atomic import write_tables_atomically
+from analysis.cli_parser import OneLineParser
 from analysis.schema import (
     EPOCH_FIELDS,
     EPOCHS_FILE,
@@ -195,7 +195,7 @@ def export_experiment(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.export", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m analysis.export", description=__doc__.splitlines()[0])
     parser.add_argument("experiment_dirs", nargs="+", help="Tune experiment directories (<storage_path>/<name>)")
     parser.add_argument("--out", default=None, help="output directory (default: the single experiment directory)")
     args = parser.parse_args(argv)

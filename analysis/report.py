@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.budget import at_budget
+from analysis.cli_parser import OneLineParser, positive_int
 from analysis.comparisons import PairedComparison, leaderboard, paired_comparison, paired_comparisons
 from analysis.compute import compute_accounting
 from analysis.reproduction import reproduction_table
@@ -183,10 +184,10 @@ def _write_plots(tables: Tables, plots_dir: str, metric: str, out: str | None) -
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m analysis.report", description="Report on exported tables (Markdown or JSON).")
+    parser = OneLineParser(prog="python -m analysis.report", description="Report on exported tables (Markdown or JSON).")
     parser.add_argument("tables_dir", help="directory holding trials.parquet and epochs.parquet")
     parser.add_argument("--metric", default=DEFAULT_METRIC, help=f"trials column to rank by (default {DEFAULT_METRIC})")
-    parser.add_argument("--at-epoch", type=int, default=None, metavar="E",
+    parser.add_argument("--at-epoch", type=positive_int, default=None, metavar="E",
                         help="compare every trial that reached epoch E at that epoch (default: the full budget)")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON instead of Markdown")
     parser.add_argument("--plots", default=None, metavar="DIR", help="also write PNG plots to DIR (Markdown only)")

@@ -109,9 +109,12 @@ def paired_t_test(a: Values, b: Values, confidence: float = 0.95) -> PairedTest:
 
 
 def wilcoxon_signed_rank(a: Values, b: Values) -> tuple[float, float]:
-    """scipy.stats.wilcoxon(a, b) (its defaults) on the finite pairs; (NaN, NaN) without a pair."""
+    """scipy.stats.wilcoxon(a, b) (its defaults) on the finite pairs; (NaN, NaN) under 2 pairs.
+
+    (SciPy raises for one pair given as two samples; no test is possible there anyway.)
+    """
     a_values, b_values = _finite_pairs(a, b)
-    if a_values.size == 0:
+    if a_values.size < 2:
         return math.nan, math.nan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-zero differences: SciPy says p = 1

@@ -243,8 +243,13 @@ def test_report_cli_errors_exit_2_with_one_line(tmp_path: Path, tables, capsys: 
     assert report.main([str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "trials.parquet" in error
-    assert report.main([str(tmp_path / "tables"), "--at-epoch", "0"]) == 2
-    assert "at least 1" in capsys.readouterr().err
+    for flags, words in ((["--at-epoch", "0"], "at least 1"), (["--at-epoch", "ten"], "whole number"), (["--at", "2"], "unrecognized")):
+        completed = subprocess.run(
+            [sys.executable, "-m", "analysis.report", str(tmp_path / "tables"), *flags],
+            capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
+        )
+        assert completed.returncode == 2 and completed.stderr.count("\n") == 1 and words in completed.stderr, completed.stderr
+    assert report.main([str(tmp_path / "tables"), "--at-epoch", "99"]) == 0  # no trial reached it: empty, not an error
 
 
 def test_to_markdown_formats_missing_values() -> None:

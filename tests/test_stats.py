@@ -82,8 +82,9 @@ def test_paired_t_test_drops_non_finite_pairs_and_handles_too_few() -> None:
     assert dropped.n == 3 and dropped.p_value == pytest.approx(expected.pvalue)
     one = stats.paired_t_test([0.8], [0.7])
     assert one.n == 1 and math.isnan(one.p_value) and one.mean_difference == pytest.approx(0.1)
-    statistic, p_value = stats.wilcoxon_signed_rank([math.nan], [0.5])
-    assert math.isnan(statistic) and math.isnan(p_value)
+    for a, b in (([math.nan], [0.5]), ([0.6], [0.5]), ([0.6, math.nan], [0.5, 0.5])):
+        statistic, p_value = stats.wilcoxon_signed_rank(a, b)
+        assert math.isnan(statistic) and math.isnan(p_value)
     with pytest.raises(ValueError, match="equal lengths"):
         stats.paired_t_test([1.0, 2.0], [1.0])
 
