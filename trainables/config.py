@@ -75,24 +75,19 @@ class TrainConfig:
         `ignored` (settings of activations not chosen) are accepted and dropped.
         """
         own = set(field_types())
-        builder_parameters, activation_parameters = set(builder_parameters), set(activation_parameters)
         known = {key: value for key, value in flat.items() if key in own}
-        rest = {key: value for key, value in flat.items() if key not in own}
         missing = sorted(name for name in REQUIRED if name not in known)
         if missing:
             raise ValueError(f"trial config lacks required key(s) {missing}")
-        unknown = sorted(set(rest) - builder_parameters - activation_parameters - set(ignored))
+        rest = {key: value for key, value in flat.items() if key not in own}
+        model_args, activation_args, unknown = split_keys(rest, builder_parameters, activation_parameters, ignored)
         if unknown:
             raise ValueError(
                 f"unknown config key(s) {unknown}: not a training setting, not an argument of model builder "
                 f"{known['model']!r} (it takes {sorted(builder_parameters)}) and not a setting of activation "
                 f"{known['activation']!r} (it takes {sorted(activation_parameters) or 'none'})"
             )
-        config = cls(
-            **known,
-            model_args={key: value for key, value in rest.items() if key in builder_parameters},
-            activation_args={key: value for key, value in rest.items() if key in activation_parameters},
-        )
+        config = cls(**known, model_args=model_args, activation_args=activation_args)
         config.validate()
         return config
 
@@ -112,6 +107,25 @@ class TrainConfig:
             "zoom": self.zoom,
             "shear": self.shear,
         }
+
+
+def split_keys(
+    settings: Mapping[str, Any],
+    builder_parameters: Iterable[str],
+    activation_parameters: Iterable[str],
+    ignored: Iterable[str] = (),
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """(builder arguments, activation arguments, unknown keys) of flat `settings`.
+
+    A key may be both a builder argument and a setting of the activation (aprelu_resnet's
+    bn_momentum): both get it. Keys in `ignored` (settings of registered activations not
+    chosen) are dropped, so one search space can grid over activations with different settings.
+    """
+    builder_parameters, activation_parameters = set(builder_parameters), set(activation_parameters)
+    builder_arguments = {key: value for key, value in settings.items() if key in builder_parameters}
+    activation_arguments = {key: value for key, value in settings.items() if key in activation_parameters}
+    known = builder_parameters | activation_parameters | set(ignored)
+    return builder_arguments, activation_arguments, sorted(key for key in settings if key not in known)
 
 
 def field_types() -> dict[str, Any]:

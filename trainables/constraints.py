@@ -24,40 +24,55 @@ from typing import Any, Annotated
 class AtLeast:
     bound: float
 
-    def check(self, value) -> str | None:
-        return None if value >= self.bound else f">= {self.bound}"
+    def allows(self, value) -> bool:
+        return value >= self.bound
+
+    def describe(self, value=None) -> str:
+        return f">= {self.bound}"
 
 
 @dataclass(frozen=True)
 class Above:
     bound: float
 
-    def check(self, value) -> str | None:
-        return None if value > self.bound else f"> {self.bound}"
+    def allows(self, value) -> bool:
+        return value > self.bound
+
+    def describe(self, value=None) -> str:
+        return f"> {self.bound}"
 
 
 @dataclass(frozen=True)
 class AtMost:
     bound: float
 
-    def check(self, value) -> str | None:
-        return None if value <= self.bound else f"<= {self.bound}"
+    def allows(self, value) -> bool:
+        return value <= self.bound
+
+    def describe(self, value=None) -> str:
+        return f"<= {self.bound}"
 
 
 @dataclass(frozen=True)
 class Below:
     bound: float
 
-    def check(self, value) -> str | None:
-        return None if value < self.bound else f"< {self.bound}"
+    def allows(self, value) -> bool:
+        return value < self.bound
+
+    def describe(self, value=None) -> str:
+        return f"< {self.bound}"
 
 
 @dataclass(frozen=True)
 class OneOf:
     choices: tuple
 
-    def check(self, value) -> str | None:
-        return None if value in self.choices else f"one of {list(self.choices)}"
+    def allows(self, value) -> bool:
+        return value in self.choices
+
+    def describe(self, value=None) -> str:
+        return f"one of {list(self.choices)}"
 
 
 @dataclass(frozen=True)
@@ -65,14 +80,21 @@ class Check:
     """A value check that needs code (a parser, a Keras lookup): `function(value)` raises ValueError."""
 
     function: Callable[[Any], Any]
-    description: str
+    description: str  # what a valid value is, e.g. "a Keras initializer name"
 
-    def check(self, value) -> str | None:
+    def _error(self, value) -> str | None:
         try:
             self.function(value)
         except (ValueError, TypeError) as error:
-            return f"{self.description} ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
+            return str(error).splitlines()[0] if str(error) else type(error).__name__
         return None
+
+    def allows(self, value) -> bool:
+        return self._error(value) is None
+
+    def describe(self, value=None) -> str:
+        detail = None if value is None else self._error(value)
+        return self.description if detail is None else f"{self.description} ({detail})"
 
 
 Positive = Annotated[int, AtLeast(1)]
@@ -141,7 +163,7 @@ def _type_error(value, base) -> str | None:
     if base is tuple:
         return None if isinstance(value, (tuple, list)) else "a sequence"
     if isinstance(base, type):
-        return None if isinstance(value, base) else f"a {base.__name__}"
+        return None if isinstance(value, base) else _TYPE_WORDS.get(base, f"a {base.__name__}")
     return None  # an annotation this module does not check (e.g. a Callable)
 
 
@@ -155,12 +177,15 @@ def value_error(value, annotation) -> str | None:
         base, constraints = _base(member)
         reason = _type_error(value, base)
         if reason is None:
-            failed = [text for text in (constraint.check(value) for constraint in constraints) if text]
-            if not failed:
+            if all(constraint.allows(value) for constraint in constraints):
                 return None
-            reason = f"{_TYPE_WORDS.get(base, base)} " + " and ".join(failed)
+            # A Check or OneOf says the whole story; bounds read after the type ("an int >= 1").
+            checks = [constraint for constraint in constraints if isinstance(constraint, (Check, OneOf))]
+            bounds = [constraint.describe() for constraint in constraints if constraint not in checks]
+            failed_checks = [constraint.describe(value) for constraint in checks if not constraint.allows(value)]
+            reason = " and ".join(failed_checks) or f"{_TYPE_WORDS.get(base, base)} " + " and ".join(bounds)
         reasons.append(reason)
-    return " or ".join(reasons)
+    return " or ".join(reasons + (["None"] if allows_none else []))
 
 
 def check_value(key: str, value, annotation) -> None:

@@ -44,15 +44,15 @@ def parse_config(flat: Mapping[str, Any]) -> TrainConfig:
     """
     from trainables.activations import activation_settings, resolve_activation
     from trainables.data.augment import AugmentConfig
-    from trainables.models import check_arguments, split_settings
+    from trainables.models import builder_settings, check_arguments
 
     for key in ("model", "activation"):
         if key not in flat:
             raise ValueError(f"trial config lacks the {key!r} key")
-    others = {key: value for key, value in flat.items() if key not in ("model", "activation")}
-    builder_arguments, activation_arguments, _ = split_settings(flat["model"], flat["activation"], others)
     every_activation = activation_settings()
-    config = TrainConfig.from_flat(flat, builder_arguments, activation_arguments, every_activation)
+    config = TrainConfig.from_flat(
+        flat, builder_settings(flat["model"]), activation_settings(flat["activation"]), every_activation
+    )
     check_arguments(config.model, config.model_args)
     resolve_activation(config.activation, **config.activation_args)
     unused = (set(flat) & set(every_activation)) - set(config.model_args) - set(config.activation_args)

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import keras
 
 from trainables.activations import activation_settings
+from trainables.config import split_keys
 from trainables.constraints import Check, check_value, keyword_settings
 
 # A Keras initializer name ("glorot_uniform", "lecun_normal", ...), checked without building a layer.
@@ -104,19 +105,8 @@ def check_arguments(name: str, arguments: Mapping[str, Any]) -> None:
 
 
 def split_settings(name: str, activation: str, settings: Mapping[str, Any]) -> tuple[dict, dict, list[str]]:
-    """(builder arguments, activation arguments, unknown keys) of flat `settings` for builder `name`.
-
-    A key may be both a builder argument and a setting of the activation (aprelu_resnet's
-    bn_momentum): both get it. A setting of another registered activation is accepted and
-    ignored, so one search space can grid over activations that have different settings.
-    """
-    builder_keys = builder_settings(name)
-    chosen = activation_settings(activation)
-    any_activation = activation_settings()
-    builder_arguments = {key: value for key, value in settings.items() if key in builder_keys}
-    activation_arguments = {key: value for key, value in settings.items() if key in chosen}
-    unknown = sorted(key for key in settings if key not in builder_keys and key not in any_activation)
-    return builder_arguments, activation_arguments, unknown
+    """(builder arguments, activation arguments, unknown keys) of flat `settings` (see config.split_keys)."""
+    return split_keys(settings, builder_settings(name), activation_settings(activation), activation_settings())
 
 
 def get_model(name: str, **kwargs) -> keras.Model:
