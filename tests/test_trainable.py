@@ -75,7 +75,7 @@ def test_out_of_range_values_are_one_line_errors_naming_key_and_value(key, value
         ({"rotation": 200.0}, "rotation"),
         ({"model": "no such model"}, "unknown model"),
         ({"activation": "no such activation"}, "unknown activation"),
-        ({"unitz": 3}, r"unknown config key\(s\) \['unitz'\]"),
+        ({"unitz": 3}, r"unknown config key\(s\) \['unitz'\].*'stages'.*'reduction'"),
     ],
 )
 def test_combinations_and_names_are_checked_too(changes, match):
@@ -89,6 +89,14 @@ def test_activation_settings_go_to_the_activation_and_other_activations_settings
     assert config.model_args["bn_momentum"] == 0.9 and "negative_slope" not in config.model_args
     with pytest.raises(ValueError, match="negative_slope=-1.0 is invalid"):
         parse_config({**TINY_RESNET, "negative_slope": -1.0})  # unused here, still checked
+
+
+def test_values_as_tune_samples_them_are_accepted():
+    """tune.randint / tune.uniform give NumPy scalars; None where a setting allows it."""
+    config = parse_config({**TINY_RESNET, "reduction": np.int64(2), "lr": np.float64(0.01), "image_size": None})
+    assert config.activation_args["reduction"] == 2 and config.lr == 0.01
+    with pytest.raises(ValueError, match=r"^image_size=0 is invalid: must be an int >= 1 or None$"):
+        parse_config({**TINY_RESNET, "image_size": 0})
 
 
 def test_parse_config_builds_nothing(monkeypatch):
