@@ -12,9 +12,10 @@ gets the same number of trials, and each suggestion runs once per seed through T
 
 from __future__ import annotations
 
+import functools
 import itertools
 import pickle
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ray.tune.search import Repeater, Searcher
 from ray.tune.search.repeater import TRIAL_INDEX
@@ -67,8 +68,9 @@ class ArmSearch(Searcher):
         self.total = samples_per_cell * len(cells) * len(seeds)
         self.created = 0
         self.trial_cells: dict[str, int] = {}
-        self.searchers = [Repeater(_optuna(nuisance, metric, mode, seed + index), repeat=len(seeds), set_index=True)
-                          for index in range(len(cells))]
+        startup = startup_trials(samples_per_cell)
+        self.searchers = [Repeater(_optuna(nuisance, metric, mode, seed + index, startup), repeat=len(seeds),
+                                   set_index=True) for index in range(len(cells))]
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         return True  # metric, mode and space are fixed at construction, per cell
@@ -102,7 +104,13 @@ class ArmSearch(Searcher):
             self.__dict__.update(pickle.load(handle))
 
 
-def _optuna(nuisance: Space, metric: str, mode: str, seed: int) -> Any:
+def startup_trials(samples_per_cell: int) -> int:
+    """Random suggestions before TPE models the results: Optuna's default 10, but at most a
+    third of an arm's suggestions, so a small sweep is not random search under another name."""
+    return max(2, min(10, samples_per_cell // 3))
+
+
+def _optuna(nuisance: Space, metric: str, mode: str, seed: int, startup: int) -> Any:
     import optuna
     from optuna.samplers import TPESampler
     from ray.tune.search.optuna import OptunaSearch
@@ -111,12 +119,18 @@ def _optuna(nuisance: Space, metric: str, mode: str, seed: int) -> Any:
 
     # Tune converts its own domains (choice, loguniform, ...) to Optuna distributions.
     return OptunaSearch(space=OptunaSearch.convert_search_space(nuisance), metric=metric, mode=mode,
-                        sampler=TPESampler(seed=seed))
+                        sampler=TPESampler(seed=seed, n_startup_trials=startup))
+
+
+def trial_dirname(trial: Any, keys: Sequence[str]) -> str:
+    """`train_<id>_activation=relu`: Tune's default name for searcher trials lists every config key."""
+    cell = ",".join(f"{key}={trial.config.get(key)}" for key in keys)
+    return f"{trial.trainable_name}_{trial.trial_id}" + (f"_{cell}" if cell else "")
 
 
 def optuna_search(space: Mapping[str, Any], num_samples: int, metric: str, mode: str, seed: int,
-                  max_concurrent: int | None) -> tuple[Space, Any, int]:
-    """(param_space, search_alg, num_samples) for `tune.TuneConfig` with `--search optuna`.
+                  max_concurrent: int | None) -> tuple[Space, dict[str, Any]]:
+    """(param_space, `tune.TuneConfig` keyword arguments) for `--search optuna`.
 
     `num_samples` counts trials for a searcher: samples x grid cells x seeds, as random search.
     """
@@ -127,7 +141,8 @@ def optuna_search(space: Mapping[str, Any], num_samples: int, metric: str, mode:
     total = searcher.total
     if max_concurrent:
         searcher = ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
-    return constants, searcher, total
+    dirname = functools.partial(trial_dirname, keys=list(cells[0]) + ["seed"])
+    return constants, {"search_alg": searcher, "num_samples": total, "trial_dirname_creator": dirname}
 
 
 def missing_package_message(search: str) -> str | None:

@@ -74,8 +74,9 @@ def test_state_survives_save_and_restore_in_the_middle_of_a_seed_group(tmp_path)
 def test_optuna_search_counts_trials_like_random_search_and_caps_concurrency():
     from ray.tune.search import ConcurrencyLimiter
 
-    param_space, search_alg, num_samples = optuna_search(space(), 5, "val_accuracy", "max", 0, max_concurrent=3)
-    assert num_samples == 5 * 4 * 3
+    param_space, settings = optuna_search(space(), 5, "val_accuracy", "max", 0, max_concurrent=3)
+    assert settings["num_samples"] == 5 * 4 * 3
+    search_alg = settings["search_alg"]
     assert isinstance(search_alg, ConcurrencyLimiter) and search_alg.max_concurrent == 3
     assert "lr" not in param_space and "activation" not in param_space and "seed" not in param_space
 
