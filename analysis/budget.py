@@ -49,7 +49,7 @@ def _cut_short(trials: pd.DataFrame) -> pd.DataFrame:
 
 def _full_budget(trials: pd.DataFrame, metric: str) -> AtBudget:
     reached = trials["status"].eq(FULL_BUDGET_STATUS).fillna(False).astype(bool)
-    budgets = sorted({int(value) for value in _budget_epochs(trials[reached]).dropna()})
+    budgets = sorted({int(value) for value in _budget_epochs(trials).dropna()})
     label = "full budget" + (f" ({', '.join(map(str, budgets))} epochs)" if budgets else "")
     return AtBudget(label, metric, trials[reached].copy(), _cut_short(trials[~reached]))
 
