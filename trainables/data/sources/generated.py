@@ -47,7 +47,7 @@ class Digits(Source):
         try:
             import sklearn.datasets  # noqa: F401
         except ImportError as error:
-            raise DataError("digits: needs scikit-learn (pip install scikit-learn)") from error
+            raise DataError("digits: needs scikit-learn: pip install -e \".[digits]\"") from error
 
     def load(self, request: Request) -> tuple[Split, Split]:
         from sklearn.datasets import load_digits
