@@ -1,6 +1,6 @@
 """Activations by name, each with what it needs from the network around it (as timm's create_act).
 
-    ACTIVATIONS["selu"] = ActivationSpec(_selu, initializer="lecun_normal", dropout=layers.AlphaDropout)
+    "selu": ActivationSpec(_named("selu"), initializer="lecun_normal", dropout=layers.AlphaDropout),
 
 An entry's `make` is a layer class or factory whose keyword parameters, each annotated and
 defaulted, are the activation's settings: a trial config sets one by its own name
