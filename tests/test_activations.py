@@ -131,3 +131,13 @@ def test_prelu_parameter_sharing(name, parameters):
     layer = get_activation(name)
     layer.build((None, 7, 3, 4))
     assert layer.count_params() == parameters
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_settable_names_are_parameters_of_make(name):
+    """A spec's `settable` may only narrow the factory's own parameters, never invent one."""
+    from trainables.constraints import keyword_settings
+
+    spec = ACTIVATIONS[name]
+    assert set(spec.settings()) <= set(keyword_settings(spec.make))
+    assert spec.widens >= 1 and isinstance(spec.initializer, str)

@@ -32,10 +32,14 @@ class ActivationSpec:
     initializer: str = "glorot_uniform"  # kernel initializer of the layers feeding it, unless a config sets one
     dropout: Callable[[float], layers.Layer] = layers.Dropout  # the dropout that keeps its statistics
     widens: int = 1  # output channels / input channels
+    settable: tuple[str, ...] | None = None  # parameters of `make` a config may set; None: all of them
 
     def settings(self) -> dict[str, tuple[Any, Any]]:
         """name -> (annotation, default) of every setting a config may give."""
-        return keyword_settings(self.make)
+        parameters = keyword_settings(self.make)
+        if self.settable is None:
+            return parameters
+        return {key: parameters[key] for key in self.settable}
 
 
 def _relu() -> layers.Layer:
@@ -84,7 +88,8 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
     "gelu": ActivationSpec(_named("gelu")),
     "swish": ActivationSpec(_named("swish")),
     "aprelu": ActivationSpec(APReLU),  # settings and defaults: APReLU.__init__
-    "antirectifier": ActivationSpec(Antirectifier, widens=2),
+    # epsilon is K.l2_normalize's floor against division by zero, not a hyperparameter.
+    "antirectifier": ActivationSpec(Antirectifier, widens=2, settable=()),
 }
 
 
