@@ -141,3 +141,17 @@ def test_settable_names_are_parameters_of_make(name):
     spec = ACTIVATIONS[name]
     assert set(spec.settings()) <= set(keyword_settings(spec.make))
     assert spec.widens >= 1 and isinstance(spec.initializer, str)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_activation_survives_a_keras_round_trip(tmp_path, name):
+    """Checkpoints are .keras files: an activation that cannot be saved and loaded cannot resume."""
+    inputs = keras.Input(shape=(4, 4, 6))
+    model = keras.Model(inputs, get_activation(name)(inputs))
+    x = np.random.default_rng(9).normal(size=(2, 4, 4, 6)).astype("float32")
+    model(x, training=True)
+    model.save(tmp_path / "activation.keras")
+    restored = keras.saving.load_model(tmp_path / "activation.keras")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-5, atol=1e-6
+    )
