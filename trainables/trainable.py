@@ -130,7 +130,7 @@ def load_checkpoint(directory: Path, config: TrainConfig):
     """Model with its optimizer state, and the number of epochs already trained."""
     import keras
 
-    import trainables.layers  # noqa: F401  registers the custom layers for deserialisation
+    import trainables.models  # noqa: F401  registers every custom layer (trainables.layers and the builders' own)
 
     model = keras.models.load_model(directory / MODEL_FILE)
     compile_model(model, config, model.optimizer)
