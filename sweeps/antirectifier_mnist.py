@@ -10,9 +10,7 @@ example: Dense -> activation -> Dropout(0.1), twice; RMSprop, batch 128.
 
 from __future__ import annotations
 
-from ray import tune
-
-from sweeps.runner import Sweep, main
+from sweeps.runner import Sweep, main, tune
 
 SWEEP = Sweep(
     family="antirectifier_mnist",

@@ -1,14 +1,15 @@
-"""The command line every sweep script shares, and its checks.
+"""The command line every sweep script shares: flags parsed into typed values.
 
-Every check that can fail on user input runs here, before Ray starts or a trial is
-scheduled, so a typo costs one readable line and exit code 2, never a traceback.
+Only argparse here (no Ray, no Keras), so `--help` answers at once. Values that depend
+on the sweep (records, `--set` keys, the metric) are checked by `sweeps.plan`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
+import re
 from typing import Any, Callable, Sequence
 
 
@@ -16,24 +17,43 @@ class UsageError(ValueError):
     """Bad input from the user: printed as one line, exit code 2."""
 
 
-def _positive(kind: type) -> Callable[[str], Any]:
-    """An argparse type: a number of `kind` that must be > 0."""
+def _number(kind: type, minimum: float, *, inclusive: bool, what: str) -> Callable[[str], Any]:
+    """An argparse type: a finite number of `kind` above `minimum` (at or above when inclusive)."""
 
     def parse(text: str) -> Any:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if not math.isfinite(value) or value < minimum or (value == minimum and not inclusive):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
         return value
 
     parse.__name__ = kind.__name__  # argparse names it in "invalid int value: 'x'"
     return parse
 
 
-_positive_int, _positive_float = _positive(int), _positive(float)
+_positive_int = _number(int, 0, inclusive=False, what="a positive integer")
+_positive_float = _number(float, 0, inclusive=False, what="a positive number")
+_seed = _number(int, 0, inclusive=True, what="an integer >= 0")
+MAX_SEED = 2**32 - 1  # NumPy's and TensorFlow's seeds are 32-bit
+MAX_REPEATS = 1000  # seeds per configuration; more is a typo, not a statistic
+_retries = _number(int, -1, inclusive=True, what="an integer >= 0 (or -1: retry without limit)")
+_reduction = _number(float, 1, inclusive=False, what="a number above 1 (ASHA keeps the top 1/F)")
+
+
+def _repeats(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_REPEATS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_REPEATS}, got {text}")
+    return value
 
 
 def _gpu_share(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(
             f"must be a share of one GPU between 0 and 1 (e.g. 0.25 packs 4 trials per GPU), got {text}"
@@ -41,82 +61,98 @@ def _gpu_share(text: str) -> float:
     return value
 
 
-def parse_value(text: str) -> Any:
-    """`--set` values: JSON when it parses (numbers, true/false, null), else the string."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*")
 
 
-def _assignment(text: str) -> tuple[str, Any]:
+def plain_name(text: str) -> str:
+    """An experiment name: one directory under --storage-path, never a path."""
+    if not _PLAIN_NAME.fullmatch(text) or ".." in text:
+        raise argparse.ArgumentTypeError(
+            f"must be a plain name (letters, digits, _ . = + -; no path separators or '..'), got {text!r}"
+        )
+    return text
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    """KEY=VALUE, the value kept as text: its type depends on the key (`sweeps.overrides`)."""
     key, sep, value = text.partition("=")
-    if not sep or not key:
+    if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.strip(), parse_value(value.strip())
+    return key.strip(), value.strip()
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but its errors are one line and exit 2 (argparse prints usage too)."""
+    """argparse, but a bad flag is a UsageError like every other (one line, exit 2; no usage dump)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        raise UsageError(message)
 
 
 def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epochs: int,
                  dataset: str, records: Sequence[int], num_samples: int) -> argparse.ArgumentParser:
-    parser = _Parser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sweep = parser.add_argument_group("search")
-    sweep.add_argument("--num-samples", type=_positive_int, default=num_samples,
-                       help="configurations sampled from the search space; each runs every grid value "
-                            "(default: %(default)s)")
-    sweep.add_argument("--repeats", type=_positive_int, default=1,
-                       help="run each sampled configuration with K seeds, for the statistics (default: 1)")
-    sweep.add_argument("--seed", type=int, default=0,
-                       help="base seed: sampling of the space, and trial seeds seed..seed+K-1 (default: 0)")
-    sweep.add_argument("--record", type=int, choices=list(records) or None, default=None,
-                       help=f"run one published tuning record exactly (available: {', '.join(map(str, records)) or 'none'})")
-    sweep.add_argument("--max-epochs", type=_positive_int, default=max_epochs,
-                       help="epoch budget of every trial (default: %(default)s; a --record defaults to its published budget)")
-    sweep.add_argument("--set", dest="overrides", type=_assignment, action="append", default=[], metavar="KEY=VALUE",
-                       help="fix one trial config key for every trial, e.g. --set batch_size=128; a JSON list makes "
-                            "it a grid, e.g. --set 'activation=[\"aprelu\",\"relu\"]' (repeatable)")
-    sweep.add_argument("--smoke", action="store_true",
-                       help="a complete tiny sweep on generated data in a few minutes on a CPU")
-
+    """The shared parser; flags whose default depends on --smoke or --record default to None."""
+    parser = _Parser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+                     allow_abbrev=False)
+    _search_flags(parser.add_argument_group("search"), max_epochs=max_epochs, records=records,
+                  num_samples=num_samples)
     sched = parser.add_argument_group("scheduling")
     sched.add_argument("--scheduler", choices=("asha", "fifo"), default="asha",
                        help="asha stops weak trials early; fifo runs every trial to the budget (default: asha)")
     sched.add_argument("--grace-period", type=_positive_int, default=None,
                        help="epochs every trial gets before ASHA may stop it (default: max(1, max_epochs // 10))")
-    sched.add_argument("--reduction-factor", type=_positive_float, default=3.0,
+    sched.add_argument("--reduction-factor", type=_reduction, default=3.0,
                        help="ASHA keeps the top 1/F at each rung (default: %(default)s)")
-    sched.add_argument("--metric", default=metric, help="metric to optimise (default: %(default)s)")
+    sched.add_argument("--metric", default=metric, help="metric to optimise, one the trial reports (default: %(default)s)")
     sched.add_argument("--mode", choices=("max", "min"), default=mode, help="default: %(default)s")
-
-    res = parser.add_argument_group("resources")
-    res.add_argument("--cpus-per-trial", type=_positive_float, default=1.0, help="default: %(default)s")
-    res.add_argument("--gpus-per-trial", type=_gpu_share, default=None,
-                     help="share of one GPU per trial, fractions allowed (default: 0.25 when the cluster has GPUs, else 0)")
-    res.add_argument("--max-concurrent", type=_positive_int, default=None,
-                     help="trials running at once (default: as many as the resources allow)")
-    res.add_argument("--address", default=os.environ.get("RAY_ADDRESS"),
-                     help="join an existing Ray cluster, e.g. 10.0.0.5:6379 or 'auto' (default: $RAY_ADDRESS, "
-                          "else a local instance)")
-    res.add_argument("--dashboard", action="store_true",
-                     help="start the Ray dashboard on 127.0.0.1 and print its URL (local instance only)")
-
-    out = parser.add_argument_group("data and results")
-    out.add_argument("--dataset", default=dataset,
-                     help="dataset name: the real one or a stand-in (synthetic-..., digits) (default: %(default)s)")
-    out.add_argument("--data-dir", default=None,
-                     help="offline data directory holding the standard files (see README, 'Offline data')")
-    out.add_argument("--storage-path", default=os.path.expanduser("~/ray_results"),
-                     help="where experiments are stored (default: ~/ray_results)")
-    out.add_argument("--name", default=None, help="experiment name (default: <family>-<timestamp>)")
-    out.add_argument("--resume", action="store_true",
-                     help="restore the interrupted sweep --name: finished trials are kept, errored ones retried")
-    out.add_argument("--max-failures", type=int, default=1,
-                     help="retries of a trial that raised, from its last checkpoint (default: %(default)s)")
-    out.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Tune's console output level")
+    _resource_flags(parser.add_argument_group("resources"))
+    _output_flags(parser.add_argument_group("data and results"), dataset=dataset)
     return parser
+
+
+def _search_flags(group: Any, *, max_epochs: int, records: Sequence[int], num_samples: int) -> None:
+    group.add_argument("--num-samples", type=_positive_int, default=None,
+                       help=f"configurations sampled from the search space; each runs every grid value "
+                            f"(default: {num_samples}; --smoke: the smoke sweep's)")
+    group.add_argument("--repeats", type=_repeats, default=1,
+                       help="run each sampled configuration with K seeds, for the statistics (default: 1)")
+    group.add_argument("--seed", type=_seed, default=0,
+                       help="base seed: sampling of the space, and trial seeds seed..seed+K-1 (default: 0)")
+    group.add_argument("--record", type=int, default=None,
+                       help=f"run one published tuning record exactly (available: {', '.join(map(str, records)) or 'none'})")
+    group.add_argument("--max-epochs", type=_positive_int, default=None,
+                       help=f"epoch budget of every trial (default: {max_epochs}; a --record: its published budget; "
+                            "--smoke: the smoke sweep's)")
+    group.add_argument("--set", dest="overrides", type=_assignment, action="append", default=[], metavar="KEY=VALUE",
+                       help="fix one trial config key for every trial, e.g. --set batch_size=128; a JSON list makes "
+                            "it a grid, e.g. --set 'activation=[\"aprelu\",\"relu\"]' (repeatable)")
+    group.add_argument("--smoke", action="store_true",
+                       help="a complete tiny sweep on generated data in a few minutes on a CPU")
+
+
+def _resource_flags(group: Any) -> None:
+    group.add_argument("--cpus-per-trial", type=_positive_float, default=1.0, help="default: %(default)s")
+    group.add_argument("--gpus-per-trial", type=_gpu_share, default=None,
+                       help="share of one GPU per trial, fractions allowed (default: 0.25 when the cluster has GPUs, else 0)")
+    group.add_argument("--max-concurrent", type=_positive_int, default=None,
+                       help="trials running at once (default: as many as the resources allow)")
+    group.add_argument("--address", default=os.environ.get("RAY_ADDRESS") or None,
+                       help="join an existing Ray cluster, e.g. 10.0.0.5:6379 or 'auto' (default: $RAY_ADDRESS, "
+                            "else a local instance)")
+    group.add_argument("--dashboard", action="store_true",
+                       help="start the Ray dashboard on 127.0.0.1 and print its URL (local instance only)")
+
+
+def _output_flags(group: Any, *, dataset: str) -> None:
+    group.add_argument("--dataset", default=None,
+                       help=f"dataset name: the real one or a stand-in (synthetic-..., digits) (default: {dataset}; "
+                            "--smoke: a generated stand-in)")
+    group.add_argument("--data-dir", default=None,
+                       help="offline data directory holding the standard files (see README, 'Offline data')")
+    group.add_argument("--storage-path", default=os.path.expanduser("~/ray_results"),
+                       help="where experiments are stored (default: ~/ray_results)")
+    group.add_argument("--name", type=plain_name, default=None, help="experiment name (default: <family>-<timestamp>)")
+    group.add_argument("--resume", action="store_true",
+                       help="restore the interrupted sweep --name: finished trials are kept, errored ones retried")
+    group.add_argument("--max-failures", type=_retries, default=1,
+                       help="retries of a trial that raised, from its last checkpoint (default: %(default)s)")
+    group.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Tune's console output level")

@@ -10,7 +10,9 @@ import pytest
 
 from sweeps import aprelu_cifar, selu_mnist
 from sweeps.cli import UsageError
-from sweeps.runner import make_trainable, plan_from_args, sample_config
+from sweeps.plan import plan_from_args
+from sweeps.runner import make_trainable
+from sweeps.space_checks import sample_config
 from trainables.config import TrainConfig
 from trainables.devices import configure_gpus
 from trainables.schedules import scaled_decay_every, step_decay
@@ -104,7 +106,7 @@ def test_set_overrides_and_grids(tmp_path):
     [
         (["--num-samples", "0"], "positive integer"),
         (["--gpus-per-trial", "1.5"], "share of one GPU"),
-        (["--record", "7"], "invalid choice"),
+        (["--record", "7"], "not a record of aprelu_cifar (available: 1, 16)"),
         (["--set", "unitz=3"], "unknown config key"),
         (["--set", "activation=swishy"], "unknown activation"),
         (["--dataset", "imagenet"], "unknown dataset"),
@@ -112,11 +114,11 @@ def test_set_overrides_and_grids(tmp_path):
         (["--grace-period", "50", "--max-epochs", "5"], "grace-period"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(tmp_path, argv, message):
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     with pytest.raises((UsageError, SystemExit)) as caught:
         plan_from_args(aprelu_cifar.SWEEP, ["--storage-path", str(tmp_path), "--dataset", "synthetic-cifar10", *argv])
     if isinstance(caught.value, SystemExit):
-        assert caught.value.code == 2
+        assert caught.value.code == 2 and message in capsys.readouterr().err
     else:
         assert message in str(caught.value)
 
