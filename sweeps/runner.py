@@ -44,33 +44,40 @@ def sample_config(space: Space, seed: int = 0) -> dict[str, Any]:
 
 
 def use_auth_token_if_present() -> None:
-    """Present the cluster token when joining by address.
+    """Present the cluster token (~/.ray/auth_token) when joining by address.
 
     `ray start --head` turns token auth on, but Ray's driver sends its token to an explicit
     address only when RAY_AUTH_MODE=token (`ray.init` enables it by itself only for a local
-    or "auto" cluster). Ray's documented variables are the public way: set the mode when a
-    token exists ($RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token). Sending a token
-    to a cluster without auth is harmless; an explicit RAY_AUTH_MODE is respected.
+    or "auto" cluster). Setting that documented variable is not enough here: Ray reads it
+    once, when its config is first loaded (at `import ray`, long before an address is known),
+    and no public API reloads it. Ray's own helper sets it and reloads the config, so this is
+    the one private import of the project, kept to this function. Sending a token to a
+    cluster without auth is harmless; an explicit RAY_AUTH_MODE is respected.
     """
-    if "RAY_AUTH_MODE" in os.environ:
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # a Ray without token auth
         return
-    token_path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
-    if os.environ.get("RAY_AUTH_TOKEN") or token_path.is_file():
-        os.environ["RAY_AUTH_MODE"] = "token"
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def start_ray(plan: Plan) -> Any:
     """Start a local instance or join `plan.address`; returns Ray's context (dashboard URL)."""
     import ray
 
+    from sweeps.console import forward_worker_logs
+
     env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}
+    to_driver = forward_worker_logs(plan.verbose)  # workers' TF notices and checkpoint lines
     try:
         if plan.address:
             use_auth_token_if_present()
-            return ray.init(address=plan.address, runtime_env=env, log_to_driver=True)
+            return ray.init(address=plan.address, runtime_env=env, log_to_driver=to_driver)
         return ray.init(
             include_dashboard=plan.dashboard, dashboard_host="127.0.0.1", runtime_env=env,
-            configure_logging=True, logging_level=logging.WARNING,
+            configure_logging=True, logging_level=logging.WARNING, log_to_driver=to_driver,
         )
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"at {plan.address}" if plan.address else "locally"
@@ -123,10 +130,13 @@ def checkpoint_config(plan: Plan) -> Any:
 def make_tuner(plan: Plan, trainable: Any):
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-    from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    if plan.resume:
-        return tune.Tuner.restore(str(plan.experiment_dir), trainable=trainable, resume_errored=True)
+    from sweeps.integrations import callbacks, tune_settings
+
+    param_space, settings = tune_settings(plan)  # by --search; --time-budget
+    if plan.resume:  # the same param_space: new trials resolve its sample_from functions
+        return tune.Tuner.restore(str(plan.experiment_dir), trainable=trainable, resume_errored=True,
+                                  param_space=param_space)
     if plan.scheduler == "asha":
         scheduler = ASHAScheduler(
             time_attr="epoch", max_t=plan.max_epochs, grace_period=plan.grace_period,
@@ -136,20 +146,12 @@ def make_tuner(plan: Plan, trainable: Any):
         scheduler = FIFOScheduler()
     return tune.Tuner(
         trainable,
-        param_space=plan.param_space,
-        tune_config=tune.TuneConfig(
-            metric=plan.metric, mode=plan.mode, scheduler=scheduler, num_samples=plan.num_samples,
-            # Random dimensions are drawn once per sample and shared by its grid (seeds,
-            # activations), so repeats and activation comparisons are properly paired.
-            # (Tune ignores max_concurrent_trials when given a generator: it goes here.)
-            search_alg=BasicVariantGenerator(
-                constant_grid_search=True, random_state=plan.seed, max_concurrent=plan.max_concurrent or 0,
-            ),
-        ),
+        param_space=param_space,
+        tune_config=tune.TuneConfig(metric=plan.metric, mode=plan.mode, scheduler=scheduler, **settings),
         run_config=tune.RunConfig(
             name=plan.name, storage_path=plan.storage_path, verbose=plan.verbose,
             failure_config=tune.FailureConfig(max_failures=plan.max_failures),
-            checkpoint_config=checkpoint_config(plan),
+            checkpoint_config=checkpoint_config(plan), callbacks=callbacks(plan), log_to_file=True,
         ),
     )
 
@@ -177,9 +179,11 @@ def run(plan: Plan) -> int:
     """Check the outside world, run the sweep, report; returns the exit code."""
     import ray
 
+    from sweeps.console import quiet_driver_environment
     from sweeps.preflight import preflight
 
     preflight(plan)
+    quiet_driver_environment()
     context = start_ray(plan)
     try:
         if plan.dashboard:
@@ -261,6 +265,8 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
         parse_args(sweep, argv)  # --help and malformed flags answer before Keras is imported (~5 s)
         import_keras_quietly()
         plan = plan_from_args(sweep, argv)
+        if plan.tools.dry_run:
+            return dry_run(plan)
         return run(plan)
     except UsageError as error:
         return usage_error(error, plan)
@@ -268,6 +274,18 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
         return storage_error(error, plan)
     except (KeyboardInterrupt, Interrupted):
         return interrupted(plan)
+
+
+def dry_run(plan: Plan) -> int:
+    """`--dry-run`: the plan, checked against what exists (no storage probe, no download), printed."""
+    from sweeps.integrations import dry_run_lines
+    from sweeps.preflight import check_address, check_experiment_dir
+
+    check_experiment_dir(plan)
+    if plan.address:
+        check_address(plan.address)
+    print("\n".join(dry_run_lines(plan, before_join=use_auth_token_if_present)))
+    return EXIT_OK
 
 
 def usage_error(error: UsageError, plan: Plan | None) -> int:
