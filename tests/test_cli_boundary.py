@@ -197,3 +197,27 @@ def test_real_command_line_errors_have_no_traceback(repo_root, tmp_path):
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr[-2000:]
         assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+def test_storage_failure_during_the_run_is_one_line(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import sweeps.runner
+
+    def disk_full_midway(plan):
+        raise OSError(errno.ENOSPC, "No space left on device", str(plan.experiment_dir / "experiment_state.json"))
+
+    monkeypatch.setattr(sweeps.runner, "run", disk_full_midway)
+    code, err = run_main(aprelu_cifar.SWEEP, ["--smoke", "--name", "x"], tmp_path, capsys)
+    assert code == 2 and "No space left on device" in err and "experiment_state.json" in err, err
+
+
+def test_other_os_errors_are_not_disguised_as_usage_errors(tmp_path, monkeypatch):
+    import sweeps.runner
+
+    def broken(plan):
+        raise ConnectionResetError("a bug, not the user's storage")
+
+    monkeypatch.setattr(sweeps.runner, "run", broken)
+    with pytest.raises(ConnectionResetError):
+        main(aprelu_cifar.SWEEP, ["--smoke", "--storage-path", str(tmp_path)])
