@@ -97,11 +97,16 @@ def plan_from_args(sweep: Sweep, argv: Sequence[str] | None = None) -> Plan:
         scheduler=args.scheduler, grace_period=grace, reduction_factor=args.reduction_factor,
         metric=args.metric, mode=args.mode, cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
-        storage_path=os.path.abspath(os.path.expanduser(args.storage_path)),
+        storage_path=_storage_path(args.storage_path),
         name=args.name or f"{sweep.family}-{time.strftime('%Y%m%d-%H%M%S')}", resume=args.resume,
         max_failures=args.max_failures, address=args.address, dashboard=args.dashboard, seed=args.seed,
         verbose=args.verbose, argv=tuple(argv),
     )
+
+
+def _storage_path(text: str) -> str:
+    """Local paths made absolute (Tune needs that); URIs (s3://, gs://) kept as given."""
+    return text if "://" in text else os.path.abspath(os.path.expanduser(text))
 
 
 def _check_record(sweep: Sweep, record: int | None) -> None:
