@@ -170,7 +170,27 @@ def _epochs_table(trials: Sequence[TrialFiles]) -> pa.Table:
 def build_tables(experiment_dirs: Sequence[str | os.PathLike]) -> tuple[pa.Table, pa.Table]:
     """Read the experiments and return (trials, epochs) Arrow tables with schema metadata."""
     trials = _read_all(experiment_dirs)
-    return _trials_table(trials), _epochs_table(trials)
+    return _with_rungs(_trials_table(trials), trials, experiment_dirs), _epochs_table(trials)
+
+
+def _with_rungs(table: pa.Table, trials: Sequence[TrialFiles], experiment_dirs: Sequence[str | os.PathLike]) -> pa.Table:
+    """Budget-fair ASHA's per-arm record (sweeps.fair_asha_record) as columns arm, rung, rung_epoch.
+
+    Only when an experiment ran that scheduler, so other exports keep their columns."""
+    from sweeps.fair_asha_record import trial_rungs
+
+    by_trial = {(Path(d).resolve().name, trial_id): row for d in experiment_dirs for trial_id, row in trial_rungs(d).items()}
+    if not by_trial:
+        return table
+    rows = [by_trial.get((trial.experiment, trial.trial_id), {}) for trial in trials]
+    descriptions = {"arm": (pa.string(), "budget-fair ASHA arm (stratification keys' values)"),
+                    "rung": (pa.int64(), "highest rung reached in its arm (-1 none; the last is the full budget)"),
+                    "rung_epoch": (pa.int64(), "epoch of that rung")}
+    for name, (arrow_type, description) in descriptions.items():
+        column = f"asha_{name}" if name in table.column_names else name  # a config key of that name
+        field, array = typed_column(column, [row.get(name) for row in rows], arrow_type, description)
+        table = table.append_column(field, array)
+    return table
 
 
 def export_experiment(
