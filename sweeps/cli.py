@@ -106,6 +106,9 @@ def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epo
     sched.add_argument("--mode", choices=("max", "min"), default=mode, help="default: %(default)s")
     _resource_flags(parser.add_argument_group("resources"))
     _output_flags(parser.add_argument_group("data and results"), dataset=dataset)
+    from sweeps.integrations import add_arguments  # --dry-run, --time-budget, --search, --tracker
+
+    add_arguments(parser, _positive_float)
     return parser
 
 

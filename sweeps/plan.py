@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sweeps.cli import MAX_SEED, UsageError, build_parser
+from sweeps.integrations import Tools, tools_from_args
 from sweeps.sweep import Space, Sweep
 
 # What the trainable reports that is not a number to rank trials by.
@@ -47,6 +48,7 @@ class Plan:
     seed: int
     verbose: int
     argv: tuple[str, ...] = ()  # the command line, for the resume hint
+    tools: Tools = Tools()  # dry run, time budget, search, trackers (sweeps.integrations)
 
     @property
     def experiment_dir(self) -> Path:
@@ -100,7 +102,7 @@ def plan_from_args(sweep: Sweep, argv: Sequence[str] | None = None) -> Plan:
         storage_path=_storage_path(args.storage_path),
         name=args.name or f"{sweep.family}-{time.strftime('%Y%m%d-%H%M%S')}", resume=args.resume,
         max_failures=args.max_failures, address=args.address, dashboard=args.dashboard, seed=args.seed,
-        verbose=args.verbose, argv=tuple(argv),
+        verbose=args.verbose, argv=tuple(argv), tools=tools_from_args(args),
     )
 
 

@@ -23,6 +23,10 @@ STORAGE_ERRNOS = (errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.ED
 
 def preflight(plan: Plan) -> None:
     """Raise UsageError, in one line, for anything outside the command line that would fail."""
+    from sweeps.integrations import missing_package
+
+    if message := missing_package(plan.tools):  # --search optuna / --tracker without its extra
+        raise UsageError(message)
     check_experiment_dir(plan)
     check_storage(plan.storage_path)
     if plan.address:

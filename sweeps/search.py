@@ -21,7 +21,6 @@ from ray.tune.search import Repeater, Searcher
 from ray.tune.search.repeater import TRIAL_INDEX
 
 Space = dict[str, Any]
-SEARCHES = ("random", "optuna")
 
 
 def _is_grid(value: Any) -> bool:

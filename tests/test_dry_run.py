@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from ray import tune
 
 from sweeps.dry_run import (
-    Resources, arm_keys, asha_rungs, asha_trial_epochs, concurrency, generate_trials, trials_per_arm,
+    Resources, arm_keys, asha_rungs, asha_trial_epochs, concurrency, format_value, generate_trials, trials_per_arm,
 )
 
 
@@ -48,3 +54,37 @@ def test_concurrency_is_limited_by_cpus_gpus_and_the_cap():
     assert concurrency(machine, 4, 0.25, None) == 4
     assert concurrency(machine, 1, 0.25, 3) == 3
     assert concurrency(Resources(cpus=2, gpus=0, where="here"), 1, 0.5, None) == 0
+
+
+def dry_run(repo_root: str, script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(Path(repo_root) / "sweeps" / script), "--dry-run", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_dry_run_prints_arms_and_budgets_and_writes_nothing(repo_root, tmp_path):
+    result = dry_run(repo_root, "antirectifier_mnist.py", "--smoke", "--repeats", "2", "--storage-path",
+                     str(tmp_path / "results"), "--name", "dry", "--grace-period", "1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "trials: 8 = 1 sample(s) x 8 grid combination(s)" in out
+    assert "arm activation=antirectifier: 4 trial(s)" in out and "arm activation=relu: 4 trial(s)" in out
+    assert "FIFO (worst case) 24 trial-epochs" in out  # 8 trials x 3 smoke epochs
+    assert re.search(r"rungs at epoch\(s\) 1, 3\): about \d+ trial-epochs", out)
+    assert "trial(s) at once" in out
+    assert not (tmp_path / "results").exists()
+    assert "Started a local Ray instance" not in out + result.stderr
+
+
+@pytest.mark.slow
+def test_dry_run_matches_the_sweep_that_then_runs(repo_root, smoke_experiment, tmp_path):
+    experiment, _ = smoke_experiment
+    result = dry_run(repo_root, "aprelu_cifar.py", "--smoke", "--storage-path", str(tmp_path), "--name", "smoke")
+    assert result.returncode == 0, result.stderr[-2000:]
+    configs = [json.loads(path.read_text()) for path in experiment.glob("*/params.json")]
+    assert f"trials: {len(configs)} = 6 sample(s) x 1 grid combination(s)" in result.stdout
+    shown = re.findall(r"^  sample \d+: (.*)$", result.stdout, flags=re.MULTILINE)
+    assert len(shown) == 3
+    for line in shown:  # each shown sample is one that Tune then ran
+        values = dict(item.split("=", 1) for item in line.split(", "))
+        assert any(all(format_value(config[key]) == value for key, value in values.items())
+                   for config in configs), (line, configs)

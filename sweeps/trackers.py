@@ -1,0 +1,73 @@
+"""`--tracker mlflow|wandb|aim`: Ray Tune's own logger callbacks, one tracker run per trial.
+
+Each callback logs a trial's flat config as the run's parameters and every per-epoch
+result as metrics (step = Tune's training iteration, which is the epoch here). Where the
+runs go follows each tool's usual environment variables, then `--tracker-uri` /
+`--tracker-project`, then a default beside the experiment, so nothing lands in the
+working directory by surprise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+TRACKERS = ("mlflow", "wandb", "aim")
+MODULES = {"mlflow": "mlflow", "wandb": "wandb", "aim": "aim"}  # tracker -> module to import
+
+
+def missing_package_message(names: Sequence[str]) -> str | None:
+    """One line naming the extra to install for the first tracker whose package is absent."""
+    for name in names:
+        if importlib.util.find_spec(MODULES[name]) is None:
+            return f"--tracker {name} needs the {MODULES[name]!r} package: pip install -e \".[{name}]\""
+    return None
+
+
+def mlflow_uri(uri: str | None, storage_path: str) -> str:
+    """--tracker-uri, else $MLFLOW_TRACKING_URI, else a SQLite store beside the experiments."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(storage_path) / 'mlflow.db'}"
+
+
+def mlflow_callback(name: str, storage_path: str, uri: str | None, project: str | None) -> Any:
+    from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+    experiment = project or os.environ.get("MLFLOW_EXPERIMENT_NAME") or name
+    return MLflowLoggerCallback(tracking_uri=mlflow_uri(uri, storage_path), experiment_name=experiment,
+                                tags={"sweep": name})
+
+
+def wandb_callback(name: str, family: str, experiment_dir: Path, project: str | None) -> Any:
+    """Project: --tracker-project, $WANDB_PROJECT, else the sweep family; one group per sweep.
+
+    Offline runs (WANDB_MODE=offline) go to $WANDB_DIR, else into the experiment directory.
+    """
+    from ray.air.integrations.wandb import WandbLoggerCallback
+
+    extra = {} if os.environ.get("WANDB_DIR") else {"dir": str(experiment_dir)}
+    return WandbLoggerCallback(project=project or os.environ.get("WANDB_PROJECT") or family, group=name, **extra)
+
+
+def aim_callback(name: str, storage_path: str, uri: str | None) -> Any:
+    """Repository: --tracker-uri, $AIM_REPO, else the storage path (one .aim repo for all sweeps)."""
+    from ray.tune.logger.aim import AimLoggerCallback
+
+    return AimLoggerCallback(repo=uri or os.environ.get("AIM_REPO") or storage_path, experiment_name=name)
+
+
+def tracker_callbacks(names: Sequence[str], *, name: str, family: str, storage_path: str,
+                      uri: str | None = None, project: str | None = None) -> list[Any]:
+    """The Tune callbacks for `names` (each at most once, in the order given)."""
+    callbacks = []
+    for tracker in dict.fromkeys(names):
+        if tracker == "mlflow":
+            callbacks.append(mlflow_callback(name, storage_path, uri, project))
+        elif tracker == "wandb":
+            callbacks.append(wandb_callback(name, family, Path(storage_path) / name, project))
+        elif tracker == "aim":
+            callbacks.append(aim_callback(name, storage_path, uri))
+        else:
+            raise ValueError(f"unknown tracker {tracker!r}; known: {', '.join(TRACKERS)}")
+    return callbacks
