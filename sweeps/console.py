@@ -19,9 +19,6 @@ import os
 # The warning names this variable as its off switch; a value the user set is kept.
 SNAPSHOT_WARNING_VARIABLE = "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"
 
-WORKER_LOGS = "/tmp/ray/session_latest/logs/worker-*.err"  # Ray's default temp dir
-TRIAL_LOGS = "/tmp/ray/session_latest/artifacts/<time>/<name>/working_dirs/<trial>/{stdout,stderr}"
-
 
 def quiet_driver_environment() -> None:
     """Set the driver-side switches before Tune starts (the user's own values win)."""
@@ -32,9 +29,3 @@ def forward_worker_logs(verbose: int) -> bool:
     """`ray.init(log_to_driver=...)`: worker output on the console only at `--verbose 2`."""
     return verbose >= 2
 
-
-def where_trial_output_goes(verbose: int) -> str:
-    """One line for the sweep's header, so a user knows where the silenced lines are."""
-    if forward_worker_logs(verbose):
-        return "trial output: forwarded to this console (--verbose 2)"
-    return f"trial output (TensorFlow notices, checkpoint lines, prints): {TRIAL_LOGS}, all workers: {WORKER_LOGS}"
