@@ -15,7 +15,7 @@ from sweeps.cli import UsageError
 
 Space = dict[str, Any]
 # Settings of the data the driver loads once and shares: one value for the whole sweep.
-DATA_KEYS = ("image_size", "train_limit", "val_limit")
+DATA_KEYS = ("image_size", "train_limit", "val_limit", "validation", "validation_fraction")
 # Trials per sample beyond which a grid is a typo (a pasted list), not an experiment.
 MAX_GRID_COMBINATIONS = 100_000
 

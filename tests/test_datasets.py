@@ -56,7 +56,7 @@ def test_names_and_unknown_name():
 def test_cifar10_from_batches_folder(tmp_path):
     raw = write_cifar_batches(tmp_path / "cifar-10-batches-py")
     check_dataset("cifar10", tmp_path)
-    dataset = load_dataset("cifar10", tmp_path)
+    dataset = load_dataset("cifar10", tmp_path, validation="test")  # every file image, in order
     expected_train = np.concatenate([to_hwc(raw[batch][0]) for batch in CIFAR_BATCHES[:-1]])
     mean = expected_train.mean()
     np.testing.assert_allclose(dataset.x_train, expected_train - mean, atol=1e-6)
@@ -77,8 +77,8 @@ def test_cifar10_channel_layout_is_hwc(tmp_path):
             pickle.dump({b"data": red, b"labels": [3]}, handle)
     dataset = load_dataset("cifar10", tmp_path)
     # The scalar mean shifts every channel alike, so red stays above green and blue.
-    assert np.all(dataset.x_val[0, :, :, 0] > dataset.x_val[0, :, :, 1] + 0.9)
-    np.testing.assert_array_equal(dataset.x_val[0, :, :, 1], dataset.x_val[0, :, :, 2])
+    assert np.all(dataset.x_test[0, :, :, 0] > dataset.x_test[0, :, :, 1] + 0.9)
+    np.testing.assert_array_equal(dataset.x_test[0, :, :, 1], dataset.x_test[0, :, :, 2])
 
 
 def test_cifar10_from_archive_matches_folder(tmp_path):
@@ -148,7 +148,7 @@ def test_mnist_from_npz(tmp_path):
     }
     np.savez(tmp_path / "mnist.npz", **arrays)
     check_dataset("mnist", tmp_path)
-    dataset = load_dataset("mnist", tmp_path)
+    dataset = load_dataset("mnist", tmp_path, validation="test")  # every file image, in order
     assert dataset.input_shape == (28, 28, 1)
     np.testing.assert_allclose(dataset.x_train[..., 0], arrays["x_train"] / 255, atol=1e-7)
     np.testing.assert_array_equal(dataset.y_val, arrays["y_test"])
@@ -264,7 +264,8 @@ def test_synthetic_standins_have_real_shapes_and_are_learnable(name, shape, clas
     check_dataset(name)
     dataset = load_dataset(name, image_size=image_size, train_limit=300, val_limit=200, seed=0)
     assert dataset.input_shape == shape and dataset.num_classes == classes
-    assert dataset.x_train.shape[0] == 300 and dataset.x_val.shape[0] == 200
+    # 300 training images remain after the 10% holdout (the generator makes 334); test: 200
+    assert dataset.x_train.shape[0] == 300 and dataset.x_val.shape[0] == 33 and dataset.x_test.shape[0] == 200
     assert dataset.x_train.dtype == np.float32 and dataset.y_train.dtype == np.int32
     assert set(np.unique(dataset.y_train)) == set(range(classes))
     assert linear_accuracy(dataset) > 1.0 / classes + 0.3
@@ -272,11 +273,12 @@ def test_synthetic_standins_have_real_shapes_and_are_learnable(name, shape, clas
 
 def test_synthetic_default_sizes_and_determinism():
     first = load_dataset("synthetic-mnist")
-    assert first.x_train.shape == (2048, 28, 28, 1) and first.x_val.shape == (512, 28, 28, 1)
+    assert first.x_train.shape == (1843, 28, 28, 1) and first.x_val.shape == (205, 28, 28, 1)  # 2048, 10% held out
+    assert first.x_test.shape == (512, 28, 28, 1)
     np.testing.assert_array_equal(first.x_train, load_dataset("synthetic-mnist").x_train)
     assert not np.array_equal(first.x_train, load_dataset("synthetic-mnist", seed=1).x_train)
     beans = load_dataset("synthetic-beans", image_size=8)
-    assert beans.x_train.shape == (256, 8, 8, 3)
+    assert len(beans.x_train) + len(beans.x_val) == 256
 
 
 def test_synthetic_cifar10_is_mean_subtracted_like_cifar10():
@@ -287,7 +289,7 @@ def test_synthetic_cifar10_is_mean_subtracted_like_cifar10():
 def test_digits_split_is_fixed_and_learnable():
     dataset = load_dataset("digits")
     assert dataset.input_shape == (8, 8, 1) and dataset.num_classes == 10
-    assert len(dataset.x_train) + len(dataset.x_val) == 1797
+    assert len(dataset.x_train) + len(dataset.x_val) + len(dataset.x_test) == 1797
     assert 0.0 <= dataset.x_train.min() and dataset.x_train.max() == 1.0
     # The trial seed only picks limited subsets; the split itself never moves.
     np.testing.assert_array_equal(dataset.x_val, load_dataset("digits", seed=5).x_val)
@@ -309,7 +311,8 @@ def test_keras_cache_is_checked_and_read_without_downloading(tmp_path, monkeypat
               "x_test": np.zeros((1, 28, 28), np.uint8), "y_test": np.array([7])}
     np.savez(cache / "mnist.npz", **arrays)
     check_dataset("mnist")
-    np.testing.assert_array_equal(load_dataset("mnist").y_val, [7])
+    np.testing.assert_array_equal(load_dataset("mnist", validation="test").y_val, [7])
+    np.testing.assert_array_equal(load_dataset("mnist").y_test, [7])  # held out: test is reported apart
     np.savez(cache / "mnist.npz", **{**arrays, "y_test": np.array([12])})
     with pytest.raises(DataError, match=r"keras-cache/mnist\.npz 'y_test' holds ids from 12 to 12"):
         check_dataset("mnist")

@@ -87,6 +87,7 @@ def test_record_plan_is_exact_and_scales_decay(tmp_path):
     assert config["reduction"] == 16 and config["bn_momentum"] == 0.9 and config["gamma_l2"] == 1e-4
     assert config["shear"] == 30.0 and config["zoom"] == 0.2
     assert config["lr_decay_every"] == 15  # 1500 of 5000 -> 30% of 50
+    assert config["validation"] == "test"  # a reproduction keeps the seeds' protocol
     default = plan_from_args(aprelu_cifar.SWEEP, ["--record", "1", "--storage-path", str(tmp_path),
                                                      "--dataset", "synthetic-cifar10"])
     assert default.max_epochs == 1000 and sample_config(default.param_space)["lr_decay_every"] == 400

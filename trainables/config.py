@@ -51,7 +51,11 @@ class TrainConfig:
     data_dir: str | None = None
     image_size: Positive | None = None  # beans only: side of the square input
     train_limit: Positive | None = None  # use only the first N training images (smoke runs, tests)
-    val_limit: Positive | None = None
+    val_limit: Positive | None = None  # at most N validation and N test images
+    # "holdout": decide on a split held out of the training data (beans: its own), report
+    # test_* only; "test": the seeds' protocol (validate on the test split), for reproductions.
+    validation: Annotated[str, OneOf(("holdout", "test"))] = "holdout"
+    validation_fraction: Annotated[float, Above(0.0), AtMost(0.5)] = 0.1  # of the training split
     # Bookkeeping set by the runner; kept so results say what ran where.
     family: str = ""
     repeat: Annotated[int, AtLeast(0)] = 0

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 METRICS = (
     "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
+    "test_loss", "test_accuracy",  # reported for curves, never used for a decision (see `validation`)
     "epoch_seconds", "images_per_second", "diverged", "stop_reason",
     "gpu_ids", "node_id",  # where the trial ran (see `placement`)
 )
@@ -174,10 +175,13 @@ def train(config: Mapping[str, Any], data: Any = None) -> None:
     keras.backend.clear_session()  # Tune may reuse this process for another trial
     set_precision(settings, gpus)
     seed_everything(settings.seed)
-    if data is None or getattr(data, "name", settings.dataset) != settings.dataset:
+    if data is None or getattr(data, "name", settings.dataset) != settings.dataset or (
+        getattr(data, "validation", settings.validation) != settings.validation
+    ):
         data = load_dataset(
             settings.dataset, settings.data_dir, image_size=settings.image_size,
             train_limit=settings.train_limit, val_limit=settings.val_limit, seed=settings.seed,
+            validation=settings.validation, validation_fraction=settings.validation_fraction,
         )
 
     checkpoint = tune.get_checkpoint()
@@ -193,6 +197,9 @@ def train(config: Mapping[str, Any], data: Any = None) -> None:
         augmentation=augmentation_for(settings, "pipeline"), seed=settings.seed + start_epoch,
     )
     val_batches = eval_dataset(data.x_val, data.y_val, batch_size=max(settings.batch_size, 256))
+    x_test = getattr(data, "x_test", None)
+    test_batches = None if x_test is None or x_test is data.x_val else eval_dataset(
+        x_test, data.y_test, batch_size=max(settings.batch_size, 256))  # None: test is the validation split
     num_train = len(data.x_train)
 
     for epoch_index in range(start_epoch, settings.epochs):
@@ -208,9 +215,10 @@ def train(config: Mapping[str, Any], data: Any = None) -> None:
         loss = train_logs.get("loss", math.nan)
         diverged = not math.isfinite(loss)
         if diverged:
-            val_logs = {"loss": math.nan, "accuracy": math.nan}
+            val_logs = test_logs = {"loss": math.nan, "accuracy": math.nan}
         else:
             val_logs = model.evaluate(val_batches, verbose=0, return_dict=True)
+            test_logs = val_logs if test_batches is None else model.evaluate(test_batches, verbose=0, return_dict=True)
         epoch = epoch_index + 1
         metrics = {
             "epoch": epoch,
@@ -218,6 +226,8 @@ def train(config: Mapping[str, Any], data: Any = None) -> None:
             "accuracy": train_logs.get("accuracy", math.nan),
             "val_loss": float(val_logs["loss"]),
             "val_accuracy": float(val_logs["accuracy"]),
+            "test_loss": float(test_logs["loss"]),
+            "test_accuracy": float(test_logs["accuracy"]),
             "lr": lr,
             "epoch_seconds": time.perf_counter() - started,
             "images_per_second": num_train / train_seconds if train_seconds > 0 else math.nan,

@@ -10,13 +10,21 @@ without internet, from a ``--data-dir`` holding the standard files:
 With a data directory only that directory is looked at. The files are untrusted:
 anything missing, unsafe or malformed becomes one ``DataError`` line naming the
 file. Each name is a ``Source`` in ``trainables.data.sources``; this module does
-what is common to all: subsets, scaling, resizing, mean subtraction. The
-validation split is the test split, as in the seeds.
+what is common to all: the validation split, subsets, scaling, resizing, mean subtraction.
+
+Validation protocols (the ``validation`` config key, recorded with every trial):
+
+- ``holdout`` (default): every decision (scheduler, best epoch, rankings) uses a validation
+  split held out of the training data: stratified by class, seeded, ``validation_fraction``
+  (10%) of it; beans uses its own validation split. The test split is only reported.
+- ``test``: the seeds' protocol, for exact reproductions of published records: the
+  validation split is the test split (so every reported best is optimistically biased).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from pathlib import Path
 
@@ -24,6 +32,10 @@ import numpy as np
 
 from trainables.data.sources import SOURCES, Request, get_source
 from trainables.data.sources.base import Index, Split
+
+VALIDATION_PROTOCOLS = ("holdout", "test")
+DEFAULT_VALIDATION_FRACTION = 0.1
+HOLDOUT_SEED = 0  # not the trial seed: every trial and arm validates on the same images
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +48,9 @@ class ArrayDataset:
     x_val: np.ndarray
     y_val: np.ndarray
     num_classes: int
+    x_test: np.ndarray | None = None  # the test split; under "test" the same arrays as x_val
+    y_test: np.ndarray | None = None
+    validation: str = "test"  # the protocol these splits follow (VALIDATION_PROTOCOLS)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -65,37 +80,84 @@ def load_dataset(
     train_limit: int | None = None,
     val_limit: int | None = None,
     seed: int = 0,
+    validation: str | None = "holdout",
+    validation_fraction: float | None = DEFAULT_VALIDATION_FRACTION,
 ) -> ArrayDataset:
-    """Load and preprocess a dataset as in the seeds.
+    """Load and preprocess a dataset as in the seeds, with the validation protocol asked for.
 
-    Images are scaled to [0, 1]; cifar10 (and its stand-in) then subtract the
-    scalar mean of the training images actually used from both splits.
-    ``train_limit``/``val_limit`` take a random subset chosen by ``seed``.
+    Images are scaled to [0, 1]; cifar10 (and its stand-in) then subtract the scalar mean of
+    the training images actually used from every split. ``train_limit`` takes a seeded random
+    subset of the training images (after the holdout is set aside), ``val_limit`` one of the
+    validation and of the test images. None for ``validation``/``validation_fraction`` means
+    the default (a sweep that does not set the key).
     """
+    validation = validation or "holdout"
+    fraction = DEFAULT_VALIDATION_FRACTION if validation_fraction is None else float(validation_fraction)
+    _check_arguments(train_limit, val_limit, validation, fraction)
     source = get_source(name)
-    for label, limit in (("train_limit", train_limit), ("val_limit", val_limit)):
-        if limit is not None and limit < 1:
-            raise ValueError(f"{label} must be a positive int or None, got {limit!r}")
     size = _size(image_size, source.shape[:2])
-    request = Request(Path(data_dir) if data_dir is not None else None, size, train_limit, val_limit, seed)
+    # generated sources make `train_limit` images: ask for enough that the holdout leaves that many
+    asked = train_limit if train_limit is None or validation == "test" else math.ceil(train_limit / (1 - fraction))
+    request = Request(Path(data_dir) if data_dir is not None else None, size, asked, val_limit, seed)
     train, test = source.load(request)
+    held_out = source.validation_split(request) if validation == "holdout" else None
+    if validation == "holdout" and held_out is None:
+        train, held_out = hold_out(train, fraction, HOLDOUT_SEED)
     x_train, y_train = _take(train, train_limit, seed)
-    x_val, y_val = _take(test, val_limit, seed)
+    x_test, y_test = _take(test, val_limit, seed)
+    x_val, y_val = (x_test, y_test) if held_out is None else _take(held_out, val_limit, seed)
 
-    x_train, x_val = _to_float(x_train), _to_float(x_val)
-    x_train, x_val = _resize(x_train, size), _resize(x_val, size)
+    x_train, x_val, x_test = (_resize(_to_float(images), size) for images in (x_train, x_val, x_test))
     if source.subtract_mean:
         mean = np.float32(x_train.mean(dtype=np.float64))
         x_train -= mean
         x_val -= mean
+        if x_test is not x_val:
+            x_test -= mean
+    if held_out is None:
+        x_test = x_val  # one array, subtracted once
     return ArrayDataset(
-        name=name,
-        x_train=x_train,
-        y_train=np.asarray(y_train, dtype=np.int32).reshape(-1),
-        x_val=x_val,
-        y_val=np.asarray(y_val, dtype=np.int32).reshape(-1),
-        num_classes=source.num_classes,
+        name=name, x_train=x_train, y_train=_labels(y_train), x_val=x_val, y_val=_labels(y_val),
+        num_classes=source.num_classes, x_test=x_test, y_test=_labels(y_test), validation=validation,
     )
+
+
+def _check_arguments(train_limit: int | None, val_limit: int | None, validation: str, fraction: float) -> None:
+    for label, limit in (("train_limit", train_limit), ("val_limit", val_limit)):
+        if limit is not None and limit < 1:
+            raise ValueError(f"{label} must be a positive int or None, got {limit!r}")
+    if validation not in VALIDATION_PROTOCOLS:
+        raise ValueError(f"validation must be one of {', '.join(VALIDATION_PROTOCOLS)}, got {validation!r}")
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation_fraction must be between 0 and 1, got {fraction!r}")
+
+
+def _labels(labels: np.ndarray) -> np.ndarray:
+    return np.asarray(labels, dtype=np.int32).reshape(-1)
+
+
+def hold_out(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """(rest, held out): a seeded, class-stratified ``fraction`` of ``split``.
+
+    Written here rather than taken from scikit-learn's ``train_test_split`` because
+    scikit-learn is an optional extra (digits) and every trial runs this.
+    Each class gives its share, rounded so the total is round(fraction * count)
+    (largest remainders first, as scikit-learn does).
+    """
+    labels = split.all_labels()
+    total = max(1, round(fraction * split.count)) if split.count >= 2 else 0  # tiny samples validate too
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = counts * total / split.count
+    shares = np.floor(exact).astype(int)
+    for position in np.argsort(-(exact - shares), kind="stable")[: total - shares.sum()]:
+        shares[position] += 1
+    generator = np.random.default_rng(seed)
+    held = np.concatenate([
+        generator.permutation(np.flatnonzero(labels == label))[:share] for label, share in zip(classes, shares)
+    ])
+    held = np.sort(held)
+    rest = np.setdiff1d(np.arange(split.count), held)
+    return split.subset(rest), split.subset(held)
 
 
 def _take(split: Split, limit: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -44,10 +44,19 @@ class Split:
 
     count: int
     take: Callable[[Index], tuple[np.ndarray, np.ndarray]]
+    labels: np.ndarray | None = None  # all labels, when known without reading images (stratified holdout)
 
     @classmethod
     def of_arrays(cls, images: np.ndarray, labels: np.ndarray) -> Split:
-        return cls(len(images), lambda index: (images[index], labels[index]))
+        return cls(len(images), lambda index: (images[index], labels[index]), np.asarray(labels).reshape(-1))
+
+    def subset(self, positions: np.ndarray) -> Split:
+        """The examples at ``positions``, still read lazily."""
+        labels = None if self.labels is None else self.labels[positions]
+        return Split(len(positions), lambda index: self.take(positions[index]), labels)
+
+    def all_labels(self) -> np.ndarray:
+        return self.labels if self.labels is not None else np.asarray(self.take(slice(None))[1]).reshape(-1)
 
 
 class Source(abc.ABC):
@@ -65,6 +74,11 @@ class Source(abc.ABC):
     @abc.abstractmethod
     def load(self, request: Request) -> tuple[Split, Split]:
         """The train and test splits; any fault found now is a DataError too."""
+
+    def validation_split(self, request: Request) -> Split | None:
+        """The dataset's own validation split, if it ships one (beans); else None, and
+        ``load_dataset`` holds out part of the training split."""
+        return None
 
     @abc.abstractmethod
     def write_sample(self, directory: Path) -> list[Path]:

@@ -13,7 +13,8 @@ from trainables.data.sources.base import Request, Source, Split
 
 FOLDER = "beans"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-SPLITS = ("train", "test")  # test is the validation split, as in the seeds; validation/ is not read
+SPLITS = ("train", "test")
+VALIDATION = "validation"  # its own validation split: the held-out protocol's (load_dataset)
 CLASSES = ("angular_leaf_spot", "bean_rust", "healthy")
 TFDS_HINT = f"pass --data-dir with {FOLDER}/{{train,validation,test}}/<class>/*.jpg"
 
@@ -40,6 +41,23 @@ class Beans(Source):
         tree = self._tree(request.data_dir)
         class_ids = {class_name: index for index, class_name in enumerate(tree["train"][1])}
         return tuple(_files_split(tree[split][0], class_ids, request.size) for split in SPLITS)
+
+    def validation_split(self, request: Request) -> Split | None:
+        """beans/validation/<class>/ (or TFDS' validation split); None when a tree lacks it."""
+        if request.data_dir is None and _tfds_available():
+            return _tfds_splits(request.size, (VALIDATION,))[0]
+        root = self._root_of(request.data_dir)
+        if not (root / VALIDATION).is_dir():
+            return None
+        files, classes = _list_split(root / VALIDATION)
+        train_classes = self._tree(request.data_dir)["train"][1]
+        unknown = set(classes) - set(train_classes)
+        if unknown or not files:
+            raise DataError(f"beans: {root / VALIDATION} has no images or classes {sorted(unknown)} not among train's")
+        return _files_split(files, {name: index for index, name in enumerate(train_classes)}, request.size)
+
+    def _root_of(self, data_dir: Path | None) -> Path:
+        return _root(base.data_directory(data_dir)) if data_dir is not None else base.keras_cache_dirs()[0] / FOLDER
 
     def _tree(self, data_dir: Path | None) -> Tree:
         if data_dir is not None:
@@ -122,12 +140,13 @@ def _list_split(split_dir: Path) -> tuple[list[Path], list[str]]:
 
 
 def _files_split(files: list[Path], class_ids: dict[str, int], size: tuple[int, int]) -> Split:
+    labels = np.asarray([class_ids[path.parent.name] for path in files], dtype=np.int32)
+
     def take(index: base.Index) -> tuple[np.ndarray, np.ndarray]:
         chosen = [files[position] for position in np.arange(len(files))[index]]
-        labels = np.asarray([class_ids[path.parent.name] for path in chosen], dtype=np.int32)
-        return decode_images(chosen, size, "beans"), labels
+        return decode_images(chosen, size, "beans"), labels[index]
 
-    return Split(len(files), take)
+    return Split(len(files), take, labels)
 
 
 def _tfds_available() -> bool:
@@ -149,13 +168,13 @@ def _tfds_prepare() -> None:
         ) from error
 
 
-def _tfds_splits(size: tuple[int, int]) -> tuple[Split, Split]:
-    """TFDS' train and test splits, every image resized (TFDS output is trusted: it checks its downloads)."""
+def _tfds_splits(size: tuple[int, int], names: tuple[str, ...] = SPLITS) -> tuple[Split, ...]:
+    """TFDS' splits by name, every image resized (TFDS output is trusted: it checks its downloads)."""
     import tensorflow_datasets as tfds
     from PIL import Image
 
     try:
-        splits = tfds.load("beans", split=list(SPLITS), as_supervised=True)
+        splits = tfds.load("beans", split=list(names), as_supervised=True)
     except Exception as error:  # download or preparation failure
         raise DataError(
             f"beans: TFDS could not download or prepare 'beans' ({type(error).__name__}: {error}); {TFDS_HINT}"
