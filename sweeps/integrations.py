@@ -64,7 +64,8 @@ def missing_package(tools: Tools) -> str | None:
 
     if tools.dry_run:
         return None
-    return search.missing_package_message(tools.search) or trackers.missing_package_message(tools.trackers)
+    return (search.missing_package_message(tools.search)
+            or trackers.missing_package_message(tools.trackers, tools.tracker_uri))
 
 
 def tune_settings(plan: Any) -> tuple[dict[str, Any], dict[str, Any]]:

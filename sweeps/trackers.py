@@ -16,13 +16,24 @@ from typing import Any, Sequence
 
 TRACKERS = ("mlflow", "wandb", "aim")
 MODULES = {"mlflow": "mlflow", "wandb": "wandb", "aim": "aim"}  # tracker -> module to import
+DATABASE_SCHEMES = ("sqlite", "mysql", "postgresql", "mssql")
 
 
-def missing_package_message(names: Sequence[str]) -> str | None:
-    """One line naming the extra to install for the first tracker whose package is absent."""
+def missing_package_message(names: Sequence[str], uri: str | None = None) -> str | None:
+    """One line naming the extra to install for the first tracker whose package is absent.
+
+    MLflow's database stores (the default SQLite one included) need SQLAlchemy and Alembic,
+    which the full `mlflow` package brings and `mlflow-skinny` does not; without them MLflow
+    would fail inside Tune, after Ray started.
+    """
     for name in names:
         if importlib.util.find_spec(MODULES[name]) is None:
             return f"--tracker {name} needs the {MODULES[name]!r} package: pip install -e \".[{name}]\""
+    store = uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:"
+    database = store.split(":", 1)[0] in DATABASE_SCHEMES
+    if "mlflow" in names and database and not all(importlib.util.find_spec(module) for module in ("sqlalchemy", "alembic")):
+        return (f"--tracker mlflow with a database store ({store.split(':', 1)[0]}) needs the full 'mlflow' package: "
+                f"pip install -e \".[mlflow]\" (or --tracker-uri of a server or file store)")
     return None
 
 

@@ -1,9 +1,9 @@
 """Experiment trackers, TensorBoard and the console, read back with each tool's own reader.
 
-`--tracker mlflow --tracker wandb` in one tiny real sweep: MLflow (a local file store;
-the full `mlflow` package with its SQLite store pins an older pyarrow than this project's,
-so the test extra has `mlflow-skinny`) must hold one run per trial whose params and
-metric history match trials.parquet / epochs.parquet, and W&B in offline mode one offline
+`--tracker mlflow --tracker wandb` in one tiny real sweep: MLflow (its default store, SQLite
+beside the experiments; the test extra has `mlflow-skinny`, since the full package pins an
+older pyarrow, and SQLAlchemy/Alembic come with optuna) must hold one run per trial whose
+params and metric history match trials.parquet / epochs.parquet, and W&B in offline mode one offline
 run per trial. The per-trial TensorBoard events of the shared smoke sweep must hold
 `val_accuracy` for every epoch. The same tracked sweep's console must show Tune's table
 but not the workers' TensorFlow notices and checkpoint lines, which stay in the trial logs.
@@ -40,27 +40,40 @@ def test_a_missing_tracker_package_is_one_line_naming_the_extra(repo_root, tmp_p
     assert "Traceback" not in result.stderr and not (tmp_path / "results" / "x").exists()
 
 
+@pytest.mark.skipif(importlib.util.find_spec("sqlalchemy") is not None, reason="SQLAlchemy is installed")
+def test_mlflow_default_sqlite_store_without_sqlalchemy_is_one_line(repo_root, tmp_path):
+    pytest.importorskip("mlflow")
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    result = subprocess.run(
+        [sys.executable, str(Path(repo_root) / "sweeps" / "antirectifier_mnist.py"), "--smoke", "--tracker", "mlflow",
+         "--storage-path", str(tmp_path / "results"), "--name", "x"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --tracker mlflow with a database store (sqlite)")
+    assert not (tmp_path / "results").exists()
+
+
 @pytest.fixture(scope="module")
 def tracked_sweep(repo_root, tmp_path_factory):
-    """A 2-trial, 2-epoch sweep logged to MLflow (file store) and W&B (offline)."""
+    """A 2-trial, 2-epoch sweep logged to MLflow (default SQLite store) and W&B (offline)."""
     pytest.importorskip("mlflow")
     pytest.importorskip("wandb")
     storage = tmp_path_factory.mktemp("tracked")
-    uri = (storage / "mlruns").as_uri()
-    env = {"WANDB_MODE": "offline", "MLFLOW_ALLOW_FILE_STORE": "true", "WANDB_SILENT": "true"}
+    uri = f"sqlite:///{storage / 'mlflow.db'}"  # the default: no --tracker-uri
+    env = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "MLFLOW_TRACKING_URI": ""}
     result = run_sweep(repo_root, "--scheduler", "fifo", "--max-epochs", "2", "--set", "units=16",
                        "--storage-path", str(storage), "--name", "tracked", "--tracker", "mlflow",
-                       "--tracker", "wandb", "--tracker-uri", uri, env=env)
+                       "--tracker", "wandb", env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return storage / "tracked", uri, result
 
 
 @pytest.mark.slow
-def test_mlflow_has_one_run_per_trial_matching_the_tables(tracked_sweep, monkeypatch):
+def test_mlflow_has_one_run_per_trial_matching_the_tables(tracked_sweep):
     import mlflow
 
     experiment, uri, _ = tracked_sweep
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     trials = pd.read_parquet(experiment / "trials.parquet")
     epochs = pd.read_parquet(experiment / "epochs.parquet")
     client = mlflow.MlflowClient(tracking_uri=uri)
