@@ -68,8 +68,9 @@ def start_ray(plan: Plan) -> Any:
     import ray
 
     from sweeps.console import forward_worker_logs
+    from trainables.devices import trial_environment
 
-    env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}
+    env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", **trial_environment()}}  # KERAS_BACKEND among them
     to_driver = forward_worker_logs(plan.verbose)  # workers' TF notices and checkpoint lines
     try:
         if plan.address:
@@ -181,6 +182,7 @@ def run(plan: Plan) -> int:
 
     from sweeps.console import quiet_driver_environment
     from sweeps.preflight import preflight
+    from trainables.devices import keras_backend
 
     preflight(plan)
     quiet_driver_environment()
@@ -190,7 +192,8 @@ def run(plan: Plan) -> int:
             print_dashboard(context)
         gpus = resolve_gpus(plan)
         data = load_data(plan)
-        plan = dataclasses.replace(plan, param_space={**plan.param_space, "gpus_per_trial": gpus})
+        plan = dataclasses.replace(plan, param_space={**plan.param_space, "gpus_per_trial": gpus,
+                                                      "keras_backend": keras_backend()})
         print(
             f"[{plan.sweep.family}] {plan.name}: {plan.num_samples} sample(s), budget {plan.max_epochs} epochs, "
             f"{plan.scheduler}, {plan.cpus_per_trial} CPU + {gpus} GPU per trial -> {plan.experiment_dir}",

@@ -22,6 +22,20 @@ AUGMENT_PLACEMENTS = ("pipeline", "model")
 REQUIRED = ("model", "activation", "dataset", "epochs")
 
 
+def default_augment_placement() -> str:
+    """"pipeline" on the TensorFlow backend, "model" on the others (tf.data maps run TensorFlow only)."""
+    import keras
+
+    return "pipeline" if keras.config.backend() == "tensorflow" else "model"
+
+
+def default_jit_compile() -> bool:
+    """Off on TensorFlow (measured faster on CPU, BENCHMARKS.md); on elsewhere (JAX without jit runs op by op)."""
+    import keras
+
+    return keras.config.backend() != "tensorflow"
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     model: str  # builder name in trainables.models
@@ -44,8 +58,10 @@ class TrainConfig:
     height_shift: float = 0.0  # fraction of the height
     zoom: float = 0.0
     shear: float = 0.0  # degrees
-    augment_on: Annotated[str, OneOf(AUGMENT_PLACEMENTS)] = "pipeline"  # tf.data on the CPU, or in the model
-    jit_compile: bool = False  # XLA; see BENCHMARKS.md for the measured default
+    # tf.data on the CPU, or in the model (on the accelerator); by default tf.data on TensorFlow and the
+    # model elsewhere, where tf.data cannot run Keras layers (see `default_augment_placement`).
+    augment_on: Annotated[str, OneOf(AUGMENT_PLACEMENTS)] = field(default_factory=default_augment_placement)
+    jit_compile: bool = field(default_factory=default_jit_compile)  # XLA; BENCHMARKS.md has the measured default
     mixed_precision: bool = False  # mixed_float16 (GPU only; ignored on CPU)
     checkpoint_every: Positive = 1  # epochs between checkpoints; the last epoch is always saved
     data_dir: str | None = None
@@ -60,6 +76,7 @@ class TrainConfig:
     family: str = ""
     repeat: Annotated[int, AtLeast(0)] = 0
     gpus_per_trial: NonNegative = 0.0
+    keras_backend: str = ""  # the Keras backend the trials ran on ("tensorflow", "jax")
     cpus_per_trial: Annotated[float, Above(0.0)] = 1.0
     record: Annotated[int, AtLeast(0)] = 0  # published tuning record this trial reproduces, 0 = none
     model_args: dict[str, Any] = field(default_factory=dict)  # builder arguments
