@@ -29,12 +29,31 @@ def missing_package_message(names: Sequence[str], uri: str | None = None) -> str
     for name in names:
         if importlib.util.find_spec(MODULES[name]) is None:
             return f"--tracker {name} needs the {MODULES[name]!r} package: pip install -e \".[{name}]\""
+    if "wandb" in names and not wandb_credentials():
+        return ("--tracker wandb: no W&B API key; run `wandb login`, set WANDB_API_KEY, "
+                "or log offline with WANDB_MODE=offline")
     store = uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:"
     database = store.split(":", 1)[0] in DATABASE_SCHEMES
     if "mlflow" in names and database and not all(importlib.util.find_spec(module) for module in ("sqlalchemy", "alembic")):
         return (f"--tracker mlflow with a database store ({store.split(':', 1)[0]}) needs the full 'mlflow' package: "
                 f"pip install -e \".[mlflow]\" (or --tracker-uri of a server or file store)")
     return None
+
+
+def wandb_credentials() -> bool:
+    """What Ray's WandbLoggerCallback.setup accepts (offline mode, a key, a login, a key hook);
+    it raises a bare ValueError inside Tune otherwise."""
+    if os.environ.get("WANDB_MODE") in ("offline", "disabled"):
+        return True
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_SETUP_API_KEY_HOOK"):
+        return True
+    import wandb
+
+    try:
+        wandb.ensure_configured()
+        return bool(wandb.api.api_key)
+    except AttributeError:
+        return False
 
 
 def mlflow_uri(uri: str | None, storage_path: str) -> str:

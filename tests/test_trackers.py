@@ -54,6 +54,21 @@ def test_mlflow_default_sqlite_store_without_sqlalchemy_is_one_line(repo_root, t
     assert not (tmp_path / "results").exists()
 
 
+def test_wandb_without_a_key_or_offline_mode_is_one_line(repo_root, tmp_path):
+    pytest.importorskip("wandb")
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_SETUP_API_KEY_HOOK")}
+    env["HOME"] = str(tmp_path)  # no ~/.netrc login
+    result = subprocess.run(
+        [sys.executable, str(Path(repo_root) / "sweeps" / "antirectifier_mnist.py"), "--smoke", "--tracker", "wandb",
+         "--storage-path", str(tmp_path / "results"), "--name", "x"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --tracker wandb: no W&B API key")
+    assert not (tmp_path / "results").exists()
+
+
 @pytest.fixture(scope="module")
 def tracked_sweep(repo_root, tmp_path_factory):
     """A 2-trial, 2-epoch sweep logged to MLflow (default SQLite store) and W&B (offline)."""
