@@ -148,7 +148,11 @@ def make_tuner(plan: Plan, trainable: Any):
     return tune.Tuner(
         trainable,
         param_space=param_space,
-        tune_config=tune.TuneConfig(metric=plan.metric, mode=plan.mode, scheduler=scheduler, **settings),
+        # reuse_actors: a trial after the first in a process skips the actor start and the imports
+        # (benchmarks/trial_startup.py); `train` clears the Keras session, results stay identical
+        # (tests/test_trial_startup.py).
+        tune_config=tune.TuneConfig(metric=plan.metric, mode=plan.mode, scheduler=scheduler, reuse_actors=True,
+                                    **settings),
         run_config=tune.RunConfig(
             name=plan.name, storage_path=plan.storage_path, verbose=plan.verbose,
             failure_config=tune.FailureConfig(max_failures=plan.max_failures),
