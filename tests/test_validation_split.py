@@ -89,7 +89,7 @@ def _run_trainable(monkeypatch, **settings) -> list[dict]:
     """One tiny trial of the real trainable, Tune's report captured."""
     from ray import tune
 
-    import trainables.trainable as trainable
+    from trainables import trainable
 
     reports: list[dict] = []
     monkeypatch.setattr(tune, "report", lambda metrics, checkpoint=None: reports.append(metrics))
