@@ -5,8 +5,8 @@
 
 Each level starts N independent training processes (as N Tune trials sharing a GPU would
 be), each training the record-1 APReLU network on in-memory CIFAR-sized data with its GPU
-memory capped to 0.9/N of the card (JAX: XLA_PYTHON_CLIENT_MEM_FRACTION; TensorFlow:
-memory growth, as the trainable sets it). A process times its steps after a warm-up; the aggregate is
+memory set up as a trial holding 1/N of the GPU sets it (`trainables.devices.configure_gpus`:
+JAX, XLA_PYTHON_CLIENT_MEM_FRACTION of 0.9/N; TensorFlow, memory growth). A process times its steps after a warm-up; the aggregate is
 the sum of the processes' images/s. Ends with one JSON line {"ratio": aggregate images/s
 with 4 processes / with 1, ...}; the goal is >= 3.
 """
@@ -20,20 +20,10 @@ import os
 import time
 
 
-def _cap_memory(share: float) -> None:
-    """JAX: a hard cap of `share` of the card; TensorFlow: memory growth, as the trainable does."""
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    if backend == "jax":
-        os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
-        os.environ["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{share:.3f}"
-    elif backend == "tensorflow":
-        from trainables.devices import configure_gpus
-
-        configure_gpus()
-
-
 def worker(share: float, steps: int, warmup: int, batch_size: int, start, results) -> None:
-    _cap_memory(share)
+    from trainables.devices import configure_gpus
+
+    configure_gpus(share=share)  # what a Tune trial holding `share` of the GPU sets up (JAX: a 0.9 x share cap)
     import keras
     import numpy as np
 
@@ -64,7 +54,7 @@ def aggregate(processes: int, args: argparse.Namespace) -> float:
     context = multiprocessing.get_context("spawn")
     start, results = context.Barrier(processes), context.Queue()
     workers = [
-        context.Process(target=worker, args=(0.9 / processes, args.steps, args.warmup, args.batch_size, start, results))
+        context.Process(target=worker, args=(1.0 / processes, args.steps, args.warmup, args.batch_size, start, results))
         for _ in range(processes)
     ]
     for process in workers:
