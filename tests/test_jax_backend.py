@@ -88,3 +88,15 @@ def test_jax_smoke_sweep_writes_the_same_tables(repo_root, tmp_path):
     assert set(tf_tables.trials["keras_backend"]) == {"tensorflow"}
     assert len(jax_tables.trials) == 2 and jax_tables.epochs["val_accuracy"].between(0, 1).all()
     assert jax_tables.trials["status"].isin(["terminated", "stopped_early"]).all()
+
+
+def test_augmentation_in_tf_data_on_jax_is_one_line_exit_2(repo_root):
+    """tf.data cannot run the Keras augmentation layer on JAX: refused before Ray starts."""
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    command = [sys.executable, str(Path(repo_root) / "sweeps" / "relu_family_beans.py"), "--smoke", "--dry-run",
+               "--set", "augment_on=pipeline", "--set", "horizontal_flip=true"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.stderr.strip().splitlines() == [
+        "error: augment_on='pipeline' runs the augmentation in tf.data, which needs the tensorflow backend; "
+        "on this backend use augment_on='model' (the default here)"]

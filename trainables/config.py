@@ -117,6 +117,10 @@ class TrainConfig:
         for name, annotation in typing.get_type_hints(type(self), include_extras=True).items():
             if name not in ("model_args", "activation_args"):
                 check_value(name, getattr(self, name), annotation)
+        augments = any(self.augmentation.values())
+        if self.augment_on == "pipeline" and augments and default_augment_placement() != "pipeline":
+            raise ValueError("augment_on='pipeline' runs the augmentation in tf.data, which needs the tensorflow "
+                             "backend; on this backend use augment_on='model' (the default here)")
 
     @property
     def augmentation(self) -> dict[str, Any]:
