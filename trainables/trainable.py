@@ -15,6 +15,7 @@ import logging
 import math
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -162,88 +163,127 @@ def placement() -> dict[str, str]:
     }
 
 
+def trial_data(settings: TrainConfig, data: Any):
+    """The driver's arrays when they are the ones this trial asks for, else its own load."""
+    from trainables.data import load_dataset
+
+    if data is not None and getattr(data, "name", settings.dataset) == settings.dataset and (
+        getattr(data, "validation", settings.validation) == settings.validation
+    ):
+        return data
+    return load_dataset(
+        settings.dataset, settings.data_dir, image_size=settings.image_size,
+        train_limit=settings.train_limit, val_limit=settings.val_limit, seed=settings.seed,
+        validation=settings.validation, validation_fraction=settings.validation_fraction,
+    )
+
+
+def start_model(settings: TrainConfig, data: Any):
+    """The model and the epochs already trained: from Tune's checkpoint when restoring."""
+    from ray import tune
+
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is None:
+        return build_model(settings, data.input_shape, data.num_classes), 0
+    with checkpoint.as_directory() as directory:
+        model, start_epoch = load_checkpoint(Path(directory), settings)
+    log.info("resumed at epoch %d", start_epoch)
+    return model, start_epoch
+
+
+@dataclass(frozen=True)
+class Batches:
+    """A trial's input pipelines; `test` is None when the test split is the validation split."""
+
+    train: Any
+    val: Any
+    test: Any
+    num_train: int
+
+
+def make_batches(settings: TrainConfig, data: Any, start_epoch: int) -> Batches:
+    from trainables.data.pipeline import eval_dataset, train_dataset
+
+    eval_batch = max(settings.batch_size, 256)
+    x_test = getattr(data, "x_test", None)
+    return Batches(
+        train=train_dataset(
+            data.x_train, data.y_train, batch_size=settings.batch_size,
+            augmentation=augmentation_for(settings, "pipeline"), seed=settings.seed + start_epoch,
+        ),
+        val=eval_dataset(data.x_val, data.y_val, batch_size=eval_batch),
+        test=None if x_test is None or x_test is data.x_val else eval_dataset(x_test, data.y_test, batch_size=eval_batch),
+        num_train=len(data.x_train),
+    )
+
+
+def run_epoch(model, batches: Batches, settings: TrainConfig, epoch_index: int) -> dict[str, Any]:
+    """Train one epoch at the schedule's rate and evaluate; the row Tune gets (see METRICS)."""
+    import keras
+
+    lr = lr_for(settings, epoch_index)
+    model.optimizer.learning_rate.assign(lr)
+    started = time.perf_counter()
+    history = model.fit(
+        batches.train, epochs=1, verbose=0, shuffle=False,  # the pipeline shuffles
+        callbacks=[keras.callbacks.TerminateOnNaN()],
+    )
+    train_seconds = time.perf_counter() - started
+    train_logs = {key: float(values[-1]) for key, values in history.history.items()}
+    loss = train_logs.get("loss", math.nan)
+    diverged = not math.isfinite(loss)
+    if diverged:
+        val_logs = test_logs = {"loss": math.nan, "accuracy": math.nan}
+    else:
+        val_logs = model.evaluate(batches.val, verbose=0, return_dict=True)
+        test_logs = val_logs if batches.test is None else model.evaluate(batches.test, verbose=0, return_dict=True)
+    return {
+        "epoch": epoch_index + 1,
+        "loss": loss,
+        "accuracy": train_logs.get("accuracy", math.nan),
+        "val_loss": float(val_logs["loss"]),
+        "val_accuracy": float(val_logs["accuracy"]),
+        "test_loss": float(test_logs["loss"]),
+        "test_accuracy": float(test_logs["accuracy"]),
+        "lr": lr,
+        "epoch_seconds": time.perf_counter() - started,
+        "images_per_second": batches.num_train / train_seconds if train_seconds > 0 else math.nan,
+        "diverged": diverged,
+        "stop_reason": DIVERGED if diverged else "",
+        **placement(),
+    }
+
+
+def report(metrics: dict[str, Any], model, settings: TrainConfig, config: Mapping[str, Any]) -> None:
+    """Report the epoch to Tune, with a checkpoint every `checkpoint_every` epochs and at the end."""
+    from ray import tune
+
+    epoch = metrics["epoch"]
+    if metrics["diverged"] or (epoch % settings.checkpoint_every and epoch != settings.epochs):
+        tune.report(metrics)
+        return
+    with tempfile.TemporaryDirectory(prefix="ckpt-") as directory:
+        save_checkpoint(Path(directory), model, epoch, settings, config)
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+
+
 def train(config: Mapping[str, Any], data: Any = None) -> None:
     """Train one trial, reporting every epoch to Tune; see the module docstring."""
     gpus = configure_gpus()  # before any TensorFlow op of this process
     import keras
-    from ray import tune
-
-    from trainables.data import load_dataset
-    from trainables.data.pipeline import eval_dataset, train_dataset
 
     settings = parse_config(config)
     keras.backend.clear_session()  # Tune may reuse this process for another trial
     set_precision(settings, gpus)
     seed_everything(settings.seed)
-    if data is None or getattr(data, "name", settings.dataset) != settings.dataset or (
-        getattr(data, "validation", settings.validation) != settings.validation
-    ):
-        data = load_dataset(
-            settings.dataset, settings.data_dir, image_size=settings.image_size,
-            train_limit=settings.train_limit, val_limit=settings.val_limit, seed=settings.seed,
-            validation=settings.validation, validation_fraction=settings.validation_fraction,
-        )
-
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as directory:
-            model, start_epoch = load_checkpoint(Path(directory), settings)
-        log.info("resumed at epoch %d", start_epoch)
-    else:
-        model, start_epoch = build_model(settings, data.input_shape, data.num_classes), 0
-
-    train_batches = train_dataset(
-        data.x_train, data.y_train, batch_size=settings.batch_size,
-        augmentation=augmentation_for(settings, "pipeline"), seed=settings.seed + start_epoch,
-    )
-    val_batches = eval_dataset(data.x_val, data.y_val, batch_size=max(settings.batch_size, 256))
-    x_test = getattr(data, "x_test", None)
-    test_batches = None if x_test is None or x_test is data.x_val else eval_dataset(
-        x_test, data.y_test, batch_size=max(settings.batch_size, 256))  # None: test is the validation split
-    num_train = len(data.x_train)
-
+    data = trial_data(settings, data)
+    model, start_epoch = start_model(settings, data)
+    batches = make_batches(settings, data, start_epoch)
     for epoch_index in range(start_epoch, settings.epochs):
-        lr = lr_for(settings, epoch_index)
-        model.optimizer.learning_rate.assign(lr)
-        started = time.perf_counter()
-        history = model.fit(
-            train_batches, epochs=1, verbose=0, shuffle=False,  # the pipeline shuffles
-            callbacks=[keras.callbacks.TerminateOnNaN()],
-        )
-        train_seconds = time.perf_counter() - started
-        train_logs = {key: float(values[-1]) for key, values in history.history.items()}
-        loss = train_logs.get("loss", math.nan)
-        diverged = not math.isfinite(loss)
-        if diverged:
-            val_logs = test_logs = {"loss": math.nan, "accuracy": math.nan}
-        else:
-            val_logs = model.evaluate(val_batches, verbose=0, return_dict=True)
-            test_logs = val_logs if test_batches is None else model.evaluate(test_batches, verbose=0, return_dict=True)
-        epoch = epoch_index + 1
-        metrics = {
-            "epoch": epoch,
-            "loss": loss,
-            "accuracy": train_logs.get("accuracy", math.nan),
-            "val_loss": float(val_logs["loss"]),
-            "val_accuracy": float(val_logs["accuracy"]),
-            "test_loss": float(test_logs["loss"]),
-            "test_accuracy": float(test_logs["accuracy"]),
-            "lr": lr,
-            "epoch_seconds": time.perf_counter() - started,
-            "images_per_second": num_train / train_seconds if train_seconds > 0 else math.nan,
-            "diverged": diverged,
-            "stop_reason": DIVERGED if diverged else "",
-            **placement(),
-        }
-        save_now = not diverged and (epoch % settings.checkpoint_every == 0 or epoch == settings.epochs)
-        if save_now:
-            with tempfile.TemporaryDirectory(prefix="ckpt-") as directory:
-                save_checkpoint(Path(directory), model, epoch, settings, config)
-                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
-        else:
-            tune.report(metrics)
-        if diverged:
-            log.warning("trial diverged at epoch %d (loss %s); ending it", epoch, loss)
+        metrics = run_epoch(model, batches, settings, epoch_index)
+        report(metrics, model, settings, config)
+        if metrics["diverged"]:
+            log.warning("trial diverged at epoch %d (loss %s); ending it", metrics["epoch"], metrics["loss"])
             return
 
 
