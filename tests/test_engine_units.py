@@ -128,6 +128,7 @@ def _run_script(args, **kwargs):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=180, **kwargs)
 
 
+@pytest.mark.slow  # seven processes, each importing Keras
 def test_cli_errors_exit_2_without_traceback(tmp_path, repo_root):
     script = str(Path(repo_root) / "sweeps" / "aprelu_cifar.py")
     empty = tmp_path / "empty"
