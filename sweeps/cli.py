@@ -102,6 +102,10 @@ def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epo
                        help="epochs every trial gets before ASHA may stop it (default: max(1, max_epochs // 10))")
     sched.add_argument("--reduction-factor", type=_reduction, default=3.0,
                        help="ASHA keeps the top 1/F at each rung (default: %(default)s)")
+    sched.add_argument("--stratify", default=None, metavar="KEY[,KEY...]",
+                       help="budget-fair ASHA: every combination of these keys' values (an arm) has its own "
+                            "rungs; 'none' = one pool (default: the sweep's scientific keys that take more "
+                            "than one value)")
     sched.add_argument("--metric", default=metric, help="metric to optimise, one the trial reports (default: %(default)s)")
     sched.add_argument("--mode", choices=("max", "min"), default=mode, help="default: %(default)s")
     _resource_flags(parser.add_argument_group("resources"))
@@ -151,6 +155,9 @@ def _output_flags(group: Any, *, dataset: str) -> None:
                             "--smoke: a generated stand-in)")
     group.add_argument("--data-dir", default=None,
                        help="offline data directory holding the standard files (see README, 'Offline data')")
+    group.add_argument("--validation", choices=("holdout", "test"), default=None,
+                       help="holdout: decide on 10%% of the training split held out (default; --record: test); "
+                            "test: the seeds' protocol, validating on the test split")
     group.add_argument("--storage-path", default=os.path.expanduser("~/ray_results"),
                        help="where experiments are stored (default: ~/ray_results)")
     group.add_argument("--name", type=plain_name, default=None, help="experiment name (default: <family>-<timestamp>)")

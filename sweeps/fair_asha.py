@@ -153,6 +153,9 @@ class FairASHAScheduler(TrialScheduler):
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
         trials = tune_controller.get_trials()
+        for trial in trials:  # a trial whose PAUSE was still queued when its rung stopped it
+            if trial.status == Trial.PAUSED and self._rejected(trial.trial_id):
+                tune_controller.stop_trial(trial)
         for trial in trials:
             if trial.status == Trial.PENDING:
                 return trial
@@ -237,6 +240,11 @@ class FairASHAScheduler(TrialScheduler):
         reached = [int(rung) for rung in record["values"]]
         return not reached or self._verdict(record["arm"], max(reached), trial_id) == "promoted"
 
+    def _rejected(self, trial_id: str) -> bool:
+        record = self.trials.get(trial_id)
+        reached = [int(rung) for rung in record["values"]] if record and "arm" in record else []
+        return bool(reached) and self._verdict(record["arm"], max(reached), trial_id) == "stopped"
+
     def _end(self, tune_controller: Any, trial: Trial) -> None:
         record = self.trials.get(trial.trial_id)
         if record is None or record["ended"]:
@@ -282,6 +290,19 @@ class FairASHAScheduler(TrialScheduler):
         temporary = self.state_path.with_suffix(".json.tmp")
         temporary.write_text(json.dumps(state))
         os.replace(temporary, self.state_path)  # never half-written
+
+
+def scheduler_for(plan: Any) -> TrialScheduler:
+    """The scheduler a sweep plan asks for: budget-fair ASHA when it stratifies, else Ray's ASHA or FIFO."""
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    if plan.scheduler != "asha":
+        return FIFOScheduler()
+    if not plan.stratify:
+        return ASHAScheduler(time_attr="epoch", max_t=plan.max_epochs, grace_period=plan.grace_period,
+                             reduction_factor=plan.reduction_factor)
+    return FairASHAScheduler(plan.stratify, time_attr="epoch", max_t=plan.max_epochs, grace_period=plan.grace_period,
+                             reduction_factor=plan.reduction_factor, trials_per_arm=plan.trials_per_arm)
 
 
 def _score(value: Any, mode: str) -> float:

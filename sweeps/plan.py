@@ -9,6 +9,7 @@ outside world (the storage path, the data, a cluster) is `sweeps.preflight`.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ class Plan:
     dashboard: bool
     seed: int
     verbose: int
+    stratify: tuple[str, ...] = ()  # ASHA arms' keys (sweeps.fair_asha); () = one pool
+    trials_per_arm: int | None = None
     argv: tuple[str, ...] = ()  # the command line, for the resume hint
     tools: Tools = Tools()  # dry run, time budget, search, trackers (sweeps.integrations)
 
@@ -92,6 +95,7 @@ def plan_from_args(sweep: Sweep, argv: Sequence[str] | None = None) -> Plan:
         raise UsageError(f"--grace-period {grace} is longer than the budget --max-epochs {max_epochs}")
     if args.resume and not args.name:
         raise UsageError("--resume needs --name of the sweep to restore")
+    stratify = _stratify(sweep, args, space)
     if args.dashboard and args.address:
         raise UsageError("--dashboard starts a local instance; with --address, open the cluster's own dashboard")
     return Plan(
@@ -102,8 +106,34 @@ def plan_from_args(sweep: Sweep, argv: Sequence[str] | None = None) -> Plan:
         storage_path=_storage_path(args.storage_path),
         name=args.name or f"{sweep.family}-{time.strftime('%Y%m%d-%H%M%S')}", resume=args.resume,
         max_failures=args.max_failures, address=args.address, dashboard=args.dashboard, seed=args.seed,
-        verbose=args.verbose, argv=tuple(argv), tools=tools_from_args(args),
+        verbose=args.verbose, argv=tuple(argv), tools=tools_from_args(args), stratify=stratify,
+        trials_per_arm=_trials_per_arm(space, stratify, _samples(sweep, args)) if stratify else None,
     )
+
+
+def _stratify(sweep: Sweep, args: argparse.Namespace, space: Space) -> tuple[str, ...]:
+    """--stratify keys (each a grid, so every arm runs the same configurations), else the
+    sweep's scientific keys that are grids of more than one value; () for FIFO or 'none'."""
+    from sweeps.space_checks import is_grid
+
+    if args.scheduler != "asha" or args.stratify == "none":
+        return ()
+    if args.stratify is None:
+        return tuple(key for key in sweep.scientific if is_grid(space.get(key)) and len(space[key]["grid_search"]) > 1)
+    keys = tuple(key.strip() for key in args.stratify.split(",") if key.strip())
+    for key in keys:
+        if not is_grid(space.get(key)):
+            raise UsageError(f"--stratify {key}: not a list of values in this sweep; give it one, "
+                             f"e.g. --set '{key}=[...]', or --stratify none")
+    return keys
+
+
+def _trials_per_arm(space: Space, stratify: tuple[str, ...], num_samples: int) -> int:
+    """Samples x every other grid (seeds included): what each arm runs."""
+    from sweeps.space_checks import is_grid
+
+    others = [len(value["grid_search"]) for key, value in space.items() if is_grid(value) and key not in stratify]
+    return num_samples * math.prod(others)
 
 
 def _storage_path(text: str) -> str:
@@ -177,6 +207,9 @@ def search_space(sweep: Sweep, args: argparse.Namespace, max_epochs: int) -> Spa
         "epochs": max_epochs,
         "cpus_per_trial": args.cpus_per_trial,
     })
+    if args.validation is not None:
+        space["validation"] = args.validation
+    space.setdefault("validation", "holdout")  # always a column: which protocol ran
     seeds = [args.seed + repeat for repeat in range(args.repeats)]
     space["seed"] = tune.grid_search(seeds) if len(seeds) > 1 else seeds[0]
     base_seed = args.seed

@@ -36,6 +36,7 @@ SWEEP = Sweep(
     smoke_samples=1,
     smoke_epochs=3,
     gpus_per_trial=0.25,
+    scientific=("activation", "batch_norm"),
 )
 
 if __name__ == "__main__":

@@ -61,3 +61,6 @@ class Sweep:
     mode: str = "max"
     smoke_samples: int = 6
     smoke_epochs: int = 4
+    # The scientific keys (playbook): the budget-fair scheduler's default arms are those of them
+    # that take more than one value (--stratify; sweeps.fair_asha).
+    scientific: tuple[str, ...] = ("activation",)

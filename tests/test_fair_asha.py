@@ -126,6 +126,18 @@ def test_a_trial_waits_until_its_arm_has_arrived(tmp_path):
     assert selu[0].status == "PAUSED"  # still waiting for its own arm
 
 
+def test_a_trial_whose_pause_was_still_queued_is_stopped_once_paused(tmp_path):
+    scheduler, controller = make(tmp_path, arms=("relu",), per_arm=3)
+    first, second, third = controller.trials
+    controller.report(first, 1, 0.1)
+    first.status = "RUNNING"  # Tune has not executed its PAUSE yet: the rung cannot stop it now
+    controller.report(second, 1, 0.2)
+    assert controller.report(third, 1, 0.9) == CONTINUE and first.status == "RUNNING"
+    first.status = "PAUSED"
+    scheduler.choose_trial_to_run(controller)
+    assert first.status == "TERMINATED" and second.status == "TERMINATED"
+
+
 def test_pooled_scores_never_cross_arms(tmp_path):
     """A whole arm below the other's worst still promotes its own best."""
     scheduler, controller = make(tmp_path, per_arm=3)
@@ -225,7 +237,7 @@ def curve_trainable(config):
             tune.report({"epoch": epoch, "score": score}, checkpoint=tune.Checkpoint.from_directory(directory))
 
 
-def run_sweep(tmp_path, name: str, scheduler, max_concurrent: int = 0):
+def run_sweep(tmp_path, name: str, scheduler, max_concurrent: int = 0, reuse_actors: bool = False):
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
@@ -233,6 +245,7 @@ def run_sweep(tmp_path, name: str, scheduler, max_concurrent: int = 0):
         tune.with_resources(curve_trainable, {"cpu": 0.25}),
         param_space={"variant": tune.grid_search(["fast", "slow"]), "quality": tune.randint(0, 100), "epochs": 9},
         tune_config=tune.TuneConfig(metric="score", mode="max", scheduler=scheduler, num_samples=4,
+                                    reuse_actors=reuse_actors,
                                     search_alg=BasicVariantGenerator(constant_grid_search=True, random_state=1,
                                                                      max_concurrent=max_concurrent)),
         run_config=tune.RunConfig(name=name, storage_path=str(tmp_path), verbose=0),
@@ -248,7 +261,8 @@ def small_ray():
     from ray import cloudpickle
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    # address="local": a new private instance, never another job's running cluster
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     yield
     ray.shutdown()
 
@@ -267,7 +281,7 @@ def test_pooled_asha_prunes_the_slow_starter_and_fair_asha_does_not(tmp_path, sm
     assert max(pooled_epochs["fast"]) == 9
 
     fair = FairASHAScheduler(["variant"], time_attr="epoch", max_t=9, grace_period=1, reduction_factor=3, trials_per_arm=4)
-    fair_results = run_sweep(tmp_path, "fair", fair)
+    fair_results = run_sweep(tmp_path, "fair", fair)  # no actor reuse, as the runner runs it
     counts = arm_counts(tmp_path / "fair")
     assert counts == {"variant=fast": [4, 2, 1], "variant=slow": [4, 2, 1]}  # ceil(4/3) = 2, ceil(2/3) = 1
     finals = {r.config["variant"]: [] for r in fair_results}
@@ -306,7 +320,7 @@ def trainable(config):
             tune.report({"epoch": epoch, "score": score}, checkpoint=tune.Checkpoint.from_directory(directory))
 
 mode, storage = sys.argv[1], sys.argv[2]
-ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
 if mode == "resume":
     tuner = tune.Tuner.restore(os.path.join(storage, "fair"), trainable=tune.with_resources(trainable, {"cpu": 0.5}))
 else:
@@ -357,3 +371,43 @@ def test_a_killed_fair_sweep_resumes_with_the_same_decisions(tmp_path, repo_root
         for rung, promoted in rungs.items():
             assert after[arm][rung] == promoted
     assert arm_counts(tmp_path / "fair") == {"arm=fast": [4, 2, 1], "arm=slow": [4, 2, 1]}
+
+
+def test_the_plan_stratifies_by_the_sweeps_scientific_grids(tmp_path):
+    from sweeps import antirectifier_mnist, selu_mnist
+    from sweeps.plan import plan_from_args
+
+    common = ["--smoke", "--storage-path", str(tmp_path)]
+    plan = plan_from_args(selu_mnist.SWEEP, common)
+    # activation and batch_norm are grids of two: 4 arms; kernel_initializer (2 values) x 1 sample each
+    assert plan.stratify == ("activation", "batch_norm") and plan.trials_per_arm == 2
+    assert plan_from_args(selu_mnist.SWEEP, [*common, "--stratify", "none"]).stratify == ()
+    assert plan_from_args(selu_mnist.SWEEP, [*common, "--scheduler", "fifo"]).stratify == ()
+    repeated = plan_from_args(selu_mnist.SWEEP, [*common, "--stratify", "activation", "--repeats", "3"])
+    assert repeated.stratify == ("activation",) and repeated.trials_per_arm == 2 * 2 * 3  # batch_norm x init x seeds
+    # the antirectifier sweep compares two activations over two widths; one activation: one pool
+    compared = plan_from_args(antirectifier_mnist.SWEEP, [*common, "--num-samples", "3"])
+    assert compared.stratify == ("activation",) and compared.trials_per_arm == 3 * 2
+    assert plan_from_args(antirectifier_mnist.SWEEP, [*common, "--set", "activation=relu"]).stratify == ()
+
+
+def test_validation_is_always_a_config_key(tmp_path):
+    from sweeps import aprelu_cifar, selu_mnist
+    from sweeps.plan import plan_from_args
+
+    common = ["--smoke", "--storage-path", str(tmp_path)]
+    assert plan_from_args(selu_mnist.SWEEP, common).param_space["validation"] == "holdout"
+    assert plan_from_args(selu_mnist.SWEEP, [*common, "--validation", "test"]).param_space["validation"] == "test"
+    record = plan_from_args(aprelu_cifar.SWEEP, [*common, "--record", "1"])
+    assert record.param_space["validation"] == "test"  # reproductions keep the seeds' protocol
+
+
+def test_stratifying_by_a_key_that_is_not_a_grid_is_one_line_exit_2(tmp_path, repo_root):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "sweeps/selu_mnist.py", "--smoke", "--dry-run", "--stratify", "lr",
+                             "--storage-path", str(tmp_path)], cwd=repo_root, capture_output=True, text=True, check=False)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--stratify lr: not a list of values" in lines[0] and "Traceback" not in result.stderr
