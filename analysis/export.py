@@ -183,6 +183,7 @@ def _with_rungs(table: pa.Table, trials: Sequence[TrialFiles], experiment_dirs: 
     if not by_trial:
         return table
     rows = [by_trial.get((trial.experiment, trial.trial_id), {}) for trial in trials]
+    table = _stopped_by_rung(table, rows)
     descriptions = {"arm": (pa.string(), "budget-fair ASHA arm (stratification keys' values)"),
                     "rung": (pa.int64(), "highest rung reached in its arm (-1 none; the last is the full budget)"),
                     "rung_epoch": (pa.int64(), "epoch of that rung")}
@@ -191,6 +192,20 @@ def _with_rungs(table: pa.Table, trials: Sequence[TrialFiles], experiment_dirs: 
         field, array = typed_column(column, [row.get(name) for row in rows], arrow_type, description)
         table = table.append_column(field, array)
     return table
+
+
+def _stopped_by_rung(table: pa.Table, rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """The scheduler's own record wins for trials it stopped at a rung.
+
+    Ray's `stop_trial` on a PAUSED trial does not always refresh the saved experiment state,
+    so such a trial can read as still running (or as ended by the time budget)."""
+    statuses = table.column("status").to_pylist()
+    fixed = ["stopped_early" if row.get("stopped") and status in ("running", "time_budget") else status
+             for status, row in zip(statuses, rows)]
+    if fixed == statuses:
+        return table
+    index = table.schema.get_field_index("status")
+    return table.set_column(index, table.schema.field(index), pa.array(fixed, type=table.schema.field(index).type))
 
 
 def export_experiment(

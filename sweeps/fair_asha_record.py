@@ -25,11 +25,18 @@ def trial_rungs(experiment_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
         return {}
     state = json.loads(path.read_text())
     epochs = list(state["rungs"]) + [state["max_t"]]
+    decisions = state.get("decisions", {})
     rows = {}
     for trial_id, record in state["trials"].items():
         arm = record.get("arm")
         reached = max((int(rung) for rung in record["values"]), default=-1)
-        rows[trial_id] = {"arm": arm, "rung": reached, "rung_epoch": epochs[reached] if reached >= 0 else 0}
+        promoted = decisions.get(arm, {}).get(str(reached))
+        rows[trial_id] = {
+            "arm": arm, "rung": reached, "rung_epoch": epochs[reached] if reached >= 0 else 0,
+            # Its last rung was decided without it: stopped there, whatever state Tune saved
+            # (a trial stopped while PAUSED can keep that state in the experiment file).
+            "stopped": promoted is not None and trial_id not in promoted,
+        }
     return rows
 
 

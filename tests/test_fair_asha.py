@@ -107,8 +107,31 @@ def test_every_arm_keeps_its_own_top_third_at_every_rung(tmp_path):
     rows = trial_rungs(tmp_path)
     # the top of each arm by its own score: indices 8, 7, 6 survive rung 0, index 8 goes to the end
     assert {t for t, row in rows.items() if row["rung"] >= 1} == {"relu8", "relu7", "relu6", "selu8", "selu7", "selu6"}
-    assert rows["selu8"] == {"arm": "activation=selu", "rung": 2, "rung_epoch": 9}
-    assert rows["selu0"] == {"arm": "activation=selu", "rung": 0, "rung_epoch": 1}
+    assert rows["selu8"] == {"arm": "activation=selu", "rung": 2, "rung_epoch": 9, "stopped": False}
+    assert rows["selu0"] == {"arm": "activation=selu", "rung": 0, "rung_epoch": 1, "stopped": True}
+
+
+def test_a_trial_the_scheduler_stopped_is_stopped_early_whatever_state_tune_saved(tmp_path):
+    """Ray's stop_trial on a PAUSED trial may leave PAUSED/RUNNING in the experiment state."""
+    from analysis.export import export_experiment
+    from analysis.tables import read_tables
+    from fake_experiment import standard_trials, write_fake_experiment
+
+    experiment = write_fake_experiment(tmp_path, "fair", standard_trials())
+    export_experiment(experiment)
+    before = read_tables(experiment).trials.set_index("trial_id")["status"]
+    running = before[before == "running"].index[0]
+    finished = before[before == "terminated"].index[0]
+    arm = "activation=swish"
+    (experiment / STATE_FILE).write_text(json.dumps({
+        "rungs": [1], "max_t": 4, "decisions": {arm: {"0": [finished]}},
+        "trials": {running: {"arm": arm, "values": {"0": 0.55}, "ended": False},
+                   finished: {"arm": arm, "values": {"0": 0.6, "1": 0.7}, "ended": True}},
+    }))
+    export_experiment(experiment)
+    after = read_tables(experiment).trials.set_index("trial_id")["status"]
+    assert after[running] == "stopped_early" and after[finished] == "terminated"
+    assert (after.drop(running) == before.drop(running)).all()
 
 
 def test_a_trial_waits_until_its_arm_has_arrived(tmp_path):
