@@ -153,7 +153,10 @@ def _check_record(sweep: Sweep, record: int | None) -> None:
 def _check_metric(metric: str) -> None:
     from trainables.trainable import METRICS
 
-    rankable = [name for name in METRICS if name not in UNRANKABLE_METRICS]
+    rankable = [name for name in METRICS if name not in UNRANKABLE_METRICS and not name.startswith("test_")]
+    if metric.startswith("test_"):  # the test split reports curves; deciding on it biases every best
+        raise UsageError(f"--metric {metric!r}: test metrics are never used for decisions; rank by val_* "
+                         "(with --validation test the validation split is the test split)")
     if metric not in rankable:
         raise UsageError(f"--metric {metric!r} is not reported by the trainable; one of: {', '.join(rankable)}")
 

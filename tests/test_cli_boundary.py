@@ -44,6 +44,7 @@ def run_main(sweep, argv, tmp_path, capsys) -> tuple[int, str]:
     (["--set", "data_dir=/tmp"], "use --data-dir"),
     (["--set", "gpus_per_trial=1"], "use --gpus-per-trial"),
     (["--metric", "best_val_acc"], "--metric 'best_val_acc' is not reported"),
+    (["--metric", "test_accuracy"], "test metrics are never used for decisions"),
     (["--max-epoch", "20"], "unrecognized arguments: --max-epoch"),  # no abbreviations
     (["--smoke", "--set", "lr=[0.1, -1]"], "lr=-1.0 is invalid"),  # every grid value, not the first
     (["--smoke", "--set", "reduction=[4, 0]"], "reduction=0 is invalid"),
