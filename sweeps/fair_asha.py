@@ -52,7 +52,7 @@ from typing import Any
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
-from sweeps.fair_asha_record import STATE_FILE, arm_counts, trial_rungs
+from analysis.fair_asha_record import STATE_FILE, arm_counts, trial_rungs
 
 log = logging.getLogger(__name__)
 

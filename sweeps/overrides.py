@@ -37,11 +37,11 @@ _WORDS = {bool: "true/false/1/0", int: "an integer", float: "a finite number", s
 def settable_types(models: Iterable[str], activations: Iterable[str]) -> dict[str, Any]:
     """Key -> plain type (`int`, `float | None`, ...) of every key `--set` may give.
 
-    The types are `trainables.config.setting_types`: TrainConfig's fields, the builder's
+    The types are `trainables.models.setting_types`: TrainConfig's fields, the builder's
     annotated arguments and the activation's settings, for every model and activation
     the space can take.
     """
-    from trainables.config import setting_types
+    from trainables.models import setting_types
 
     types: dict[str, Any] = {}
     for model in models:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from trainables.activations import activation_settings
-from trainables.config import setting_types
+from trainables.models import setting_types
 from trainables.models import available_models, builder_settings, default_activation
 from trainables.trainable import build_model, load_checkpoint, parse_config, save_checkpoint
 

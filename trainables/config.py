@@ -158,20 +158,3 @@ def field_types() -> dict[str, Any]:
     hints = typing.get_type_hints(TrainConfig, include_extras=True)
     return {field.name: hints[field.name] for field in dataclasses.fields(TrainConfig)
             if field.name not in ("model_args", "activation_args")}
-
-
-def setting_types(model: str, activation: str | None = None) -> dict[str, Any]:
-    """Every key a trial config for `model` with `activation` may set -> its plain type.
-
-    Covers TrainConfig's fields, the builder's arguments (not input_shape, num_classes) and
-    the activation's settings; with activation=None, the settings of every registered
-    activation (a search space that grids over activations accepts each one's settings).
-    Types are `int`, `float`, `bool`, `str`, or `T | None` where None is allowed; ranges are
-    not part of the answer: `trainables.trainable.parse_config` checks them. Unknown model or
-    activation names raise ValueError. Imports Keras (the registries live beside the layers).
-    """
-    from trainables.activations import activation_settings
-    from trainables.models import builder_settings
-
-    annotations = {**activation_settings(activation), **builder_settings(model), **field_types()}
-    return {key: plain_type(annotation) for key, annotation in annotations.items()}

@@ -9,6 +9,7 @@ from trainables.models.registry import (
     default_activation,
     get_model,
     register_model,
+    setting_types,
     split_settings,
     tiny_arguments,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "default_activation",
     "get_model",
     "register_model",
+    "setting_types",
     "split_settings",
     "tiny_arguments",
 ]

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 import keras
 
 from trainables.activations import activation_settings
-from trainables.config import split_keys
-from trainables.constraints import Check, check_value, keyword_settings
+from trainables.config import field_types, split_keys
+from trainables.constraints import Check, check_value, keyword_settings, plain_type
 
 # A Keras initializer name ("glorot_uniform", "lecun_normal", ...), checked without building a layer.
 Initializer = Annotated[str, Check(keras.initializers.get, "a Keras initializer name")]
@@ -119,3 +119,17 @@ def _builder(name: str) -> Callable[..., keras.Model]:
     if not isinstance(name, str) or name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(available_models())}")
     return _BUILDERS[name]
+
+
+def setting_types(model: str, activation: str | None = None) -> dict[str, Any]:
+    """Every key a trial config for `model` with `activation` may set -> its plain type.
+
+    Covers TrainConfig's fields, the builder's arguments (not input_shape, num_classes) and
+    the activation's settings; with activation=None, the settings of every registered
+    activation (a search space that grids over activations accepts each one's settings).
+    Types are `int`, `float`, `bool`, `str`, or `T | None` where None is allowed; ranges are
+    not part of the answer: `trainables.trainable.parse_config` checks them. Unknown model or
+    activation names raise ValueError. Lives here, not in `config`, so that config needs no models.
+    """
+    annotations = {**activation_settings(activation), **builder_settings(model), **field_types()}
+    return {key: plain_type(annotation) for key, annotation in annotations.items()}
