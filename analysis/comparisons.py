@@ -18,6 +18,7 @@ import pandas as pd
 
 from analysis import stats
 from analysis.budget import AtBudget, at_budget
+from analysis.confirmation import PAIRED_ON, is_confirmation
 from analysis.schema import DEFAULT_METRIC, higher_is_better, setting_columns, varying_settings
 
 logger = logging.getLogger(__name__)
@@ -115,14 +116,29 @@ class PairedComparison:
         return asdict(self)
 
 
-def _match_columns(trials: pd.DataFrame, side_a: pd.DataFrame, side_b: pd.DataFrame) -> list[str]:
-    """Every setting both activations set, plus family, seed and repeat."""
+def _match_columns(trials: pd.DataFrame, side_a: pd.DataFrame, side_b: pd.DataFrame, by: str) -> list[str]:
+    """Every setting both sides set, plus family, seed and repeat.
+
+    Confirmation trials (analysis.confirmation) differ across arms in their nuisance settings by
+    design (each arm keeps its own best), so they pair by family, configuration rank and seed,
+    plus the arm's other keys when comparing by activation alone.
+    """
+    if is_confirmation(trials):
+        others = [key for key in arm_keys(trials) if key != by and by != "confirm_arm"]
+        return [*PAIRED_ON, *others]
     candidates = ["family", *setting_columns(trials), "seed", "repeat"]
     return [
         column
         for column in dict.fromkeys(candidates)
         if column in trials.columns and side_a[column].notna().any() and side_b[column].notna().any()
     ]
+
+
+def arm_keys(trials: pd.DataFrame) -> list[str]:
+    """The keys of a confirmation's arm labels ('activation=selu,batch_norm=True' -> both keys)."""
+    labels = trials["confirm_arm"].dropna() if "confirm_arm" in trials.columns else pd.Series(dtype=str)
+    first = str(labels.iloc[0]) if len(labels) else ""
+    return [part.partition("=")[0] for part in first.split(",") if part]
 
 
 def _refuse_ambiguous(side: pd.DataFrame, match_on: list[str], name: str) -> None:
@@ -147,28 +163,30 @@ def _paired_values(side_a: pd.DataFrame, side_b: pd.DataFrame, match_on: list[st
     return values_a[finite], values_b[finite]
 
 
-def _compare(at: AtBudget, activation_a: str, activation_b: str, family: str | None, match_on: Sequence[str] | None) -> PairedComparison:
-    selected, cut = at.trials, at.cut_short
+def _compare(at: AtBudget, trials: pd.DataFrame, name_a: str, name_b: str, family: str | None,
+             match_on: Sequence[str] | None, by: str = "activation") -> PairedComparison:
+    selected = at.trials
     if family is not None:
-        selected, cut = selected[selected["family"] == family], cut[cut["family"] == family]
-    side_a = selected[selected["activation"] == activation_a]
-    side_b = selected[selected["activation"] == activation_b]
-    match_on = list(match_on) if match_on is not None else _match_columns(at.trials, side_a, side_b)
-    _refuse_ambiguous(side_a, match_on, activation_a)
-    _refuse_ambiguous(side_b, match_on, activation_b)
+        selected, trials = selected[selected["family"] == family], trials[trials["family"] == family]
+    side_a = selected[selected[by] == name_a]
+    side_b = selected[selected[by] == name_b]
+    match_on = list(match_on) if match_on is not None else _match_columns(at.trials, side_a, side_b, by)
+    _refuse_ambiguous(side_a, match_on, name_a)
+    _refuse_ambiguous(side_b, match_on, name_b)
     metric = at.metric
     values_a, values_b = _paired_values(side_a, side_b, match_on, metric)
     test = stats.paired_t_test(values_a, values_b)
+    involved = trials[trials[by].isin([name_a, name_b])]
     return PairedComparison(
-        family=family, metric=metric, budget=at.budget, activation_a=activation_a, activation_b=activation_b,
-        n=test.n, cut_short=int(cut["activation"].isin([activation_a, activation_b]).sum()),
+        family=family, metric=metric, budget=at.budget, activation_a=name_a, activation_b=name_b,
+        n=test.n, cut_short=len(involved) - len(side_a) - len(side_b),
         mean_a=float(values_a.mean()) if test.n else math.nan,
         mean_b=float(values_b.mean()) if test.n else math.nan,
         mean_difference=test.mean_difference, ci_low=test.ci_low, ci_high=test.ci_high,
         t_statistic=test.t_statistic, p_value=test.p_value,
         wilcoxon_p=stats.wilcoxon_signed_rank(values_a, values_b)[1],
         distinguishable=stats.is_distinguishable(test.p_value, test.n),
-        verdict=stats.verdict(activation_a, activation_b, test, metric=metric, higher_is_better=higher_is_better(metric)),
+        verdict=stats.verdict(name_a, name_b, test, metric=metric, higher_is_better=higher_is_better(metric)),
         matched_on=tuple(match_on),
     )
 
@@ -191,7 +209,7 @@ def paired_comparison(
     on the same key are ambiguous and raise ValueError.
     """
     at = at_budget(trials, metric, epochs=epochs, at_epoch=at_epoch)
-    return _compare(at, activation_a, activation_b, family, match_on)
+    return _compare(at, trials, activation_a, activation_b, family, match_on)
 
 
 def paired_comparisons(
@@ -201,20 +219,28 @@ def paired_comparisons(
     epochs: pd.DataFrame | None = None,
     at_epoch: int | None = None,
     min_pairs: int = 2,
+    by: str | None = None,
 ) -> pd.DataFrame:
-    """Every pair of activations within each family with at least min_pairs pairs at the budget."""
+    """Every pair of activations (or of `by`'s values) within each family with at least min_pairs pairs.
+
+    `by` defaults to the arm (`confirm_arm`) for a confirmation's tables, where each arm's own
+    best configurations are compared (e.g. antirectifier at 256 units against relu at 512),
+    else to `activation`. The columns activation_a / activation_b hold the compared values.
+    """
+    by = by or ("confirm_arm" if is_confirmation(trials) else "activation")
     at = at_budget(trials, metric, epochs=epochs, at_epoch=at_epoch)
     rows = []
     for family, family_trials in trials.groupby("family", sort=True):
-        activations = sorted(family_trials["activation"].dropna().unique())
-        for activation_a, activation_b in itertools.combinations(activations, 2):
+        names = sorted(family_trials[by].dropna().astype(str).unique())
+        for name_a, name_b in itertools.combinations(names, 2):
             try:
-                comparison = _compare(at, activation_a, activation_b, family, None)
+                comparison = _compare(at, trials, name_a, name_b, family, None, by)
             except ValueError as error:
-                logger.warning("skipping %s vs %s in %s: %s", activation_a, activation_b, family, error)
+                logger.warning("skipping %s vs %s in %s: %s", name_a, name_b, family, error)
                 continue
             if comparison.n >= max(min_pairs, 1):
                 rows.append(comparison.as_dict())
     table = pd.DataFrame(rows, columns=list(PairedComparison.__dataclass_fields__))
     table.attrs["budget"] = at.budget
+    table.attrs["by"] = by
     return table

@@ -9,9 +9,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 STATE_FILE = "fair_asha.json"
+
+
+def arm_label(config: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """The arm of a flat trial config, e.g. 'activation=selu,batch_norm=True' ('' for one arm)."""
+    return ",".join(f"{key}={config.get(key)}" for key in keys)
 
 
 def trial_rungs(experiment_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:

@@ -28,6 +28,7 @@ from analysis.budget import at_budget
 from analysis.cli_parser import OneLineParser, positive_int
 from analysis.comparisons import PairedComparison, leaderboard, paired_comparison, paired_comparisons
 from analysis.compute import compute_accounting
+from analysis.confirmation import confirmation_metric, is_confirmation
 from analysis.reproduction import reproduction_table
 from analysis.schema import DEFAULT_METRIC, ExportError
 from analysis.tables import Tables, read_tables
@@ -60,9 +61,15 @@ class ReportData:
     reproduction: pd.DataFrame
 
 
-def build_report(tables: Tables, metric: str = DEFAULT_METRIC, at_epoch: int | None = None) -> ReportData:
+def default_metric(trials: pd.DataFrame) -> str:
+    """A confirmation's verdict is on test accuracy at its fixed budget; a search ranks on validation."""
+    return confirmation_metric(trials) if is_confirmation(trials) else DEFAULT_METRIC
+
+
+def build_report(tables: Tables, metric: str | None = None, at_epoch: int | None = None) -> ReportData:
     """All report tables at one budget (full by default, else epoch at_epoch)."""
     trials, epochs = tables.trials, tables.epochs
+    metric = metric or default_metric(trials)
     summary = {
         "trials": len(trials),
         "trial_epochs": len(epochs),
@@ -114,10 +121,16 @@ def _comparison_sections(data: ReportData) -> list[str]:
     return [
         note,
         f"## Leaderboard ({data.metric} at {data.budget}, mean over seeds, 95% t-interval)\n\n" + to_markdown(data.leaderboard),
-        f"## Paired comparisons (a - b, same seeds and settings, at {data.budget})\n\n"
+        f"## Paired comparisons ({_pairing(data)}, at {data.budget})\n\n"
         + to_markdown(data.comparisons[COMPARISON_SHOWN]),
         f"## Cut short (did not reach the {data.budget}; not compared)\n\n" + to_markdown(data.cut_short),
     ]
+
+
+def _pairing(data: ReportData) -> str:
+    if data.comparisons is not None and data.comparisons.attrs.get("by") == "confirm_arm":
+        return "arm a - arm b, each arm's own best configurations, paired by configuration rank and seed"
+    return "a - b, same seeds and settings"
 
 
 def render_markdown(data: ReportData, plot_links: Sequence[str] = ()) -> str:
@@ -186,7 +199,9 @@ def _write_plots(tables: Tables, plots_dir: str, metric: str, out: str | None) -
 def _parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m analysis.report", description="Report on exported tables (Markdown or JSON).")
     parser.add_argument("tables_dir", help="directory holding trials.parquet and epochs.parquet")
-    parser.add_argument("--metric", default=DEFAULT_METRIC, help=f"trials column to rank by (default {DEFAULT_METRIC})")
+    parser.add_argument("--metric", default=None,
+                        help=f"trials column to rank by (default {DEFAULT_METRIC}; a confirmation's tables: "
+                             "last_test_accuracy, the verdict's metric)")
     parser.add_argument("--at-epoch", type=positive_int, default=None, metavar="E",
                         help="compare every trial that reached epoch E at that epoch (default: the full budget)")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON instead of Markdown")
@@ -204,10 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         tables = read_tables(args.tables_dir)
         data = build_report(tables, args.metric, args.at_epoch)
+        metric = data.metric
         if args.json:
             text = render_json(data)
         else:
-            links = _write_plots(tables, args.plots, args.metric, args.out) if args.plots else []
+            links = _write_plots(tables, args.plots, metric, args.out) if args.plots else []
             text = render_markdown(data, links)
         if args.out:
             Path(args.out).write_text(text, encoding="utf-8")

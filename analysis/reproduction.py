@@ -26,20 +26,28 @@ def _matches(trials: pd.DataFrame, published: PublishedResult) -> pd.Series:
     return mask
 
 
+def test_split_metric(published_metric: str, epochs: pd.DataFrame) -> str:
+    """The seeds validated on their test split; ours reports that split as test_* under both
+    protocols (with held-out validation val_* is not the test split), so compare test_* to them."""
+    test = published_metric.replace("val_", "test_", 1)
+    return test if published_metric.startswith("val_") and test in epochs.columns else published_metric
+
+
 def _row(result: PublishedResult, matching: pd.DataFrame, epochs: pd.DataFrame) -> dict[str, object]:
     keys = ["experiment", "trial_id"]
     at_epoch = epochs.loc[epochs["epoch"] == result.epochs].merge(matching[keys], on=keys)
-    values = at_epoch[result.metric].astype(float) if result.metric in at_epoch.columns else pd.Series(dtype=float)
+    metric = test_split_metric(result.metric, at_epoch)
+    values = at_epoch[metric].astype(float) if metric in at_epoch.columns else pd.Series(dtype=float)
     interval = stats.mean_confidence_interval(values.to_numpy())
     row: dict[str, object] = {
-        "key": result.key, "description": result.description, "metric": result.metric,
+        "key": result.key, "description": result.description, "metric": metric,
         "published": result.value, "budget": f"epoch {result.epochs}", "n": interval.n,
         "mean": interval.mean, "ci_low": interval.ci_low, "ci_high": interval.ci_high,
         "best": math.nan, "best_trial_id": None, "difference": interval.mean - result.value,
         "cut_short": len(matching) - len(at_epoch),
     }
     if values.notna().any():
-        best = values.idxmax() if higher_is_better(result.metric) else values.idxmin()
+        best = values.idxmax() if higher_is_better(metric) else values.idxmin()
         row.update(best=float(values[best]), best_trial_id=at_epoch.loc[best, "trial_id"])
     return row
 

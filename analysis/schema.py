@@ -62,7 +62,9 @@ TUNE_CLOCK = ("training_iteration", "time_total_s", "time_this_iter_s")
 # absent), and those naming its resources: neither is a setting being compared.
 PROMOTED_CONFIG = ("family", "activation", "seed", "repeat")
 RESOURCE_CONFIG = ("cpus_per_trial", "gpus_per_trial")
-NON_SETTING_COLUMNS = frozenset({*PROMOTED_CONFIG, *RESOURCE_CONFIG})
+# A confirmation trial's bookkeeping (analysis.confirmation): which search trial, arm and rank.
+CONFIRM_CONFIG = ("confirms", "confirm_arm", "confirm_rank")
+NON_SETTING_COLUMNS = frozenset({*PROMOTED_CONFIG, *RESOURCE_CONFIG, *CONFIRM_CONFIG})
 RESULT_PREFIXES = ("best_", "last_")
 
 _ACCURACY_LIKE = re.compile(r"(acc|auc|precision|recall|f1)", re.IGNORECASE)

@@ -38,6 +38,7 @@ _positive_float = _number(float, 0, inclusive=False, what="a positive number")
 _seed = _number(int, 0, inclusive=True, what="an integer >= 0")
 MAX_SEED = 2**32 - 1  # NumPy's and TensorFlow's seeds are 32-bit
 MAX_REPEATS = 1000  # seeds per configuration; more is a typo, not a statistic
+DEFAULT_CONFIRM_REPEATS = 3  # new seeds per configuration the confirmation stage re-runs
 _retries = _number(int, -1, inclusive=True, what="an integer >= 0 (or -1: retry without limit)")
 _reduction = _number(float, 1, inclusive=False, what="a number above 1 (ASHA keeps the top 1/F)")
 
@@ -106,6 +107,14 @@ def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epo
                        help="budget-fair ASHA: every combination of these keys' values (an arm) has its own "
                             "rungs; 'none' = one pool (default: the sweep's scientific keys that take more "
                             "than one value)")
+    confirm = parser.add_argument_group("confirmation (after the search; see README, 'Comparing activations')")
+    confirm.add_argument("--confirm", type=_positive_int, default=None, metavar="K",
+                         help="re-run each arm's top K configurations with new seeds to the full budget under "
+                              "FIFO, as the experiment <name>-confirm, and print the verdict from those runs; "
+                              "with --name of a finished search, runs only the confirmation")
+    confirm.add_argument("--confirm-repeats", type=_repeats, default=None, metavar="N",
+                         help=f"new seeds per confirmed configuration, the same N in every arm "
+                              f"(default: {DEFAULT_CONFIRM_REPEATS})")
     sched.add_argument("--metric", default=metric, help="metric to optimise, one the trial reports (default: %(default)s)")
     sched.add_argument("--mode", choices=("max", "min"), default=mode, help="default: %(default)s")
     _resource_flags(parser.add_argument_group("resources"))

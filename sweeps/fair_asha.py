@@ -52,7 +52,7 @@ from typing import Any
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
-from analysis.fair_asha_record import STATE_FILE, arm_counts, trial_rungs
+from analysis.fair_asha_record import STATE_FILE, arm_counts, arm_label, trial_rungs
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,6 @@ def rung_epochs(grace_period: int, reduction_factor: float, max_t: int) -> list[
             epochs.append(round(epoch))
         epoch *= reduction_factor
     return epochs
-
-
-def arm_label(config: Mapping[str, Any], keys: Sequence[str]) -> str:
-    """The arm of a flat trial config, e.g. 'activation=selu,batch_norm=True'."""
-    return ",".join(f"{key}={config.get(key)}" for key in keys)
 
 
 def promoted_count(expected: int, reduction_factor: float) -> int:

@@ -28,6 +28,9 @@ RUNNER_KEYS = {
     "record": "--record",
     "gpus_per_trial": "--gpus-per-trial",
     "cpus_per_trial": "--cpus-per-trial",
+    "confirms": "--confirm",
+    "confirm_arm": "--confirm",
+    "confirm_rank": "--confirm",
 }
 _TRUE, _FALSE = ("true", "1"), ("false", "0")
 _INTEGER = re.compile(r"[+-]?\d+")

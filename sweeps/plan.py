@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from sweeps.cli import MAX_SEED, UsageError, build_parser
+from sweeps.cli import DEFAULT_CONFIRM_REPEATS, MAX_SEED, UsageError, build_parser
 from sweeps.integrations import Tools, tools_from_args
 from sweeps.sweep import Space, Sweep
 
@@ -52,6 +52,9 @@ class Plan:
     trials_per_arm: int | None = None
     argv: tuple[str, ...] = ()  # the command line, for the resume hint
     tools: Tools = Tools()  # dry run, time budget, search, trackers (sweeps.integrations)
+    confirm: int | None = None  # each arm's top K configurations re-run after the search (sweeps.confirm)
+    confirm_repeats: int = DEFAULT_CONFIRM_REPEATS  # new seeds per confirmed configuration
+    confirmed: tuple[Any, ...] = ()  # a confirmation plan's chosen configurations (analysis.confirmation)
 
     @property
     def experiment_dir(self) -> Path:
@@ -96,6 +99,7 @@ def plan_from_args(sweep: Sweep, argv: Sequence[str] | None = None) -> Plan:
     if args.resume and not args.name:
         raise UsageError("--resume needs --name of the sweep to restore")
     stratify = _stratify(sweep, args, space)
+    _check_confirm(args)
     if args.dashboard and args.address:
         raise UsageError("--dashboard starts a local instance; with --address, open the cluster's own dashboard")
     return Plan(
@@ -108,7 +112,16 @@ def plan_from_args(sweep: Sweep, argv: Sequence[str] | None = None) -> Plan:
         max_failures=args.max_failures, address=args.address, dashboard=args.dashboard, seed=args.seed,
         verbose=args.verbose, argv=tuple(argv), tools=tools_from_args(args), stratify=stratify,
         trials_per_arm=_trials_per_arm(space, stratify, _samples(sweep, args)) if stratify else None,
+        confirm=args.confirm, confirm_repeats=args.confirm_repeats or DEFAULT_CONFIRM_REPEATS,
     )
+
+
+def _check_confirm(args: argparse.Namespace) -> None:
+    if args.confirm_repeats is not None and args.confirm is None:
+        raise UsageError("--confirm-repeats sets the seeds of the confirmation stage: give --confirm K too")
+    repeats = args.confirm_repeats or DEFAULT_CONFIRM_REPEATS
+    if args.confirm is not None and args.seed + args.repeats + repeats - 1 > MAX_SEED:
+        raise UsageError(f"--seed {args.seed}: the confirmation's {repeats} new seeds would pass 2**32")
 
 
 def _stratify(sweep: Sweep, args: argparse.Namespace, space: Space) -> tuple[str, ...]:

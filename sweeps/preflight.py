@@ -104,7 +104,18 @@ def check_data(dataset: str, data_dir: str | None) -> None:
         raise UsageError(str(error)) from None
 
 
-def remove_unfinished_experiment(plan: Plan) -> None:
-    """After a usage error in a fresh sweep: nothing half-written stays behind."""
-    if not plan.resume and not _is_remote(plan.storage_path) and Path(plan.experiment_dir).is_dir():
-        shutil.rmtree(plan.experiment_dir, ignore_errors=True)
+def remove_unfinished_experiment(plan: Plan, keep: frozenset[Path] = frozenset()) -> None:
+    """After a usage error: nothing this run half-wrote stays behind.
+
+    Only directories this run created go (the search's and its confirmation's); one that was
+    there before it started (`keep`: an interrupted sweep the user forgot --resume for) or that
+    holds finished tables is never touched.
+    """
+    from analysis.schema import TRIALS_FILE
+    from sweeps.confirm import confirm_name
+
+    if _is_remote(plan.storage_path):
+        return
+    for directory in (Path(plan.experiment_dir), Path(plan.storage_path) / confirm_name(plan.name)):
+        if directory.is_dir() and directory not in keep and not (directory / TRIALS_FILE).is_file():
+            shutil.rmtree(directory, ignore_errors=True)

@@ -178,37 +178,56 @@ def load_data(plan: Plan) -> Any:
 
 
 def run(plan: Plan) -> int:
-    """Check the outside world, run the sweep, report; returns the exit code."""
+    """Check the outside world, run the search and/or its confirmation, report; returns the exit code."""
     import ray
 
+    from sweeps import confirm
     from sweeps.console import quiet_driver_environment
-    from sweeps.preflight import preflight
-    from trainables.devices import keras_backend
+    from sweeps.preflight import check_experiment_dir, preflight
 
-    preflight(plan)
+    only_confirm = confirm.confirmation_only(plan)
+    confirm_plan = confirm.confirmation_plan(plan) if only_confirm else None
+    preflight(confirm_plan or plan)
     quiet_driver_environment()
     context = start_ray(plan)
     try:
         if plan.dashboard:
             print_dashboard(context)
         gpus = resolve_gpus(plan)
-        data = load_data(plan)
-        plan = dataclasses.replace(plan, param_space={**plan.param_space, "gpus_per_trial": gpus,
-                                                      "keras_backend": keras_backend()})
-        print(
-            f"[{plan.sweep.family}] {plan.name}: {plan.num_samples} sample(s), budget {plan.max_epochs} epochs, "
-            f"{plan.scheduler}, {plan.cpus_per_trial} CPU + {gpus} GPU per trial -> {plan.experiment_dir}",
-            flush=True,
-        )
-        # Ctrl-C must reach us as KeyboardInterrupt (exit 130). Tune's own SIGINT handler makes
-        # fit() return normally, and its ResultGrid cannot tell that from a finished sweep when
-        # the interrupted search had not generated every trial yet (Tune's documented switch;
-        # the experiment state is saved at every trial checkpoint, so resuming loses nothing).
-        os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-        results = make_tuner(plan, make_trainable(plan, data, gpus)).fit()
-        return finish(results, plan)
+        data = load_data(confirm_plan or plan)  # the confirmation runs on the data the search ran on
+        if confirm_plan is None:
+            code = run_stage(plan, data, gpus)
+            if plan.confirm is None or code != EXIT_OK:
+                return code
+            confirm_plan = confirm.confirmation_plan(plan)
+            check_experiment_dir(confirm_plan)
+        confirm.announce(confirm_plan, asked=plan.confirm)
+        code = run_stage(confirm_plan, data, gpus)
+        if code == EXIT_OK:
+            confirm.print_verdict(confirm_plan)
+        return code
     finally:
         ray.shutdown()
+
+
+def run_stage(plan: Plan, data: Any, gpus: float) -> int:
+    """One Tune experiment (the search, or the confirmation) to its tables."""
+    from trainables.devices import keras_backend
+
+    plan = dataclasses.replace(plan, param_space={**plan.param_space, "gpus_per_trial": gpus,
+                                                  "keras_backend": keras_backend()})
+    print(
+        f"[{plan.sweep.family}] {plan.name}: {plan.num_samples} sample(s), budget {plan.max_epochs} epochs, "
+        f"{plan.scheduler}, {plan.cpus_per_trial} CPU + {gpus} GPU per trial -> {plan.experiment_dir}",
+        flush=True,
+    )
+    # Ctrl-C must reach us as KeyboardInterrupt (exit 130). Tune's own SIGINT handler makes
+    # fit() return normally, and its ResultGrid cannot tell that from a finished sweep when
+    # the interrupted search had not generated every trial yet (Tune's documented switch;
+    # the experiment state is saved at every trial checkpoint, so resuming loses nothing).
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    results = make_tuner(plan, make_trainable(plan, data, gpus)).fit()
+    return finish(results, plan)
 
 
 def finish(results: Any, plan: Plan) -> int:
@@ -264,16 +283,17 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     argv = list(sys.argv[1:] if argv is None else argv)
-    plan = None
+    plan, existing = None, frozenset()
     try:
         parse_args(sweep, argv)  # --help and malformed flags answer before Keras is imported (~5 s)
         import_keras_quietly()
         plan = plan_from_args(sweep, argv)
+        existing = existing_experiments(plan)
         if plan.tools.dry_run:
             return dry_run(plan)
         return run(plan)
     except UsageError as error:
-        return usage_error(error, plan)
+        return usage_error(error, plan, existing)
     except OSError as error:
         return storage_error(error, plan)
     except (KeyboardInterrupt, Interrupted):
@@ -282,21 +302,37 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
 
 def dry_run(plan: Plan) -> int:
     """`--dry-run`: the plan, checked against what exists (no storage probe, no download), printed."""
+    from sweeps import confirm
     from sweeps.integrations import dry_run_lines
     from sweeps.preflight import check_address, check_experiment_dir
 
+    if confirm.confirmation_only(plan):  # the search is done: what the confirmation would run
+        plan = confirm.confirmation_plan(plan)
     check_experiment_dir(plan)
     if plan.address:
         check_address(plan.address)
-    print("\n".join(dry_run_lines(plan, before_join=use_auth_token_if_present)))
+    lines = dry_run_lines(plan, before_join=use_auth_token_if_present)
+    if plan.confirm is not None:
+        lines += confirm.describe(plan)
+    print("\n".join(lines))
     return EXIT_OK
 
 
-def usage_error(error: UsageError, plan: Plan | None) -> int:
+def existing_experiments(plan: Plan) -> frozenset[Path]:
+    """The experiment directories (search and confirmation) there before this run: never removed."""
+    from sweeps.confirm import confirm_name
+
+    if "://" in plan.storage_path:
+        return frozenset()
+    names = (plan.name, confirm_name(plan.name))
+    return frozenset(path for path in (Path(plan.storage_path) / name for name in names) if path.exists())
+
+
+def usage_error(error: UsageError, plan: Plan | None, existing: frozenset[Path] = frozenset()) -> int:
     from sweeps.preflight import remove_unfinished_experiment
 
     if plan is not None:
-        remove_unfinished_experiment(plan)
+        remove_unfinished_experiment(plan, keep=existing)
     print(f"error: {error}", file=sys.stderr)
     return EXIT_USAGE
 

@@ -1,0 +1,162 @@
+"""The confirmation stage (issue 9): which configurations it re-runs, how it pairs them, and the
+whole protocol through the real command line and Ray (killed mid-confirmation, resumed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.comparisons import paired_comparisons
+from analysis.confirmation import top_configurations
+from analysis.tables import read_tables
+from sweeps import antirectifier_mnist, selu_mnist
+from sweeps.runner import main
+
+
+def epochs_table(curves: dict[str, list[float]]) -> pd.DataFrame:
+    return pd.DataFrame([{"trial_id": trial_id, "epoch": epoch, "val_accuracy": value}
+                         for trial_id, values in curves.items() for epoch, value in enumerate(values, start=1)])
+
+
+def test_each_arm_ranks_its_own_configurations_at_its_highest_rung():
+    configs = {
+        "r1": {"activation": "relu", "lr": 0.1, "seed": 0}, "r2": {"activation": "relu", "lr": 0.1, "seed": 1},
+        "r3": {"activation": "relu", "lr": 0.3, "seed": 0}, "r4": {"activation": "relu", "lr": 0.5, "seed": 0},
+        "s1": {"activation": "selu", "lr": 0.1, "seed": 0}, "s2": {"activation": "selu", "lr": 0.3, "seed": 0},
+    }
+    epochs = epochs_table({
+        "r1": [0.5, 0.6, 0.7], "r2": [0.5, 0.6, 0.9],  # lr 0.1: mean 0.8 over its two seeds at epoch 3
+        "r3": [0.9, 0.95],  # the best value anywhere, but stopped before the arm's rung (3): not ranked
+        "r4": [0.1, 0.2, 0.85],  # lr 0.5: 0.85 at the rung
+        "s1": [0.1, 0.2], "s2": [0.3, 0.1],  # selu's rung is epoch 2: s1 wins there, though s2 led at 1
+    })
+    chosen = top_configurations(configs, epochs, ["activation"], "val_accuracy", "max", k=5)
+    relu, selu = chosen["activation=relu"], chosen["activation=selu"]
+    assert [(c.rank, c.config["lr"], c.rung_epoch) for c in relu] == [(1, 0.5, 3), (2, 0.1, 3)]
+    assert relu[1].trial_id == "r2" and relu[1].value == pytest.approx(0.8)  # the better seed's trial
+    assert "seed" not in relu[0].config
+    assert [(c.trial_id, c.rung_epoch) for c in selu] == [("s1", 2), ("s2", 2)]
+    assert [c.config["lr"] for c in top_configurations(configs, epochs, ["activation"], "val_accuracy", "min",
+                                                       k=1)["activation=relu"]] == [0.1]
+
+
+def confirmation_trials() -> pd.DataFrame:
+    rows = []
+    for rank in (1, 2):
+        for seed in (10, 11, 12):
+            for arm, lr, value in (("relu", 0.1 * rank, 0.90), ("selu", 0.3 * rank, 0.80)):
+                rows.append({"experiment": "x-confirm", "trial_id": f"{arm}{rank}{seed}", "family": "f",
+                             "status": "terminated", "activation": arm, "lr": lr, "seed": seed,
+                             "repeat": seed - 10, "confirm_rank": rank, "confirm_arm": f"activation={arm}",
+                             "confirms": f"s-{arm}{rank}", "epochs": 3, "epochs_completed": 3,
+                             "last_test_accuracy": value + 0.01 * seed + 0.001 * rank})
+    return pd.DataFrame(rows)
+
+
+def test_arms_pair_by_rank_and_seed_though_their_settings_differ():
+    table = paired_comparisons(confirmation_trials(), "last_test_accuracy")
+    assert table.attrs["by"] == "confirm_arm"
+    [row] = table.to_dict("records")
+    assert (row["activation_a"], row["activation_b"], row["n"]) == ("activation=relu", "activation=selu", 6)
+    assert row["mean_difference"] == pytest.approx(0.10)  # K x N = 2 x 3 pairs
+    assert set(row["matched_on"]) == {"family", "confirm_rank", "seed"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--confirm-repeats", "5"], "give --confirm K too"),
+    (["--confirm", "0"], "positive integer"),
+    (["--confirm", "1", "--confirm-repeats", "1001"], "at most 1000"),
+    (["--confirm", "1", "--seed", str(2**32 - 3)], "would pass 2**32"),
+])
+def test_bad_confirmation_flags_are_one_line_exit_2(argv, message, tmp_path, capsys):
+    code = main(selu_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", *argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_a_usage_error_never_removes_an_experiment_that_was_there(tmp_path, capsys):
+    interrupted = tmp_path / "mine"
+    (interrupted / "some_trial").mkdir(parents=True)
+    code = main(selu_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--name", "mine"])
+    assert code == 2 and "pass --resume" in capsys.readouterr().err
+    assert (interrupted / "some_trial").is_dir()  # the user forgot --resume: their trials stay
+
+
+# ---------------------------------------------------------------------------- real Ray
+
+FLAGS = ["--smoke", "--dataset", "synthetic-mnist", "--set", "units=[16,24]", "--max-epochs", "2",
+         "--grace-period", "1", "--verbose", "0", "--cpus-per-trial", "1"]
+
+
+def sweep(repo_root: str, storage: Path, *argv: str, **kwargs) -> subprocess.CompletedProcess:
+    script = Path(repo_root) / "sweeps" / "antirectifier_mnist.py"
+    return subprocess.run([sys.executable, str(script), *FLAGS, "--storage-path", str(storage), *argv],
+                          capture_output=True, text=True, timeout=600, check=False, **kwargs)
+
+
+def kill_when_confirming(repo_root: str, storage: Path, *argv: str) -> None:
+    """Start the whole protocol; SIGKILL it (driver and its Ray) once a confirmation epoch is saved."""
+    script = Path(repo_root) / "sweeps" / "antirectifier_mnist.py"
+    process = subprocess.Popen([sys.executable, str(script), *FLAGS, "--storage-path", str(storage), *argv],
+                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline and process.poll() is None:
+        if any((storage / "p-confirm").glob("*/checkpoint_*")):
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, "the protocol ended before the confirmation saved an epoch"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    time.sleep(1)
+
+
+@pytest.mark.slow
+def test_the_protocol_confirms_k_by_n_per_arm_and_resumes_the_confirmation(repo_root, tmp_path):
+    storage = tmp_path / "results"
+    protocol = ["--name", "p", "--confirm", "1", "--confirm-repeats", "2"]
+    kill_when_confirming(repo_root, storage, *protocol)
+    search_trials = len(read_tables(storage / "p").trials)  # the search finished before the kill
+    resumed = sweep(repo_root, storage, *protocol, "--resume")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "] p: " not in resumed.stdout and "] p-confirm: " in resumed.stdout  # the search did not run again
+    assert "verdict (last_test_accuracy" in resumed.stdout
+
+    search, confirmation = read_tables(storage / "p").trials, read_tables(storage / "p-confirm").trials
+    assert len(search) == search_trials == 4  # 2 arms x 2 widths, 1 seed
+    assert confirmation.groupby("confirm_arm").size().to_dict() == {"activation=antirectifier": 2,
+                                                                     "activation=relu": 2}  # K x N each
+    assert (confirmation["status"] == "terminated").all() and (confirmation["epochs_completed"] == 2).all()
+    assert set(confirmation["seed"]) == {1, 2} and not set(confirmation["seed"]) & set(search["seed"])
+    by_id = search.set_index("trial_id")
+    for row in confirmation.itertuples():  # each confirms a search trial of its own arm, with its settings
+        assert by_id.loc[row.confirms, "activation"] == row.activation
+        assert by_id.loc[row.confirms, "units"] == row.units
+    comparisons = paired_comparisons(confirmation, "last_test_accuracy")
+    assert comparisons["n"].tolist() == [2]
+
+    # `--confirm` with --name of a finished search runs the confirmation only.
+    shutil.copytree(storage / "p", storage / "q")
+    only = sweep(repo_root, storage, "--name", "q", "--confirm", "2", "--confirm-repeats", "2")
+    assert only.returncode == 0, only.stdout[-3000:] + only.stderr[-3000:]
+    assert "] q-confirm: " in only.stdout and "] q: " not in only.stdout
+    again = read_tables(storage / "q-confirm").trials
+    # ASHA kept one width per arm past epoch 1 (top 1 of 2), so one configuration reached each arm's
+    # highest rung: the confirmation takes it, says so, and does not rank the others.
+    assert again.groupby("confirm_arm").size().to_dict() == {"activation=antirectifier": 2, "activation=relu": 2}
+    assert "only 1 configuration(s) reached its highest rung (asked for 2)" in only.stdout
+
+
+def test_the_dry_run_says_what_the_confirmation_will_run(tmp_path, capsys):
+    code = main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run",
+                                            "--name", "d", "--confirm", "2", "--confirm-repeats", "5"])
+    out = capsys.readouterr().out
+    assert code == 0 and "top 2 configuration(s) x 5 new seed(s)" in out and f"{tmp_path}/d-confirm" in out
+    assert not any(tmp_path.iterdir())
