@@ -301,3 +301,126 @@ def test_every_custom_layer_keras_round_trip(tmp_path, layer_class):
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(restored(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-5, atol=1e-6
     )
+
+
+# --- compiled kernels (trainables.layer_jit): the same layer through set_kernel_compiler ---
+
+
+@pytest.fixture
+def kernel_compiler():
+    """Sets APReLU's kernel compiler for one test and puts the default back afterwards."""
+    from trainables.layers import aprelu
+
+    yield aprelu.set_kernel_compiler
+    aprelu.set_kernel_compiler(None)
+
+
+def _outputs_and_gradients(layer, x, upstream, signature=None):
+    """Output, updated moving statistics, and gradients of sum(layer(x) * upstream) for x and every weight."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=signature, autograph=False)
+    def run(inputs):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = layer(inputs, training=True)
+            loss = tf.reduce_sum(outputs * upstream)
+        return [outputs] + tape.gradient(loss, [inputs] + layer.trainable_weights)
+
+    before = _current(layer)
+    results = [value.numpy() for value in run(x)]
+    results += [value for name, value in sorted(_current(layer).items()) if "moving" in name]
+    for variable in layer.weights:  # the next path starts from the same state
+        variable.assign(before[variable.name])
+    return results
+
+
+@pytest.mark.parametrize("compiler", ["identity", "layer_jit"])
+@pytest.mark.parametrize(
+    "shape,signature_shape",
+    [((5, 4, 3, 8), None), ((5, 8), None), ((3, 5, 6, 4), (None, None, None, 4))],
+    ids=["4d", "2d", "unknown-size"],
+)
+def test_aprelu_compiled_kernels_match_default_path(kernel_compiler, compiler, shape, signature_shape):
+    """Outputs, moving statistics and every gradient are the default path's, uncompiled and under XLA."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("layer_jit is TensorFlow's; the JAX path is checked below")
+    import tensorflow as tf
+
+    from trainables import layer_jit
+
+    rng = np.random.default_rng(11)
+    x = tf.constant(rng.normal(0.0, 1.0, shape).astype("float32"))
+    upstream = tf.constant(rng.normal(0.0, 1.0, shape).astype("float32"))
+    layer = APReLU(reduction=2)
+    layer.build(signature_shape or shape)
+    _random_weights(layer, rng)
+    signature = [tf.TensorSpec(signature_shape, tf.float32)] if signature_shape else None
+    expected = _outputs_and_gradients(layer, x, upstream, signature)
+    if compiler == "layer_jit":
+        layer_jit.enable()
+    else:
+        kernel_compiler(lambda kernel: kernel)
+    for mine, theirs in zip(_outputs_and_gradients(layer, x, upstream, signature), expected, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_aprelu_compiled_kernels_keras_round_trip(tmp_path, kernel_compiler):
+    """The kernel path is not part of the saved layer: a model saved and loaded under layer_jit computes the same."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("layer_jit is TensorFlow's")
+    from trainables import layer_jit
+
+    layer_jit.enable()
+    x = np.random.default_rng(12).normal(0.0, 1.0, (4, 6, 6, 8)).astype("float32")
+    inputs = keras.Input((6, 6, 8))
+    model = keras.Model(inputs, APReLU(reduction=2)(inputs))
+    path = tmp_path / "aprelu.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
+    layer_jit.disable()
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
+
+
+_JAX_KERNEL_CHECK = """
+import jax, numpy as np, keras
+from trainables.layers import APReLU, aprelu
+rng = np.random.default_rng(13)
+worst = 0.0
+for shape in [(5, 4, 3, 8), (5, 8)]:
+    x = rng.normal(0.0, 1.0, shape).astype("float32")
+    upstream = rng.normal(0.0, 1.0, shape).astype("float32")
+    layer = APReLU(reduction=2)
+    layer.build(shape)
+    for v in layer.weights:
+        v.assign(rng.uniform(0.5, 2.0, v.shape) if "variance" in v.path else rng.normal(0.0, 0.7, v.shape))
+    trainable = [v.value for v in layer.trainable_weights]
+    non_trainable = [v.value for v in layer.non_trainable_weights]
+    results = []
+    for compiler in (None, lambda kernel: kernel, jax.jit):
+        aprelu.set_kernel_compiler(compiler)
+        def loss(trainable, x):
+            outputs, new_state = layer.stateless_call(trainable, non_trainable, x, training=True)
+            return (outputs * upstream).sum(), (outputs, new_state)
+        (grads, (outputs, new_state)) = jax.jit(jax.grad(loss, argnums=(0, 1), has_aux=True))(trainable, x)
+        results.append([outputs, *new_state, grads[1], *grads[0]])
+    for other in results[1:]:
+        worst = max(worst, max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(other, results[0])))
+print(worst)
+"""
+
+
+def test_aprelu_kernels_on_jax_match_default_path():
+    """On JAX the kernel path (uncompiled, and each kernel under jax.jit) gives the default path's outputs,
+    moving statistics and gradients (the hook is backend-agnostic; only TensorFlow's compiler lives outside)."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run([sys.executable, "-c", _JAX_KERNEL_CHECK], capture_output=True, text=True, timeout=300,
+                            env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert float(result.stdout.strip().splitlines()[-1]) < 1e-5
