@@ -6,7 +6,7 @@ APReLU) are timed in one process, interleaved repeat by repeat so that machine n
 of them alike; each repeat times `--steps` compiled train steps (SGD, Nesterov, batch 100,
 random 32x32x3 data) after a warm-up, and the median over repeats is reported.
 
-    python benchmarks/aprelu_step.py                        # TensorFlow: jit_compile off, on, and layer
+    python benchmarks/aprelu_step.py                        # TensorFlow: jit_compile off and on
     python benchmarks/aprelu_step.py --jit off --steps 20 --repeats 7
     KERAS_BACKEND=jax python benchmarks/aprelu_step.py      # JAX always compiles: jit on only
 
@@ -15,10 +15,7 @@ jit setting (what a user choosing the fastest setting for each pays), "vs_seed_g
 graph's best step / APReLU's best, "fastest_jit": each network's fastest setting,
 "best_ms_per_step", "by_jit": every setting's figures (the same-setting ratios)}. Under XLA the
 APReLU layer's element-wise work fuses into a few kernels; without it each keras.ops call is one
-TensorFlow kernel pass over the feature map. The setting `layer` (TensorFlow only) is
-jit_compile off with only APReLU's element-wise kernels compiled by XLA (`trainables.layer_jit`);
-ReLU and the seed graph have no such kernels, so their `layer` figures are their `off` ones (not
-timed twice). The machine is often shared: look at min/max as well as the median.
+TensorFlow kernel pass over the feature map. The machine is often shared: look at min/max as well as the median.
 """
 
 from __future__ import annotations
@@ -38,7 +35,6 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
-from trainables import layer_jit  # noqa: E402
 from trainables.models import build_preset  # noqa: E402
 from trainables.models.resnet import residual_stack  # noqa: E402
 
@@ -119,20 +115,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per network (median is reported)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps after compilation")
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--jit", choices=("off", "on", "layer"), nargs="+", default=None,
-                        help="jit_compile settings to time, interleaved (default: off, on and layer, i.e. off with "
-                             "APReLU's element-wise kernels under XLA; only on for JAX, whose jit_compile=False "
-                             "means eager)")
+    parser.add_argument("--jit", choices=("off", "on"), nargs="+", default=None,
+                        help="jit_compile settings to time, interleaved (default: off and on; only on for JAX, "
+                             "whose jit_compile=False means eager)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.steps < 1 or args.repeats < 1 or args.batch_size < 1 or args.warmup < 1:
         parser.error("--steps, --repeats, --warmup and --batch-size must be >= 1")
-    tensorflow = keras.backend.backend() == "tensorflow"
-    modes = args.jit or (["off", "on", "layer"] if tensorflow else ["on"])
-    if "layer" in modes and not tensorflow:
-        parser.error("--jit layer is TensorFlow's setting (JAX compiles the whole step)")
-    if "layer" in modes and "off" not in modes:
-        modes = ["off", *modes]  # ReLU's and the seed graph's `layer` figures are their `off` ones
+    modes = args.jit or (["off", "on"] if keras.backend.backend() == "tensorflow" else ["on"])
     args.modes = list(dict.fromkeys(modes))
     return args
 
@@ -143,21 +133,13 @@ def warmed_networks(args: argparse.Namespace, images, labels) -> tuple[dict, dic
     compile_seconds: dict[tuple[str, str], float] = {}
     for mode in args.modes:
         for name, build in BUILDERS.items():
-            if mode == "layer" and name != "aprelu":
-                continue  # no APReLU layer: the same graph as jit off
             model = build()
             if name != "relu" and model.count_params() != RECORD1_PARAMETERS:
                 raise SystemExit(f"{name} has {model.count_params()} parameters, expected {RECORD1_PARAMETERS}")
             compiled(model, mode == "on")
-            if mode == "layer":
-                layer_jit.enable()  # the train step is traced in the warm-up below, with compiled kernels
             start = time.perf_counter()
-            try:
-                for _ in range(args.warmup):
-                    model.train_on_batch(images, labels)
-            finally:
-                if mode == "layer":
-                    layer_jit.disable()
+            for _ in range(args.warmup):
+                model.train_on_batch(images, labels)
             compile_seconds[name, mode] = time.perf_counter() - start
             networks[name, mode] = model
             print(f"compiled {name} jit={mode} in {compile_seconds[name, mode]:.1f} s", flush=True)
@@ -177,11 +159,7 @@ def interleaved_samples(networks: dict, images, labels, args: argparse.Namespace
 
 def summary(median: dict, modes: list[str]) -> dict:
     """The fair headline (each network at its own fastest setting) and every setting's figures."""
-    timed = {name: [mode for mode in modes if (name, mode) in median] for name in BUILDERS}
-    fastest = {name: min(timed[name], key=lambda mode: median[name, mode]) for name in BUILDERS}
-    median = dict(median)
-    for name in BUILDERS:  # networks without APReLU run the `off` graph under `layer`
-        median.setdefault((name, "layer"), median.get((name, "off"), float("nan")))
+    fastest = {name: min(modes, key=lambda mode: median[name, mode]) for name in BUILDERS}
     best_ms = {name: median[name, fastest[name]] * 1e3 for name in BUILDERS}
     by_mode = {
         mode: {

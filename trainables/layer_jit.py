@@ -4,12 +4,7 @@ The layer (`trainables.layers.aprelu`) stays backend-agnostic: it exposes its fo
 kernels and a hook, `set_kernel_compiler`; this module hands it `tf.function(jit_compile=True)`,
 so each kernel becomes one XLA launch (a few fused loops) inside an otherwise un-jitted train
 step: the convolutions, BatchNorms and the slope network stay on TensorFlow's kernels (oneDNN).
-Affects layers traced after `enable()`. Measured with `benchmarks/aprelu_step.py` (`--jit layer`).
-
-Measured (2-vCPU VM, loaded, 2026-11-26, record-1 net, batch 100): no gain, so NOT the default.
-Interleaved medians 168.1 ms with it vs 167.2 ms without (ReLU 121.4). Each kernel is fast
-(the four take ~1 ms per layer against ~1.6 ms of TensorFlow kernels), but each of the 76 XLA
-launches per step costs ~0.2 ms of executor and hand-off overhead (tf.profiler), which eats it.
+Affects layers traced after `enable()`. Measured with `benchmarks/aprelu_step.py` (`layer_jit` rows).
 """
 
 from __future__ import annotations

@@ -20,8 +20,7 @@ work as four kernels (pooling, output, and their derivatives; see `KERNELS`), ea
 through `compile`. Backend code outside this package supplies `compile`: on TensorFlow,
 `trainables.layer_jit.enable()` wraps each in `tf.function(jit_compile=True)`, so XLA fuses the
 layer's passes while the convolutions and everything else stay on TensorFlow's own kernels.
-Layers traced after the call use it; the default (`None`) is the path above. Measured on the
-2-vCPU VM: no faster than the default path under TensorFlow (see `trainables/layer_jit.py`).
+Layers traced after the call use it; the default (`None`) is the path above.
 """
 
 from __future__ import annotations
