@@ -14,13 +14,6 @@ feature map few: min(x, 0) and step(x) are computed once, GAP(pos) = GAP(x) - GA
 y = x * max(step(x), s); the pooling and the output each have a hand-written gradient
 (broadcasts and plain products, no select, no tiled copies).
 Only `keras.ops`, so it runs on every Keras backend.
-
-Compiled kernels (opt-in): `set_kernel_compiler(compile)` makes the layer run its element-wise
-work as four kernels (pooling, output, and their derivatives; see `KERNELS`), each passed once
-through `compile`. Backend code outside this package supplies `compile`: on TensorFlow,
-`trainables.layer_jit.enable()` wraps each in `tf.function(jit_compile=True)`, so XLA fuses the
-layer's passes while the convolutions and everything else stay on TensorFlow's own kernels.
-Layers traced after the call use it; the default (`None`) is the path above.
 """
 
 from __future__ import annotations
@@ -124,100 +117,6 @@ def _apply_negative_slopes(inputs, slopes, negative, step):
         return x * factor, grad
 
     return apply(inputs, slopes)
-
-
-def _kernel_pool_forward(x):
-    """concat(GAP(min(x, 0)), GAP(x) - GAP(min(x, 0))) in float32: one read of x once fused."""
-    pooled_axes = tuple(range(1, len(x.shape) - 1))
-    if ops.dtype(x) in _HALF_PRECISION:
-        x = ops.cast(x, "float32")
-    negative = ops.minimum(x, 0.0)
-    if pooled_axes:
-        x, negative = ops.mean(x, axis=pooled_axes), ops.mean(negative, axis=pooled_axes)
-    return ops.concatenate([negative, x - negative], axis=-1)
-
-
-def _kernel_pool_backward(x, upstream, grad_output):
-    """x's whole gradient: the output's (`grad_output`, from `_kernel_apply_backward`) plus the pooling's."""
-    pooled_axes = tuple(range(1, len(x.shape) - 1))
-    channels = x.shape[-1]
-    grad_negative, grad_positive = upstream[..., :channels], upstream[..., channels:]
-    if pooled_axes:
-        size = _pooled_size(x, pooled_axes)
-        broadcast_shape = (-1,) + (1,) * len(pooled_axes) + (channels,)
-        grad_negative = ops.reshape(grad_negative / size, broadcast_shape)
-        grad_positive = ops.reshape(grad_positive / size, broadcast_shape)
-    pooled = ops.where(x > 0, ops.cast(grad_positive, x.dtype), ops.cast(grad_negative, x.dtype))
-    return grad_output + pooled
-
-
-def _kernel_apply_forward(x, slopes):
-    """y = max(x, s * x), which is pos + s * neg for s in [0, 1]."""
-    return ops.maximum(x, x * slopes)
-
-
-def _kernel_apply_backward(x, slopes, upstream):
-    """(dy/dx * upstream for the output alone, sum(upstream * min(x, 0)) over the pooled axes)."""
-    reduce_axes = tuple(range(1, len(x.shape) - 1))
-    grad_x = ops.where(x > 0, upstream, upstream * slopes)
-    grad_slopes = upstream * ops.minimum(x, 0.0)
-    if reduce_axes:
-        grad_slopes = ops.sum(grad_slopes, axis=reduce_axes, keepdims=True)
-    return grad_x, grad_slopes
-
-
-KERNELS = {
-    "pool_forward": _kernel_pool_forward,
-    "pool_backward": _kernel_pool_backward,
-    "apply_forward": _kernel_apply_forward,
-    "apply_backward": _kernel_apply_backward,
-}
-_compiled_kernels: dict | None = None
-
-
-def set_kernel_compiler(compile_kernel) -> None:
-    """Run the element-wise work as `KERNELS`, each wrapped once by `compile_kernel` (None: the default path).
-
-    Affects layers traced afterwards. `compile_kernel` is backend code (e.g. `tf.function(...,
-    jit_compile=True)`); the identity runs the same kernels uncompiled on any backend (the tests).
-    """
-    global _compiled_kernels
-    _compiled_kernels = None if compile_kernel is None else {
-        name: compile_kernel(kernel) for name, kernel in KERNELS.items()
-    }
-
-
-def _kernel_call(kernels, inputs, slope_network):
-    """The layer's output through `kernels`: four kernel calls per step, no AddN.
-
-    The pooling also hands x on as a second output (custom_gradient makes it a new tensor), and the output is computed
-    from that alias; the output's backward returns its x-gradient to the alias, so the pooling's
-    backward receives it and adds its own in the same kernel instead of a separate sum.
-    """
-
-    @ops.custom_gradient
-    def pool(x):
-        def grad(*args, upstream=None):
-            if upstream is None:  # TensorFlow passes one tensor per output; JAX one tuple
-                upstream = args[0] if len(args) == 1 else args
-            grad_pooled, grad_alias = upstream
-            return kernels["pool_backward"](x, grad_pooled, grad_alias)
-
-        return (kernels["pool_forward"](x), x), grad
-
-    @ops.custom_gradient
-    def apply(x, s):
-        def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
-            return kernels["apply_backward"](x, s, upstream)
-
-        return kernels["apply_forward"](x, s), grad
-
-    pooled, alias = pool(inputs)
-    slopes = ops.cast(slope_network(pooled), inputs.dtype)
-    broadcast_shape = (-1,) + (1,) * (len(inputs.shape) - 2) + (inputs.shape[-1],)
-    return apply(alias, ops.reshape(slopes, broadcast_shape))
 
 
 @keras.saving.register_keras_serializable(package="trainables")
@@ -328,15 +227,14 @@ class APReLU(layers.Layer):
         return ops.sigmoid(hidden)
 
     def call(self, inputs, training=False):
-        # A frozen layer behaves like a frozen keras BatchNormalization: moving statistics only.
-        training = bool(training) and self.trainable
-        if _compiled_kernels is not None:
-            return _kernel_call(_compiled_kernels, inputs, lambda pooled: self._slope_network(pooled, training))
         # min(x, 0) and step(x) are computed once and shared by the pooling and the output, both
         # of which write their own derivative with respect to x.
         negative = ops.stop_gradient(ops.minimum(inputs, 0.0))
         step = ops.stop_gradient(ops.cast(inputs > 0, inputs.dtype))
-        slopes = self._slope_network(_fused_pooled_parts(inputs, negative, step), training=training)
+        # A frozen layer behaves like a frozen keras BatchNormalization: moving statistics only.
+        slopes = self._slope_network(
+            _fused_pooled_parts(inputs, negative, step), training=bool(training) and self.trainable
+        )
         slopes = ops.cast(slopes, inputs.dtype)
         broadcast_shape = (-1,) + (1,) * (len(inputs.shape) - 2) + (inputs.shape[-1],)
         return _apply_negative_slopes(inputs, ops.reshape(slopes, broadcast_shape), negative, step)
