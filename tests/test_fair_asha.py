@@ -434,3 +434,55 @@ def test_stratifying_by_a_key_that_is_not_a_grid_is_one_line_exit_2(tmp_path, re
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "--stratify lr: not a list of values" in lines[0] and "Traceback" not in result.stderr
+
+
+def _bench():
+    """benchmarks/fair_asha.py as a module (benchmarks/ is not a package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "fair_asha.py"
+    spec = importlib.util.spec_from_file_location("bench_fair_asha", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_agreement_is_the_arm_order_and_decisive_is_two_standard_errors():
+    bench = _bench()
+    assert bench.same_order([0.90, 0.95], [0.80, 0.96])
+    assert not bench.same_order([0.95, 0.90], [0.80, 0.96])
+    assert not bench.same_order([0.90, 0.90], [0.80, 0.96])  # a tie is its own order
+    assert bench.same_order([0.5, 0.5], [0.9, 0.9])
+    assert bench.decisive([0.80, 0.95], 360)  # 15 points, SE of the difference ~2.4
+    assert not bench.decisive([0.93, 0.95], 360)  # 2 points: within two SEs (~3.6)
+
+
+def test_bench_replay_pooled_loses_the_slow_arm_and_stratified_keeps_it():
+    """Recorded curves through the real schedulers: BatchNorm trials start at chance and end best."""
+    from ray.tune.schedulers import ASHAScheduler
+
+    bench = _bench()
+    max_t, per_arm = 9, 3
+    curves = []
+    for index in range(per_arm):
+        for arm in bench.ARMS:
+            slow = arm["batch_norm"]
+            accuracy = [(0.1 if epoch < 3 else 0.9) if slow else 0.5 + 0.01 * epoch for epoch in range(1, max_t + 1)]
+            accuracy = [a + 0.001 * index for a in accuracy]
+            curves.append({"config": {**arm, "lr": index}, "accuracy": accuracy, "seconds": [1.0] * max_t})
+    fifo = bench.arm_results(curves, None, max_t)
+    assert fifo[1] > fifo[0]
+    results = {}
+    for name, scheduler in {
+        "pooled": ASHAScheduler(time_attr="epoch", metric="val_accuracy", mode="max", max_t=max_t,
+                                grace_period=1, reduction_factor=3),
+        "stratified": FairASHAScheduler(bench.STRATIFY, max_t=max_t, grace_period=1, reduction_factor=3,
+                                        trials_per_arm=per_arm, metric="val_accuracy", mode="max"),
+    }.items():
+        replay = bench.Replay(scheduler, curves, max_t)
+        epochs = replay.run()
+        results[name] = bench.arm_results(curves, epochs, max_t)
+        assert replay.trial_epochs < len(curves) * max_t
+    assert not bench.same_order(results["pooled"], fifo)
+    assert bench.same_order(results["stratified"], fifo)
