@@ -141,7 +141,9 @@ def verdict(
         return f"{name_a} and {name_b} are not distinguishable: only {test.n} paired run(s), at least 2 needed for a test."
     if not math.isfinite(test.p_value):
         return f"{name_a} and {name_b} are not distinguishable on {metric}: all {test.n} paired differences are zero."
-    interval = f"mean difference {test.mean_difference:+.4f}, 95% CI [{test.ci_low:+.4f}, {test.ci_high:+.4f}]"
+    # Signed as a - b whichever side the sentence names first: the reader needs the order.
+    interval = (f"mean difference {name_a} - {name_b} {test.mean_difference:+.4f}, "
+                f"95% CI [{test.ci_low:+.4f}, {test.ci_high:+.4f}]")
     evidence = f"paired t p = {test.p_value:.3g}, n = {test.n}"
     if not is_distinguishable(test.p_value, test.n, alpha=alpha):
         return f"{name_a} and {name_b} are not distinguishable on {metric} ({interval}; {evidence} >= {alpha})."

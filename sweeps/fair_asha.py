@@ -282,9 +282,12 @@ class FairASHAScheduler(TrialScheduler):
             return
         state = {"stratify": list(self.stratify), "rungs": self.rungs, "max_t": self.max_t,
                  "reduction_factor": self.reduction_factor, "trials": self.trials, "decisions": self.decisions}
-        temporary = self.state_path.with_suffix(".json.tmp")
+        # Written beside the staging folder, not in it: Tune uploads that folder on its own thread,
+        # and a temporary file it listed and then saw renamed failed its copy with a traceback on
+        # the console (FileNotFoundError for fair_asha.json.tmp, seen in a 24-trial sweep).
+        temporary = self.state_path.parent.parent / f".{self.state_path.parent.name}.{STATE_FILE}.tmp"
         temporary.write_text(json.dumps(state))
-        os.replace(temporary, self.state_path)  # never half-written
+        os.replace(temporary, self.state_path)  # never half-written: same file system, atomic
 
 
 def scheduler_for(plan: Any) -> TrialScheduler:

@@ -225,6 +225,26 @@ def test_state_round_trips_through_pickle_and_the_state_file(tmp_path):
     assert resumed.report(selu0, 2, 0.0) == PAUSE
 
 
+def test_the_state_is_never_half_written_inside_the_folder_tune_uploads(tmp_path, monkeypatch):
+    import os
+
+    import sweeps.fair_asha as fair_asha
+
+    staging = tmp_path / "driver_artifacts"  # Tune copies this folder on its own thread
+    staging.mkdir()
+    written = []
+    real_replace = os.replace
+    monkeypatch.setattr(fair_asha.os, "replace", lambda source, target: (written.append((source, target)),
+                                                                         real_replace(source, target)))
+    scheduler = FairASHAScheduler(["activation"], max_t=9, grace_period=1, reduction_factor=3, trials_per_arm=1,
+                                  metric="score", mode="max")
+    controller = FakeController(scheduler)
+    controller.add(FakeTrial("relu0", {"activation": "relu"}, str(staging)))
+    controller.report(controller.trials[0], 1, 0.5)
+    assert written and all(os.path.dirname(source) != str(staging) for source, _ in written)
+    assert sorted(os.listdir(staging)) == [STATE_FILE]
+
+
 def test_configuration_errors_are_one_line(tmp_path):
     with pytest.raises(ValueError, match="stratify"):
         FairASHAScheduler([], max_t=9)
