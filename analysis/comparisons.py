@@ -11,7 +11,7 @@ import itertools
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -107,6 +107,7 @@ class PairedComparison:
     ci_high: float
     t_statistic: float
     p_value: float
+    p_adjusted: float  # Benjamini-Hochberg over the family's reported comparisons (= p_value for one)
     wilcoxon_p: float
     distinguishable: bool
     verdict: str
@@ -183,7 +184,7 @@ def _compare(at: AtBudget, trials: pd.DataFrame, name_a: str, name_b: str, famil
         mean_a=float(values_a.mean()) if test.n else math.nan,
         mean_b=float(values_b.mean()) if test.n else math.nan,
         mean_difference=test.mean_difference, ci_low=test.ci_low, ci_high=test.ci_high,
-        t_statistic=test.t_statistic, p_value=test.p_value,
+        t_statistic=test.t_statistic, p_value=test.p_value, p_adjusted=test.p_value,
         wilcoxon_p=stats.wilcoxon_signed_rank(values_a, values_b)[1],
         distinguishable=stats.is_distinguishable(test.p_value, test.n),
         verdict=stats.verdict(name_a, name_b, test, metric=metric, higher_is_better=higher_is_better(metric)),
@@ -212,6 +213,27 @@ def paired_comparison(
     return _compare(at, trials, activation_a, activation_b, family, match_on)
 
 
+def _adjusted(comparisons: list[PairedComparison]) -> list[PairedComparison]:
+    """Decide each comparison on its p-value adjusted over all those reported beside it."""
+    if len(comparisons) < 2:
+        return comparisons
+    adjusted = stats.adjust_p_values([comparison.p_value for comparison in comparisons])
+    result = []
+    for comparison, p_adjusted in zip(comparisons, adjusted):
+        test = stats.PairedTest(n=comparison.n, mean_difference=comparison.mean_difference, std_difference=math.nan,
+                                ci_low=comparison.ci_low, ci_high=comparison.ci_high,
+                                t_statistic=comparison.t_statistic, degrees_of_freedom=comparison.n - 1,
+                                p_value=comparison.p_value)
+        result.append(replace(
+            comparison, p_adjusted=float(p_adjusted),
+            distinguishable=stats.is_distinguishable(float(p_adjusted), comparison.n),
+            verdict=stats.verdict(comparison.activation_a, comparison.activation_b, test, metric=comparison.metric,
+                                  higher_is_better=higher_is_better(comparison.metric),
+                                  adjusted=(float(p_adjusted), len(comparisons))),
+        ))
+    return result
+
+
 def paired_comparisons(
     trials: pd.DataFrame,
     metric: str = DEFAULT_METRIC,
@@ -232,6 +254,7 @@ def paired_comparisons(
     rows = []
     for family, family_trials in trials.groupby("family", sort=True):
         names = sorted(family_trials[by].dropna().astype(str).unique())
+        compared = []
         for name_a, name_b in itertools.combinations(names, 2):
             try:
                 comparison = _compare(at, trials, name_a, name_b, family, None, by)
@@ -239,7 +262,8 @@ def paired_comparisons(
                 logger.warning("skipping %s vs %s in %s: %s", name_a, name_b, family, error)
                 continue
             if comparison.n >= max(min_pairs, 1):
-                rows.append(comparison.as_dict())
+                compared.append(comparison)
+        rows += [comparison.as_dict() for comparison in _adjusted(compared)]
     table = pd.DataFrame(rows, columns=list(PairedComparison.__dataclass_fields__))
     table.attrs["budget"] = at.budget
     table.attrs["by"] = by

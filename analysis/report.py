@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 COMPARISON_SHOWN = [
     "family", "activation_a", "activation_b", "budget", "n", "cut_short", "mean_difference", "ci_low", "ci_high",
-    "p_value", "wilcoxon_p", "verdict",
+    "p_value", "p_adjusted", "wilcoxon_p", "verdict",
 ]
 
 

@@ -135,8 +135,13 @@ def verdict(
     metric: str = "best_val_accuracy",
     higher_is_better: bool = True,
     alpha: float = SIGNIFICANCE_LEVEL,
+    adjusted: tuple[float, int] | None = None,
 ) -> str:
-    """One plain-words sentence; says "not distinguishable" whenever p >= alpha or n is too small."""
+    """One plain-words sentence; says "not distinguishable" whenever p >= alpha or n is too small.
+
+    `adjusted` is (p, m): the p-value adjusted for the m comparisons reported beside this one;
+    the decision is then taken on it, and the sentence gives both.
+    """
     if test.n < 2:
         return f"{name_a} and {name_b} are not distinguishable: only {test.n} paired run(s), at least 2 needed for a test."
     if not math.isfinite(test.p_value):
@@ -145,15 +150,35 @@ def verdict(
     interval = (f"mean difference {name_a} - {name_b} {test.mean_difference:+.4f}, "
                 f"95% CI [{test.ci_low:+.4f}, {test.ci_high:+.4f}]")
     evidence = f"paired t p = {test.p_value:.3g}, n = {test.n}"
-    if not is_distinguishable(test.p_value, test.n, alpha=alpha):
+    p_value = test.p_value
+    if adjusted is not None and adjusted[1] > 1:
+        p_value = adjusted[0]
+        evidence += f"; Benjamini-Hochberg over {adjusted[1]} comparisons: p = {p_value:.3g}"
+    if not is_distinguishable(p_value, test.n, alpha=alpha):
         return f"{name_a} and {name_b} are not distinguishable on {metric} ({interval}; {evidence} >= {alpha})."
     a_better = (test.mean_difference > 0) == higher_is_better
     better, worse = (name_a, name_b) if a_better else (name_b, name_a)
     return f"{better} is better than {worse} on {metric} ({interval}; {evidence} < {alpha})."
 
 
+def adjust_p_values(p_values: Sequence[float]) -> np.ndarray:
+    """Benjamini-Hochberg (SciPy's false_discovery_control) over the finite p-values; NaN stays NaN.
+
+    Several pairwise comparisons (three arms make three) at alpha each would call some
+    difference real by chance; the adjusted p-values keep the expected share of false
+    "better" verdicts at alpha.
+    """
+    values = np.asarray(p_values, dtype=float)
+    adjusted = np.full(values.shape, np.nan)
+    finite = np.isfinite(values)
+    if finite.any():
+        adjusted[finite] = scipy_stats.false_discovery_control(values[finite], method="bh")
+    return adjusted
+
+
 __all__ = [
     "MeanInterval",
+    "adjust_p_values",
     "PairedTest",
     "SIGNIFICANCE_LEVEL",
     "is_distinguishable",

@@ -102,3 +102,32 @@ def test_verdict_words() -> None:
     assert "all 2 paired differences are zero" in stats.verdict("relu", "selu", identical)
     assert not stats.is_distinguishable(0.01, n=1) and stats.is_distinguishable(0.01, n=2)
     assert not stats.is_distinguishable(0.05, n=10) and not stats.is_distinguishable(math.nan, n=10)
+
+
+def test_adjusted_p_values_are_scipys_benjamini_hochberg_and_keep_nan():
+    raw = [0.01, 0.04, math.nan, 0.03, 0.5]
+    adjusted = stats.adjust_p_values(raw)
+    finite = [0.01, 0.04, 0.03, 0.5]
+    expected = scipy_stats.false_discovery_control(finite, method="bh")
+    assert np.allclose(adjusted[[0, 1, 3, 4]], expected) and math.isnan(adjusted[2])
+
+
+def test_several_comparisons_are_decided_on_adjusted_p_values():
+    import pandas as pd
+
+    from analysis.comparisons import paired_comparisons
+
+    rows = []
+    # Three arms on five shared seeds: "b" is ahead of "a" by a margin whose raw p is just below 0.05.
+    # "c" is noise around "a" (its comparisons have large p-values), so b's p is not the largest and BH raises it.
+    margins = {"a": [0.0] * 5, "b": [0.010, 0.002, 0.012, 0.001, 0.011], "c": [0.02, -0.03, 0.01, -0.02, 0.015]}
+    for arm, margin in margins.items():
+        for seed, extra in enumerate(margin):
+            rows.append({"experiment": "x", "trial_id": f"{arm}{seed}", "family": "f", "status": "terminated",
+                         "activation": arm, "seed": seed, "repeat": 0, "epochs": 3, "epochs_completed": 3,
+                         "best_val_accuracy": 0.7 + 0.01 * seed + extra})
+    table = paired_comparisons(pd.DataFrame(rows), "best_val_accuracy").set_index(["activation_a", "activation_b"])
+    a_b = table.loc[("a", "b")]
+    assert a_b["p_value"] < 0.05 <= a_b["p_adjusted"]  # by chance alone, one in twenty such pairs looks real
+    assert not a_b["distinguishable"] and "Benjamini-Hochberg over 3 comparisons" in a_b["verdict"]
+    assert not table.loc[("a", "c"), "distinguishable"]
