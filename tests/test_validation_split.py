@@ -122,3 +122,17 @@ def test_parse_config_checks_the_protocol():
         parse_config({**base, "validation": "train"})
     with pytest.raises(ValueError, match="validation_fraction"):
         parse_config({**base, "validation_fraction": 0.9})
+
+
+def test_a_trial_never_takes_the_drivers_data_split_another_way():
+    from trainables.trainable import parse_config, trial_data
+
+    base = {"model": "antirectifier_mlp", "activation": "antirectifier", "dataset": "digits", "epochs": 1}
+    driver = load_dataset("digits", validation_fraction=0.25)
+    assert driver.validation_fraction == 0.25
+    assert trial_data(parse_config({**base, "validation_fraction": 0.25}), driver) is driver
+    own = trial_data(parse_config(base), driver)  # 10% held out: not the driver's quarter
+    assert own is not driver and own.validation_fraction == 0.1 and len(own.x_val) < len(driver.x_val)
+    seeds = load_dataset("digits", validation="test")
+    assert seeds.validation_fraction is None
+    assert trial_data(parse_config({**base, "validation": "test"}), seeds) is seeds

@@ -169,8 +169,8 @@ def trial_data(settings: TrainConfig, data: Any):
 
     if data is not None and getattr(data, "name", settings.dataset) == settings.dataset and (
         getattr(data, "validation", settings.validation) == settings.validation
-    ):
-        return data
+    ) and getattr(data, "validation_fraction", None) in (None, settings.validation_fraction):
+        return data  # (a split of the dataset's own, e.g. beans', has no fraction to match)
     return load_dataset(
         settings.dataset, settings.data_dir, image_size=settings.image_size,
         train_limit=settings.train_limit, val_limit=settings.val_limit, seed=settings.seed,

@@ -51,6 +51,7 @@ class ArrayDataset:
     x_test: np.ndarray | None = None  # the test split; under "test" the same arrays as x_val
     y_test: np.ndarray | None = None
     validation: str = "test"  # the protocol these splits follow (VALIDATION_PROTOCOLS)
+    validation_fraction: float | None = None  # the share of the training split held out (holdout only)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -101,7 +102,8 @@ def load_dataset(
     request = Request(Path(data_dir) if data_dir is not None else None, size, asked, val_limit, seed)
     train, test = source.load(request)
     held_out = source.validation_split(request) if validation == "holdout" else None
-    if validation == "holdout" and held_out is None:
+    carved = validation == "holdout" and held_out is None  # no split of its own: hold part of train out
+    if carved:
         train, held_out = hold_out(train, fraction, HOLDOUT_SEED)
     x_train, y_train = _take(train, train_limit, seed)
     x_test, y_test = _take(test, val_limit, seed)
@@ -119,6 +121,7 @@ def load_dataset(
     return ArrayDataset(
         name=name, x_train=x_train, y_train=_labels(y_train), x_val=x_val, y_val=_labels(y_val),
         num_classes=source.num_classes, x_test=x_test, y_test=_labels(y_test), validation=validation,
+        validation_fraction=fraction if carved else None,
     )
 
 
