@@ -43,6 +43,24 @@ def check_experiment_dir(plan: Plan) -> None:
     if not plan.resume and exists:
         raise UsageError(f"experiment {plan.name!r} already exists under {plan.storage_path}: "
                          "pass --resume, or another --name")
+    confirmation = experiment_dirs(plan)[1]
+    if plan.confirm is not None and not plan.resume and confirmation.exists():  # found now, not after the search
+        raise UsageError(f"experiment {confirmation.name!r} already exists under {plan.storage_path}: "
+                         "pass --resume, or another --name")
+
+
+def experiment_dirs(plan: Plan) -> tuple[Path, Path]:
+    """The search's directory and its confirmation's (`<name>-confirm`), whether or not they exist."""
+    from sweeps.confirm import confirm_name
+
+    return plan.experiment_dir, plan.experiment_dir.parent / confirm_name(plan.name)
+
+
+def existing_experiments(plan: Plan) -> frozenset[Path]:
+    """The experiment directories there before this run: a usage error never removes them."""
+    if _is_remote(plan.storage_path):
+        return frozenset()
+    return frozenset(path for path in experiment_dirs(plan) if path.exists())
 
 
 def check_storage(storage_path: str) -> None:
@@ -112,10 +130,9 @@ def remove_unfinished_experiment(plan: Plan, keep: frozenset[Path] = frozenset()
     holds finished tables is never touched.
     """
     from analysis.schema import TRIALS_FILE
-    from sweeps.confirm import confirm_name
 
     if _is_remote(plan.storage_path):
         return
-    for directory in (Path(plan.experiment_dir), Path(plan.storage_path) / confirm_name(plan.name)):
+    for directory in experiment_dirs(plan):
         if directory.is_dir() and directory not in keep and not (directory / TRIALS_FILE).is_file():
             shutil.rmtree(directory, ignore_errors=True)

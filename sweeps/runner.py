@@ -280,6 +280,7 @@ def resume_command(plan: Plan) -> str:
 def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
     """Entry point of every sweep script; returns the process exit code."""
     from sweeps.plan import parse_args
+    from sweeps.preflight import existing_experiments
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -316,16 +317,6 @@ def dry_run(plan: Plan) -> int:
         lines += confirm.describe(plan)
     print("\n".join(lines))
     return EXIT_OK
-
-
-def existing_experiments(plan: Plan) -> frozenset[Path]:
-    """The experiment directories (search and confirmation) there before this run: never removed."""
-    from sweeps.confirm import confirm_name
-
-    if "://" in plan.storage_path:
-        return frozenset()
-    names = (plan.name, confirm_name(plan.name))
-    return frozenset(path for path in (Path(plan.storage_path) / name for name in names) if path.exists())
 
 
 def usage_error(error: UsageError, plan: Plan | None, existing: frozenset[Path] = frozenset()) -> int:

@@ -82,6 +82,15 @@ def test_bad_confirmation_flags_are_one_line_exit_2(argv, message, tmp_path, cap
     assert code == 2 and err.startswith("error: ") and message in err and "\n" not in err
 
 
+def test_an_existing_confirmation_is_refused_before_the_search_runs(tmp_path, capsys):
+    (tmp_path / "p-confirm").mkdir()
+    code = main(selu_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--name", "p", "--confirm", "1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == (f"error: experiment 'p-confirm' already exists under {tmp_path}: "
+                                 "pass --resume, or another --name")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["p-confirm"]  # kept; no search started
+
+
 def test_a_usage_error_never_removes_an_experiment_that_was_there(tmp_path, capsys):
     interrupted = tmp_path / "mine"
     (interrupted / "some_trial").mkdir(parents=True)
