@@ -3,8 +3,11 @@
 APReLU runs 19 times per step of every CIFAR trial, so its cost relative to a plain ReLU decides
 how many trials a sweep affords. Three networks of the same shape (77,328 parameters with
 APReLU) are timed in one process, interleaved repeat by repeat so that machine noise hits all
-of them alike; each repeat times `--steps` compiled train steps (SGD, Nesterov, batch 100,
-random 32x32x3 data) after a warm-up, and the median over repeats is reported.
+of them alike; each repeat times one `fit` epoch of `--steps` compiled train steps (SGD, Nesterov,
+batch 100, random 32x32x3 data) after a warm-up, and the median over repeats is reported. `fit`,
+not `train_on_batch`: on JAX, `train_on_batch` writes every variable back to the model after each
+step, a per-variable Python cost that `fit` pays once per epoch and that made APReLU's many
+small weights look 1.79x ReLU on an H200 (BENCHMARKS.md).
 
     python benchmarks/aprelu_step.py                        # TensorFlow: jit_compile off and on
     python benchmarks/aprelu_step.py --jit off --steps 20 --repeats 7
@@ -93,13 +96,11 @@ def compiled(model: keras.Model, jit_compile) -> keras.Model:
     return model
 
 
-def time_steps(model: keras.Model, images: np.ndarray, labels: np.ndarray, steps: int) -> float:
-    """Seconds per train step over `steps` consecutive steps (the loss is read back to sync)."""
+def time_steps(model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int) -> float:
+    """Seconds per train step over one `fit` epoch of the given images (its logs are read back: synced)."""
     start = time.perf_counter()
-    for _ in range(steps):
-        loss = model.train_on_batch(images, labels)
-    float(np.asarray(loss))
-    return (time.perf_counter() - start) / steps
+    model.fit(images, labels, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    return (time.perf_counter() - start) / (len(images) // batch_size)
 
 
 BUILDERS = {
@@ -138,8 +139,8 @@ def warmed_networks(args: argparse.Namespace, images, labels) -> tuple[dict, dic
                 raise SystemExit(f"{name} has {model.count_params()} parameters, expected {RECORD1_PARAMETERS}")
             compiled(model, mode == "on")
             start = time.perf_counter()
-            for _ in range(args.warmup):
-                model.train_on_batch(images, labels)
+            warmup = args.warmup * args.batch_size
+            model.fit(images[:warmup], labels[:warmup], batch_size=args.batch_size, epochs=1, verbose=0)
             compile_seconds[name, mode] = time.perf_counter() - start
             networks[name, mode] = model
             print(f"compiled {name} jit={mode} in {compile_seconds[name, mode]:.1f} s", flush=True)
@@ -152,7 +153,7 @@ def interleaved_samples(networks: dict, images, labels, args: argparse.Namespace
     samples: dict[tuple[str, str], list[float]] = {key: [] for key in networks}
     for repeat in range(args.repeats):
         for key, model in networks.items():
-            samples[key].append(time_steps(model, images, labels, args.steps))
+            samples[key].append(time_steps(model, images, labels, args.batch_size))
         print(f"repeat {repeat + 1}/{args.repeats} done", flush=True)
     return samples
 
@@ -190,11 +191,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     keras.utils.set_random_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    images = rng.standard_normal((args.batch_size, 32, 32, 3)).astype("float32")
-    labels = rng.integers(0, 10, size=(args.batch_size,)).astype("int32")
+    count = max(args.steps, args.warmup) * args.batch_size
+    images = rng.standard_normal((count, 32, 32, 3)).astype("float32")
+    labels = rng.integers(0, 10, size=(count,)).astype("int32")
 
     networks, compile_seconds = warmed_networks(args, images, labels)
-    samples = interleaved_samples(networks, images, labels, args)
+    timed = args.steps * args.batch_size
+    samples = interleaved_samples(networks, images[:timed], labels[:timed], args)
     median = {key: statistics.median(times) for key, times in samples.items()}
     print_table(samples, median, compile_seconds, args)
     result = summary(median, args.modes)

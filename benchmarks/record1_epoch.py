@@ -45,7 +45,7 @@ def epoch_seconds(args, precision: str, x, y) -> list[float]:
     model.compile(
         optimizer=keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"], jit_compile=jit,
+        metrics=["accuracy"], jit_compile=jit, steps_per_execution=args.steps_per_execution,
     )
     seconds: list[float] = []
 
@@ -71,9 +71,11 @@ def main() -> None:
     parser.add_argument("--jit", choices=("on", "off", "auto"), default="on")
     parser.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["float32"],
                         help="dtype policies to time one after the other; the first is the headline")
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="train steps per compiled call (Keras' steps_per_execution): fewer host round trips")
     args = parser.parse_args()
-    if args.images < 1 or args.epochs < 1 or args.batch_size < 1:
-        parser.error("--images, --epochs and --batch-size must be >= 1")
+    if min(args.images, args.epochs, args.batch_size, args.steps_per_execution) < 1:
+        parser.error("--images, --epochs, --batch-size and --steps-per-execution must be >= 1")
 
     import keras
     import numpy as np
@@ -91,6 +93,7 @@ def main() -> None:
         "ratio": round(SEED_EPOCH_SECONDS / per_50k, 2), "epoch_seconds_50k": round(per_50k, 3),
         "images_per_s": round(args.images / steady[headline], 1), "precision": headline,
         "backend": keras.backend.backend(), "jit": args.jit, "images": args.images,
+        "steps_per_execution": args.steps_per_execution,
         "epoch_seconds_50k_by_precision": {
             precision: round(value * 50_000 / args.images, 3) for precision, value in steady.items()
         },
