@@ -30,9 +30,9 @@ def test_defaults_follow_the_backend():
     (jit_compile=False would run op by op); on TensorFlow both stay as measured."""
     code = ("from trainables.trainable import parse_config; "
             "c = parse_config({'model': 'deep_mlp', 'activation': 'relu', 'dataset': 'digits', 'epochs': 1}); "
-            "print(c.augment_on, c.jit_compile)")
-    assert run_python(code, "jax") == "model True"
-    assert run_python(code, "tensorflow") == "pipeline False"
+            "print(c.augment_on, c.jit_compile, c.steps_per_execution)")
+    assert run_python(code, "jax") == "model True 25"
+    assert run_python(code, "tensorflow") == "pipeline False 1"
 
 
 def test_trial_environment_carries_the_backend_and_no_preallocation():

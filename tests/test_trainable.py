@@ -120,6 +120,18 @@ def test_xla_step_matches_the_plain_step():
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
 
 
+def test_several_steps_per_execution_train_as_one_step_at_a_time():
+    """An epoch of 5 steps (not a multiple of 3: the last call runs 2) gives the same weights."""
+    x, y = _data(count=40)
+    one, grouped = _model(TINY_RESNET), _model({**TINY_RESNET, "steps_per_execution": 3})
+    grouped.set_weights(one.get_weights())
+    assert grouped.steps_per_execution == 3
+    for model in (one, grouped):
+        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(one.get_weights(), grouped.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_mixed_precision_forward_pass_within_tolerance():
     x, _ = _data()
     plain = _model(TINY_RESNET)

@@ -36,6 +36,14 @@ def default_jit_compile() -> bool:
     return keras.config.backend() != "tensorflow"
 
 
+def default_steps_per_execution() -> int:
+    """25 on JAX, where Keras' fit loop pays host work per call (record-1 epoch on an H200: 2.81 s
+    against 3.99 s at 1, BENCHMARKS.md); 1 on TensorFlow, where it measured within noise on the CPU."""
+    import keras
+
+    return 1 if keras.config.backend() == "tensorflow" else 25
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     model: str  # builder name in trainables.models
@@ -63,6 +71,8 @@ class TrainConfig:
     augment_on: Annotated[str, OneOf(AUGMENT_PLACEMENTS)] = field(default_factory=default_augment_placement)
     jit_compile: bool = field(default_factory=default_jit_compile)  # XLA; BENCHMARKS.md has the measured default
     mixed_precision: bool = False  # mixed_float16 (GPU only; ignored on CPU)
+    # Train steps per call of the compiled step (Keras' steps_per_execution): epoch-level reports are unchanged.
+    steps_per_execution: Positive = field(default_factory=default_steps_per_execution)
     checkpoint_every: Positive = 1  # epochs between checkpoints; the last epoch is always saved
     data_dir: str | None = None
     image_size: Positive | None = None  # beans only: side of the square input

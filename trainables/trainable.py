@@ -119,6 +119,7 @@ def compile_model(model, config: TrainConfig, optimizer) -> None:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
     )
 
 
