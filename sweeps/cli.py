@@ -90,7 +90,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epochs: int,
-                 dataset: str, records: Sequence[int], num_samples: int) -> argparse.ArgumentParser:
+                 dataset: str, records: Sequence[int], num_samples: int,
+                 gpus_per_trial: float = 0.25) -> argparse.ArgumentParser:
     """The shared parser; flags whose default depends on --smoke or --record default to None."""
     parser = _Parser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
                      allow_abbrev=False)
@@ -117,7 +118,7 @@ def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epo
                               f"(default: {DEFAULT_CONFIRM_REPEATS})")
     sched.add_argument("--metric", default=metric, help="metric to optimise, one the trial reports (default: %(default)s)")
     sched.add_argument("--mode", choices=("max", "min"), default=mode, help="default: %(default)s")
-    _resource_flags(parser.add_argument_group("resources"))
+    _resource_flags(parser.add_argument_group("resources"), gpus_per_trial=gpus_per_trial)
     _output_flags(parser.add_argument_group("data and results"), dataset=dataset)
     from sweeps.integrations import add_arguments  # --dry-run, --time-budget, --search, --tracker
 
@@ -145,10 +146,11 @@ def _search_flags(group: Any, *, max_epochs: int, records: Sequence[int], num_sa
                        help="a complete tiny sweep on generated data in a few minutes on a CPU")
 
 
-def _resource_flags(group: Any) -> None:
+def _resource_flags(group: Any, *, gpus_per_trial: float) -> None:
     group.add_argument("--cpus-per-trial", type=_positive_float, default=1.0, help="default: %(default)s")
     group.add_argument("--gpus-per-trial", type=_gpu_share, default=None,
-                       help="share of one GPU per trial, fractions allowed (default: 0.25 when the cluster has GPUs, else 0)")
+                       help=f"share of one GPU per trial, fractions allowed (default: {gpus_per_trial:g} when the "
+                            f"cluster has GPUs, else 0)")
     group.add_argument("--max-concurrent", type=_positive_int, default=None,
                        help="trials running at once (default: as many as the resources allow)")
     group.add_argument("--address", default=os.environ.get("RAY_ADDRESS") or None,

@@ -73,7 +73,7 @@ def parse_args(sweep: Sweep, argv: Sequence[str]) -> argparse.Namespace:
     parser = build_parser(
         prog=f"sweeps/{sweep.family}.py", description=sweep.description, metric=sweep.metric,
         mode=sweep.mode, max_epochs=sweep.max_epochs, dataset=sweep.dataset, records=sorted(sweep.records),
-        num_samples=sweep.num_samples,
+        num_samples=sweep.num_samples, gpus_per_trial=sweep.gpus_per_trial,
     )
     return parser.parse_args(argv)
 

@@ -158,3 +158,13 @@ def test_help_documents_every_flag(repo_root):
                  "--storage-path", "--name", "--resume", "--max-failures", "--address", "--dashboard",
                  "--data-dir", "--dataset", "--seed", "--repeats", "--record", "--smoke", "--set"):
         assert flag in result.stdout, flag
+
+
+@pytest.mark.parametrize(("sweep", "share"), [(aprelu_cifar.SWEEP, "0.5"), (selu_mnist.SWEEP, "0.25")])
+def test_help_states_the_sweeps_own_gpu_share(sweep, share, capsys):
+    from sweeps.plan import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(sweep, ["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert sweep.gpus_per_trial == float(share) and f"(default: {share} when the cluster has GPUs, else 0)" in text
