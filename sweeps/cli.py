@@ -91,7 +91,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epochs: int,
                  dataset: str, records: Sequence[int], num_samples: int,
-                 gpus_per_trial: float = 0.25) -> argparse.ArgumentParser:
+                 gpus_per_trial: float) -> argparse.ArgumentParser:
     """The shared parser; flags whose default depends on --smoke or --record default to None."""
     parser = _Parser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
                      allow_abbrev=False)

@@ -100,15 +100,23 @@ def test_releasing_a_trial_freezes_the_long_lived_objects_once_and_still_frees_a
     assert gc.get_freeze_count() == frozen  # frozen once per process, not per trial
 
 
-def test_a_trials_model_traces_its_train_step_once():
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_a_trials_model_traces_its_train_step_once(policy):
     """The optimizer is built with the model: its slots, made inside the first traced step,
-    made TensorFlow trace that step twice (about 0.3 s of every trial's first epoch)."""
+    made TensorFlow trace that step twice (about 0.3 s of every trial's first epoch). Under
+    mixed precision compile wraps it for loss scaling; the wrapper is what gets built."""
+    import keras
     import numpy as np
 
     from trainables.trainable import build_model, parse_config
 
-    model = build_model(parse_config(tiny_digits_config()), (8, 8, 1), 10)
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = build_model(parse_config(tiny_digits_config()), (8, 8, 1), 10)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
     assert model.optimizer.built
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) == (policy == "mixed_float16")
     traces = []
     step = model.train_step
 

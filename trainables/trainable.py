@@ -139,10 +139,10 @@ def compile_model(model, config: TrainConfig, optimizer) -> None:
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
-    if not optimizer.built:
+    if not model.optimizer.built:  # (compile may have wrapped `optimizer` for loss scaling)
         # Made inside the first traced step, the optimizer's slots make TensorFlow trace the step
         # twice (a tf.function that creates variables is traced again without): ~0.3 s a trial.
-        optimizer.build(model.trainable_variables)
+        model.optimizer.build(model.trainable_variables)
 
 
 def save_checkpoint(directory: Path, model, epoch: int, config: TrainConfig, flat: Mapping[str, Any]) -> None:
