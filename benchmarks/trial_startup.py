@@ -7,7 +7,9 @@ The same ASHA sweep (the digits MLP space of asha_vs_fifo.py, grace 1, reduction
 the runner's own Tuner: checkpoints, resources) runs twice with the same sampling seed: with
 the project's start-up savings (`reuse_actors=True`: a trial after the first in a process
 skips the actor start and the imports; the data is one zero-copy object-store get) and
-without them (a fresh actor per trial). ASHA stops most trials after one epoch, so a trial's
+without them (a fresh actor per trial). Both sides have the trainable's own in-trial savings
+(the optimizer built with the model, so the step is traced once; the imported objects frozen
+out of `clear_session`'s collection). ASHA stops most trials after one epoch, so a trial's
 fixed cost is most of a short sweep's wall time.
 
 Each trial records, in its first report, the seconds it spent before its first epoch ended:
