@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -96,11 +97,26 @@ def compiled(model: keras.Model, jit_compile) -> keras.Model:
     return model
 
 
+def fit_inputs(images: np.ndarray, labels: np.ndarray, batch_size: int) -> dict:
+    """What one `fit` epoch reads: the arrays, or on TensorFlow the project's ordered tf.data pipeline.
+
+    Given arrays, Keras on TensorFlow builds its own tf.data pipeline, whose autotuning model
+    made a third of these short fits wait until 2.55 s (every network alike; the "128.8 ms"
+    medians in BENCHMARKS.md): `benchmarks/tfdata_autotune.py`.
+    """
+    if keras.backend.backend() == "tensorflow":
+        from trainables.data.pipeline import eval_dataset
+
+        return {"x": eval_dataset(images, labels, batch_size=batch_size)}
+    return {"x": images, "y": labels, "batch_size": batch_size, "shuffle": False}
+
+
 def time_steps(model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int) -> float:
     """Seconds per train step over one `fit` epoch of the given images (its logs are read back: synced)."""
+    inputs = fit_inputs(images, labels, batch_size)
     start = time.perf_counter()
-    model.fit(images, labels, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-    return (time.perf_counter() - start) / (len(images) // batch_size)
+    model.fit(**inputs, epochs=1, verbose=0)
+    return (time.perf_counter() - start) / math.ceil(len(images) / batch_size)
 
 
 BUILDERS = {
@@ -140,7 +156,7 @@ def warmed_networks(args: argparse.Namespace, images, labels) -> tuple[dict, dic
             compiled(model, mode == "on")
             start = time.perf_counter()
             warmup = args.warmup * args.batch_size
-            model.fit(images[:warmup], labels[:warmup], batch_size=args.batch_size, epochs=1, verbose=0)
+            model.fit(**fit_inputs(images[:warmup], labels[:warmup], args.batch_size), epochs=1, verbose=0)
             compile_seconds[name, mode] = time.perf_counter() - start
             networks[name, mode] = model
             print(f"compiled {name} jit={mode} in {compile_seconds[name, mode]:.1f} s", flush=True)

@@ -76,6 +76,22 @@ def test_other_keras_layers_are_mapped_too(arrays):
     assert np.all(np.all(images == x[labels], axis=(1, 2, 3)) | np.all(images == x[labels][:, :, ::-1], axis=(1, 2, 3)))
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x, y: train_dataset(x, y, batch_size=BATCH),
+        lambda x, y: train_dataset(x, y, batch_size=BATCH, augmentation=build_augmentation(AUGMENT_PRESETS["aprelu_record16"], seed=0)),
+        lambda x, y: train_dataset(x, y, batch_size=BATCH, augmentation=keras.layers.RandomFlip("horizontal", seed=0)),
+        lambda x, y: eval_dataset(x, y, batch_size=BATCH),
+    ],
+    ids=["train", "train_affine", "train_other_layer", "eval"],
+)
+def test_pipelines_run_without_the_autotuning_model(arrays, make):
+    """Its thread made deleting an iterator wait up to its next wake-up (2.55 s after a 1.3 s epoch);
+    benchmarks/tfdata_autotune.py measures it. Every trial epoch deletes three iterators."""
+    assert make(*arrays).options().autotune.enabled is False
+
+
 @pytest.mark.parametrize("bad", [{"batch_size": 0}, {"batch_size": 2.5}])
 def test_bad_batch_size(arrays, bad):
     with pytest.raises(ValueError, match="batch_size"):

@@ -19,6 +19,22 @@ from trainables.data.augment import RANDOM_VALUES_PER_IMAGE, RandomAffine
 AUTOTUNE = tf.data.AUTOTUNE
 
 
+def _without_autotune_model(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """The pipeline with tf.data's autotuning model thread turned off.
+
+    That thread re-tunes the pipeline after 10, 20, 40, ... ms (doubling, at most every 60 s),
+    and deleting an iterator waits for it: in about a third of the epochs measured on
+    TensorFlow 2.21 the wait ran to its next wake-up, so a `fit` that needed 1.3 s took 2.55 s
+    (wake-ups fall at 2.55, 5.11, 10.23, 20.47, 40.95, 100.95 s from the iterator's start).
+    Every epoch's `fit` and `evaluate` makes an iterator. Without the model the AUTOTUNE map
+    runs at the machine's parallelism, which gave the same or more images/s with augmentation
+    (`benchmarks/tfdata_autotune.py` measures both).
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
 def _check_arrays(x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
@@ -93,10 +109,10 @@ def train_dataset(
                 lambda images, labels: (augmentation(images, training=True), labels),
                 num_parallel_calls=AUTOTUNE,
             )
-    return dataset.prefetch(AUTOTUNE)
+    return _without_autotune_model(dataset.prefetch(AUTOTUNE))
 
 
 def eval_dataset(x: np.ndarray, y: np.ndarray, *, batch_size: int) -> tf.data.Dataset:
     """Batches in order, no augmentation, prefetched."""
     _check_arrays(x, y, batch_size)
-    return _batches(x, y, batch_size, shuffle=False, seed=0).prefetch(AUTOTUNE)
+    return _without_autotune_model(_batches(x, y, batch_size, shuffle=False, seed=0).prefetch(AUTOTUNE))
