@@ -7,10 +7,11 @@ CIFAR-sized images, built by the same code (`trainables.trainable.build_model` a
 tf.data pipeline). The runner side is a real one-trial sweep (`sweeps.runner.run`, local
 Ray, trainable reporting and checkpointing every epoch); the plain side is `model.fit`
 in this process. Throughput is the best training images/s over the epochs after the first
-(which pays for tracing): on the 2-core VM this was developed on, TensorFlow alternates at
-random between epochs that get one core and epochs that get both (vmstat shows 50% vs 90%
-busy), on both sides alike, so a median measures that lottery; the best epoch measures the
-code. Medians are printed too. Ends with one JSON line
+(which pays for tracing): on the 2-core VM this was developed on, stretches of epochs run
+about 1.3x slower on both sides alike, so a median partly measures when they fall; the best
+epoch measures the code. Medians are printed too. The runner's trials call `fit` once per
+epoch, the plain side once for all epochs, so a per-iterator cost (such as tf.data's
+autotuning wait, BENCHMARKS.md) shows on the runner side only. Ends with one JSON line
 {"ratio": runner images/s / plain images/s, ...}; the goal is >= 0.95.
 """
 

@@ -102,3 +102,19 @@ def test_mismatched_lengths(arrays):
     x, y = arrays
     with pytest.raises(ValueError, match="same length"):
         eval_dataset(x, y[:-1], batch_size=BATCH)
+
+
+@pytest.mark.slow
+def test_autotune_benchmark_runs_both_pipelines(capsys):
+    """benchmarks/tfdata_autotune.py at tiny sizes: both sides train and the JSON line has its figures."""
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import tfdata_autotune
+
+    assert tfdata_autotune.main(["--epochs", "1", "--train-images", "200", "--val-images", "100", "--batch-size", "50"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(result["mean_s"]) == set(result["best_s"]) == set(result["stretched"]) == {"project", "autotune"}
+    assert result["ratio"] > 0 and result["best_ratio"] > 0 and result["epochs"] == 1
