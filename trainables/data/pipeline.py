@@ -25,10 +25,10 @@ def _without_autotune_model(dataset: tf.data.Dataset) -> tf.data.Dataset:
     That thread re-tunes the pipeline after 10, 20, 40, ... ms (doubling, at most every 60 s),
     and deleting an iterator waits for it: in about a third of the epochs measured on
     TensorFlow 2.21 the wait ran to its next wake-up, so a `fit` that needed 1.3 s took 2.55 s
-    (wake-ups fall at 2.55, 5.11, 10.23, 20.47, 40.95 and 81.91 s from the iterator's start, then every 60 s).
-    Every epoch's `fit` and `evaluate` makes an iterator. Without the model the AUTOTUNE map
-    runs at the machine's parallelism, which gave the same or more images/s with augmentation
-    (`benchmarks/tfdata_autotune.py` measures both).
+    (wake-ups fall at 2.55, 5.11, 10.23, 20.47, 40.95 and 81.91 s from the iterator's start,
+    then every 60 s). Every epoch's `fit` and `evaluate` makes an iterator. Without the model
+    the AUTOTUNE map runs at the machine's parallelism; `benchmarks/tfdata_autotune.py` times
+    both the epochs and the pipeline alone.
     """
     options = tf.data.Options()
     options.autotune.enabled = False
