@@ -13,6 +13,8 @@ CIFAR network, so here it is ONE layer that owns its weights and keeps the passe
 feature map few: min(x, 0) and step(x) are computed once, GAP(pos) = GAP(x) - GAP(neg), and
 y = x * max(step(x), s); the pooling and the output each have a hand-written gradient
 (broadcasts and plain products, no select, no tiled copies).
+Without XLA each of these ops is one TensorFlow kernel pass: `benchmarks/aprelu_floor.py` times
+the fewest such passes any APReLU needs (BENCHMARKS.md).
 Only `keras.ops`, so it runs on every Keras backend.
 """
 
