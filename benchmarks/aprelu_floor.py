@@ -16,15 +16,17 @@ at least, per training step:
 adds the slope gradient where APReLU's adds the pooled gradient (two values per channel, by
 the sign of x, so one more kernel at least), and the pooling passes no gradient back. The layer
 as written (`trainables/layers/aprelu.py`) runs 7 plain passes, 3 broadcasting ones and 3
-reductions. If the stand-in net is already slower than 1.15x the ReLU net, no rearrangement of
-the layer's keras.ops reaches that goal without fusing kernels.
+reductions. `PassesOnly` is the same stand-in with the slope network cut to a bias and a
+sigmoid: the feature-map kernels alone. If that net is already near 1.15x the ReLU net, no
+rearrangement of the layer's keras.ops reaches that goal without fusing kernels.
 
     python benchmarks/aprelu_floor.py --steps 20 --repeats 7
 
-The three networks (ReLU, APReLU, stand-in; 77,328 parameters for the last two) are timed as
-`aprelu_step.py` times them, `jit_compile` off, interleaved repeat by repeat. Ends with one JSON
-line: {"ratio": stand-in / ReLU (the floor), "aprelu_ratio": APReLU / ReLU, "ms_per_step": medians,
-"min_ms_per_step", "max_ms_per_step"}. TensorFlow only: on JAX everything is compiled.
+The four networks (ReLU, APReLU and the two stand-ins; 77,328 parameters for the last three)
+are timed as `aprelu_step.py` times them, `jit_compile` off, interleaved repeat by repeat. Ends
+with one JSON line: {"ratio": stand-in / ReLU (the floor), "passes_only_ratio", "aprelu_ratio":
+APReLU / ReLU, "ms_per_step": medians, "min_ms_per_step", "max_ms_per_step"}. TensorFlow only:
+on JAX everything is compiled.
 """
 
 from __future__ import annotations
@@ -75,16 +77,31 @@ class KernelFloor(APReLU):
         return apply(inputs, slopes)
 
 
-def floor_network() -> keras.Model:
-    """Record 1 with the stand-in layer in all 19 places (the builder's defaults are record 1's)."""
-    stand_in = Activation("kernel_floor", ActivationSpec(make=KernelFloor))
+class PassesOnly(KernelFloor):
+    """The stand-in with its slope network cut to a bias and a sigmoid: what the feature-map kernels alone cost."""
+
+    def build(self, input_shape) -> None:
+        super().build(input_shape)
+        for weight in self.trainable_weights:  # only the bias is used; the rest would get no gradient
+            if weight is not self.dense2_bias:
+                weight.trainable = False
+
+    def _slope_network(self, pooled, training: bool):
+        channels = pooled.shape[-1] // 2
+        return ops.sigmoid(pooled[:, :channels] + self.dense2_bias)
+
+
+def stand_in_network(layer_class: type[APReLU]) -> keras.Model:
+    """Record 1 with a stand-in layer in all 19 places (the builder's defaults are record 1's)."""
+    stand_in = Activation(layer_class.__name__, ActivationSpec(make=layer_class))
     return get_model("aprelu_resnet", activation=stand_in)
 
 
 BUILDERS = {
     "relu": lambda: build_preset("aprelu_record1", activation="relu"),
     "aprelu": lambda: build_preset("aprelu_record1"),
-    "kernel_floor": floor_network,
+    "kernel_floor": lambda: stand_in_network(KernelFloor),
+    "passes_only": lambda: stand_in_network(PassesOnly),
 }
 
 
@@ -132,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "ratio": round(median["kernel_floor"] / median["relu"], 4),
         "aprelu_ratio": round(median["aprelu"] / median["relu"], 4),
+        "passes_only_ratio": round(median["passes_only"] / median["relu"], 4),
         "ms_per_step": {name: round(value, 2) for name, value in median.items()},
         "min_ms_per_step": {name: round(min(times), 2) for name, times in samples.items()},
         "max_ms_per_step": {name: round(max(times), 2) for name, times in samples.items()},
