@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from aprelu_step import RECORD1_PARAMETERS, compiled, time_steps  # noqa: E402
+from aprelu_step import RECORD1_PARAMETERS, compiled, interleaved_samples, time_steps  # noqa: E402
 from keras import ops  # noqa: E402
 
 from trainables.activations import Activation, ActivationSpec  # noqa: E402
@@ -136,11 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         time_steps(model, images[: args.batch_size], labels[: args.batch_size], args.batch_size)  # trace
         print(f"compiled {name}", flush=True)
 
-    samples: dict[str, list[float]] = {name: [] for name in networks}
-    for repeat in range(args.repeats):
-        for name, model in networks.items():
-            samples[name].append(time_steps(model, images, labels, args.batch_size) * 1e3)
-        print(f"repeat {repeat + 1}/{args.repeats} done", flush=True)
+    samples = {
+        name: [seconds * 1e3 for seconds in times]
+        for name, times in interleaved_samples(networks, images, labels, args).items()
+    }
 
     median = {name: statistics.median(times) for name, times in samples.items()}
     print(f"{'network':<14}{'median ms/step':>16}{'min':>10}{'max':>10}{'vs ReLU':>10}")
