@@ -128,6 +128,16 @@ def checkpoint_config(plan: Plan) -> Any:
                                  checkpoint_score_order=plan.mode)
 
 
+def reopen_lost_checkpoints(plan: Plan) -> None:
+    """Checkpoints Tune deleted before saving the state that names them (trainables.recovery)."""
+    from trainables.recovery import recreate_lost_checkpoints
+
+    lost = recreate_lost_checkpoints(str(plan.experiment_dir))
+    if lost:
+        print(f"[{plan.sweep.family}] {plan.name}: the interrupted run lost the latest checkpoint of "
+              f"{len(lost)} trial(s) ({', '.join(lost)}); they continue from an earlier checkpoint or from scratch", flush=True)
+
+
 def make_tuner(plan: Plan, trainable: Any):
     from ray import tune
 
@@ -136,6 +146,7 @@ def make_tuner(plan: Plan, trainable: Any):
 
     param_space, settings = tune_settings(plan)  # by --search; --time-budget
     if plan.resume:  # the same param_space: new trials resolve its sample_from functions
+        reopen_lost_checkpoints(plan)
         return tune.Tuner.restore(str(plan.experiment_dir), trainable=trainable, resume_errored=True,
                                   param_space=param_space)
     scheduler = scheduler_for(plan)  # ASHA, budget-fair ASHA (--stratify) or FIFO
@@ -224,7 +235,8 @@ def run_stage(plan: Plan, data: Any, gpus: float) -> int:
     # Ctrl-C must reach us as KeyboardInterrupt (exit 130). Tune's own SIGINT handler makes
     # fit() return normally, and its ResultGrid cannot tell that from a finished sweep when
     # the interrupted search had not generated every trial yet (Tune's documented switch;
-    # the experiment state is saved at every trial checkpoint, so resuming loses nothing).
+    # the experiment state is saved after every trial checkpoint; one lost in between is
+    # handled by trainables.recovery).
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     results = make_tuner(plan, make_trainable(plan, data, gpus)).fit()
     return finish(results, plan)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-
 from trainables.config import TrainConfig
 from trainables.constraints import check_value
 from trainables.devices import configure_gpus
+from trainables.recovery import MODEL_FILE, STATE_FILE, checkpoint_to_load
 from trainables.schedules import step_decay
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,6 @@ METRICS = (
     "epoch_seconds", "images_per_second", "diverged", "stop_reason",
     "gpu_ids", "node_id",  # where the trial ran (see `placement`)
 )
-MODEL_FILE = "model.keras"
-STATE_FILE = "state.json"
 DIVERGED = "diverged: non-finite training loss"
 
 
@@ -202,10 +200,13 @@ def trial_data(settings: TrainConfig, data: Any):
 
 
 def start_model(settings: TrainConfig, data: Any):
-    """The model and the epochs already trained: from Tune's checkpoint when restoring."""
+    """The model and the epochs already trained: from Tune's checkpoint when restoring (or the
+    newest whole one before it, when the run was interrupted as Tune deleted it: see recovery)."""
     from ray import tune
 
     checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        checkpoint = checkpoint_to_load(checkpoint)
     if checkpoint is None:
         return build_model(settings, data.input_shape, data.num_classes), 0
     with checkpoint.as_directory() as directory:

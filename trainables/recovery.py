@@ -1,0 +1,104 @@
+"""What a resumed trial continues from when the checkpoint Tune recorded for it is gone.
+
+Ray's checkpoint manager deletes a superseded checkpoint the moment it registers the next one
+(`register_checkpoint`, with `num_to_keep=1`), but writes the experiment state that names a
+trial's latest checkpoint only at its next snapshot. A run killed between the two leaves a
+state naming a deleted, or half-deleted, directory, and Ray's `Trainable.restore` refuses it
+("does not exist on storage anymore") on every retry: the trial ended ERROR on `--resume` (a
+CI run of tests/test_confirm.py hit this window). So:
+
+- on `--resume`, before `Tuner.restore`, `recreate_lost_checkpoints` puts back an empty
+  directory (with a note) where an unfinished trial's recorded checkpoint was, so that Ray hands
+  the restore to the trainable;
+- the trainable continues from `checkpoint_to_load`: the recorded checkpoint when it is whole,
+  else the newest whole checkpoint *older* than it, else none (from scratch). Never a newer one:
+  a worker that outlived its driver can have written one whose epoch Tune never logged.
+
+Epochs run again replace their earlier rows in the tables (`analysis.tune_files`), and ASHA
+counts the trainable's own `epoch`, so a trial that goes back a few epochs stays consistent.
+Storage is reached through the checkpoint's own pyarrow filesystem: local or remote alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.keras"
+STATE_FILE = "state.json"
+LOST_NOTE = "LOST.txt"
+_CHECKPOINT_NAME = re.compile(r"checkpoint_(\d+)")
+
+
+def _exists(filesystem: Any, path: str) -> bool:
+    import pyarrow.fs
+
+    return filesystem.get_file_info(path).type != pyarrow.fs.FileType.NotFound
+
+
+def is_whole(filesystem: Any, path: str) -> bool:
+    """Both files a checkpoint of this project holds are there (a half-deleted one lacks some)."""
+    import pyarrow.fs
+
+    infos = filesystem.get_file_info([f"{path}/{MODEL_FILE}", f"{path}/{STATE_FILE}"])
+    return all(info.type == pyarrow.fs.FileType.File for info in infos)
+
+
+def _older_siblings(filesystem: Any, path: str) -> list[str]:
+    """The trial's other checkpoint directories with a lower index, newest first."""
+    import pyarrow.fs
+
+    parent, _, name = path.rstrip("/").rpartition("/")
+    own = _CHECKPOINT_NAME.fullmatch(name)
+    if own is None:
+        return []
+    older = []
+    for info in filesystem.get_file_info(pyarrow.fs.FileSelector(parent)):
+        match = _CHECKPOINT_NAME.fullmatch(info.base_name)
+        if info.type == pyarrow.fs.FileType.Directory and match and int(match[1]) < int(own[1]):
+            older.append((int(match[1]), info.path))
+    return [found for _, found in sorted(older, reverse=True)]
+
+
+def checkpoint_to_load(checkpoint: Any) -> Any:
+    """The checkpoint a restored trial loads: Tune's own if whole, else the newest whole older
+    one, else None (train from scratch)."""
+    from ray import tune
+
+    filesystem, path = checkpoint.filesystem, checkpoint.path
+    if is_whole(filesystem, path):
+        return checkpoint
+    for older in _older_siblings(filesystem, path):
+        if is_whole(filesystem, older):
+            log.warning("checkpoint %s was lost when the run was interrupted; continuing from %s", path, older)
+            return tune.Checkpoint(older, filesystem=filesystem)
+    log.warning("checkpoint %s was lost when the run was interrupted and no earlier one is whole; "
+                "training this trial from scratch", path)
+    return None
+
+
+def recreate_lost_checkpoints(experiment_path: str) -> list[str]:
+    """Recreate, empty, each unfinished trial's recorded checkpoint that is no longer on storage;
+    the trial ids whose checkpoint was recreated."""
+    from ray import tune
+
+    analysis = tune.ExperimentAnalysis(experiment_path)
+    recreated = []
+    for trial in analysis.trials:
+        # `Trial.checkpoint` is what `Tuner.restore` restores a trial from (its latest).
+        checkpoint = trial.checkpoint
+        if trial.status == "TERMINATED" or checkpoint is None:
+            continue
+        filesystem, path = checkpoint.filesystem, checkpoint.path
+        if _exists(filesystem, path):
+            continue
+        filesystem.create_dir(path)
+        with filesystem.open_output_stream(f"{path}/{LOST_NOTE}") as note:
+            note.write(b"Tune deleted this checkpoint before saving the experiment state that names it "
+                       b"(the run was interrupted in between). --resume recreated the directory so the "
+                       b"trial could restart; it continued from an earlier checkpoint or from scratch.\n")
+        recreated.append(trial.trial_id)
+    return sorted(recreated)
