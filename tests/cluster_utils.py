@@ -85,6 +85,27 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def kill_process_groups(groups: list[int], timeout: float = 30) -> None:
+    """SIGKILL these process groups and every process their members forked, as a crash would,
+    and wait until all are gone. Ray's workers run in sessions of their own, so `killpg` alone
+    leaves them running (and writing into the experiment) for seconds after their raylet died."""
+    members = [pid for group in groups for pid in _group_members(group)]
+    doomed = _descendants(members) - {os.getpid()}
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for pid in doomed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(pid) for pid in doomed):
+        time.sleep(0.2)
+
+
 class RayCluster:
     """Nodes started with `ray start` under one private temp dir; `stop()` ends them all."""
 
@@ -126,21 +147,7 @@ class RayCluster:
 
     def stop(self) -> None:
         """Kill this cluster's processes only: its daemons' groups and every process they forked."""
-        members = [pid for group in self._groups for pid in _group_members(group)]
-        doomed = _descendants(members) - {os.getpid()}
-        for group in self._groups:
-            try:
-                os.killpg(group, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for pid in doomed:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(_alive(pid) for pid in doomed):
-            time.sleep(0.2)
+        kill_process_groups(self._groups)
         self._groups.clear()
         shutil.rmtree(self.root, ignore_errors=True)  # sessions, logs, sockets, the token
 

@@ -3,9 +3,7 @@ whole protocol through the real command line and Ray (killed mid-confirmation, r
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cluster_utils import kill_process_groups
 
 from analysis.comparisons import paired_comparisons
 from analysis.confirmation import top_configurations
@@ -111,38 +110,65 @@ def sweep(repo_root: str, storage: Path, *argv: str, **kwargs) -> subprocess.Com
                           capture_output=True, text=True, timeout=600, check=False, **kwargs)
 
 
+def recorded_checkpoints(experiment: Path) -> dict[str, object]:
+    """Unfinished trial -> the checkpoint Tune's saved state names for it (what a resume restores)."""
+    from ray import tune
+
+    if not any(experiment.glob("experiment_state-*.json")):
+        return {}
+    try:
+        trials = tune.ExperimentAnalysis(str(experiment)).trials
+    except (OSError, ValueError):  # the state is being rewritten
+        return {}
+    return {trial.trial_id: trial.checkpoint for trial in trials
+            if trial.status != "TERMINATED" and trial.checkpoint is not None}
+
+
 def kill_when_confirming(repo_root: str, storage: Path, *argv: str) -> None:
-    """Start the whole protocol; SIGKILL it (driver and its Ray) once a confirmation epoch is saved."""
+    """Start the whole protocol; once Tune's saved state names a checkpoint of a confirmation trial
+    still running, SIGKILL the driver, its Ray and the trial workers (which run in sessions of
+    their own), as a crash of the machine would."""
     script = Path(repo_root) / "sweeps" / "antirectifier_mnist.py"
     process = subprocess.Popen([sys.executable, str(script), *FLAGS, "--storage-path", str(storage), *argv],
                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline and process.poll() is None:
-        if any((storage / "p-confirm").glob("*/checkpoint_*")):
+        if recorded_checkpoints(storage / "p-confirm"):
             break
-        time.sleep(0.2)
-    assert process.poll() is None, "the protocol ended before the confirmation saved an epoch"
-    os.killpg(process.pid, signal.SIGKILL)
+        time.sleep(0.1)
+    assert process.poll() is None, "the protocol ended before a running confirmation trial was checkpointed"
+    kill_process_groups([process.pid])
     process.wait()
-    time.sleep(1)
+
+
+CONFIRM_EPOCHS = 12  # long enough that a confirmation trial runs between its checkpoints for a while
 
 
 @pytest.mark.slow
 def test_the_protocol_confirms_k_by_n_per_arm_and_resumes_the_confirmation(repo_root, tmp_path):
     storage = tmp_path / "results"
-    protocol = ["--name", "p", "--confirm", "1", "--confirm-repeats", "2"]
+    protocol = ["--name", "p", "--confirm", "1", "--confirm-repeats", "2", "--max-epochs", str(CONFIRM_EPOCHS)]
     kill_when_confirming(repo_root, storage, *protocol)
     search_trials = len(read_tables(storage / "p").trials)  # the search finished before the kill
+    # Ray deletes a superseded checkpoint when it registers the next one and saves the state naming
+    # the new one only later; a kill in between leaves the state naming a deleted checkpoint
+    # (trainables.recovery). Put every unfinished trial in that state.
+    lost = recorded_checkpoints(storage / "p-confirm")
+    for checkpoint in lost.values():
+        shutil.rmtree(checkpoint.path)
     resumed = sweep(repo_root, storage, *protocol, "--resume")
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "] p: " not in resumed.stdout and "] p-confirm: " in resumed.stdout  # the search did not run again
+    assert f"lost the latest checkpoint of {len(lost)} trial(s) ({', '.join(sorted(lost))})" in resumed.stdout
     assert "verdict (last_test_accuracy" in resumed.stdout
 
     search, confirmation = read_tables(storage / "p").trials, read_tables(storage / "p-confirm").trials
     assert len(search) == search_trials == 4  # 2 arms x 2 widths, 1 seed
     assert confirmation.groupby("confirm_arm").size().to_dict() == {"activation=antirectifier": 2,
                                                                      "activation=relu": 2}  # K x N each
-    assert (confirmation["status"] == "terminated").all() and (confirmation["epochs_completed"] == 2).all()
+    finished = (confirmation["status"] == "terminated") & (confirmation["epochs_completed"] == CONFIRM_EPOCHS)
+    assert finished.all(), confirmation[["trial_id", "status", "epochs_completed", "error"]].to_string()
+    assert (confirmation.loc[confirmation["trial_id"].isin(lost), "num_failures"] == 0).all()  # no retry needed
     assert set(confirmation["seed"]) == {1, 2} and not set(confirmation["seed"]) & set(search["seed"])
     by_id = search.set_index("trial_id")
     for row in confirmation.itertuples():  # each confirms a search trial of its own arm, with its settings
