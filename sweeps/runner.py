@@ -146,6 +146,9 @@ def make_tuner(plan: Plan, trainable: Any):
 
     param_space, settings = tune_settings(plan)  # by --search; --time-budget
     if plan.resume:  # the same param_space: new trials resolve its sample_from functions
+        if not tune.Tuner.can_restore(str(plan.experiment_dir)):
+            raise UsageError(f"cannot resume {plan.name!r}: {plan.experiment_dir} holds no Tune experiment "
+                             "(stopped before Tune saved one); delete it to start that sweep again")
         reopen_lost_checkpoints(plan)
         return tune.Tuner.restore(str(plan.experiment_dir), trainable=trainable, resume_errored=True,
                                   param_space=param_space)

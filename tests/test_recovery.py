@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ray import tune
 
-from trainables.recovery import MODEL_FILE, STATE_FILE, checkpoint_to_load
+from trainables.recovery import MODEL_FILE, STATE_FILE, checkpoint_to_load, recreate_lost_checkpoints
 
 
 def checkpoint_dir(trial: Path, index: int, *files: str) -> Path:
@@ -50,3 +50,8 @@ def test_with_no_whole_older_checkpoint_the_trial_starts_over(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="trainables.recovery"):
         assert checkpoint_to_load(tune.Checkpoint.from_directory(str(recorded))) is None
     assert "from scratch" in caplog.text
+
+
+def test_an_experiment_without_a_saved_state_has_no_lost_checkpoint(tmp_path):
+    (tmp_path / "tuner.pkl").write_bytes(b"")  # Tune writes its state only at the first snapshot
+    assert recreate_lost_checkpoints(str(tmp_path)) == []

@@ -1,6 +1,7 @@
 """Exit codes a script can trust, through real sweeps: 1 when every trial errored, 130 on
 Ctrl-C (with the command that resumes, and no summary or tables as if finished), 2 for a
-data error found after Ray started (Ray shut down, no experiment directory left)."""
+data error found after Ray started (Ray shut down, no experiment directory left) or a
+`--resume` of a directory Tune never wrote an experiment into."""
 
 from __future__ import annotations
 
@@ -97,3 +98,22 @@ def test_data_error_after_ray_starts_is_one_line_exit_2(tmp_path, capsys, monkey
     assert code == 2 and len(err) == 1 and "cifar-10-python.tar.gz" in err[0], err
     assert not ray.is_initialized(), "Ray was left running"
     assert not (storage / "x").exists()
+
+
+def test_resume_of_a_directory_tune_never_wrote_is_one_line_exit_2(tmp_path, capsys):
+    """Found only when restoring, after Ray started: Tune's own error was a traceback."""
+    import ray
+
+    import sweeps.runner
+    from sweeps import antirectifier_mnist
+
+    stopped = tmp_path / "x"
+    (stopped / "driver_artifacts").mkdir(parents=True)  # a run killed before Tune saved its state
+    code = sweeps.runner.main(antirectifier_mnist.SWEEP, [
+        "--smoke", "--dataset", "synthetic-mnist", "--storage-path", str(tmp_path), "--name", "x", "--resume",
+        "--cpus-per-trial", "1", "--verbose", "0"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert code == 2 and err == [f"error: cannot resume 'x': {stopped} holds no Tune experiment (stopped before "
+                                 "Tune saved one); delete it to start that sweep again"], err
+    assert not ray.is_initialized(), "Ray was left running"
+    assert (stopped / "driver_artifacts").is_dir()  # nothing of the user's removed

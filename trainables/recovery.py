@@ -85,7 +85,10 @@ def recreate_lost_checkpoints(experiment_path: str) -> list[str]:
     the trial ids whose checkpoint was recreated."""
     from ray import tune
 
-    analysis = tune.ExperimentAnalysis(experiment_path)
+    try:
+        analysis = tune.ExperimentAnalysis(experiment_path)
+    except ValueError:  # no experiment state saved yet: no checkpoint is recorded, none is lost
+        return []
     recreated = []
     for trial in analysis.trials:
         # `Trial.checkpoint` is what `Tuner.restore` restores a trial from (its latest).
