@@ -135,7 +135,8 @@ def reopen_lost_checkpoints(plan: Plan) -> None:
     lost = recreate_lost_checkpoints(str(plan.experiment_dir))
     if lost:
         print(f"[{plan.sweep.family}] {plan.name}: the interrupted run lost the latest checkpoint of "
-              f"{len(lost)} trial(s) ({', '.join(lost)}); they continue from an earlier checkpoint or from scratch", flush=True)
+              f"{len(lost)} trial(s) ({', '.join(lost)}); they continue from an earlier checkpoint "
+              "or from scratch", flush=True)
 
 
 def make_tuner(plan: Plan, trainable: Any):
