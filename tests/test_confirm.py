@@ -18,6 +18,7 @@ from analysis.confirmation import top_configurations
 from analysis.tables import read_tables
 from sweeps import antirectifier_mnist, selu_mnist
 from sweeps.runner import main
+from trainables import recovery
 
 
 def epochs_table(curves: dict[str, list[float]]) -> pd.DataFrame:
@@ -111,17 +112,11 @@ def sweep(repo_root: str, storage: Path, *argv: str, **kwargs) -> subprocess.Com
 
 
 def recorded_checkpoints(experiment: Path) -> dict[str, object]:
-    """Unfinished trial -> the checkpoint Tune's saved state names for it (what a resume restores)."""
-    from ray import tune
-
-    if not any(experiment.glob("experiment_state-*.json")):
-        return {}
+    """Unfinished trial -> the checkpoint Tune's saved state names for it, {} while none is saved."""
     try:
-        trials = tune.ExperimentAnalysis(str(experiment)).trials
-    except (OSError, ValueError):  # the state is being rewritten
+        return recovery.recorded_checkpoints(str(experiment))
+    except OSError:  # the state file is being replaced
         return {}
-    return {trial.trial_id: trial.checkpoint for trial in trials
-            if trial.status != "TERMINATED" and trial.checkpoint is not None}
 
 
 def kill_when_confirming(repo_root: str, storage: Path, *argv: str) -> None:

@@ -80,21 +80,24 @@ def checkpoint_to_load(checkpoint: Any) -> Any:
     return None
 
 
-def recreate_lost_checkpoints(experiment_path: str) -> list[str]:
-    """Recreate, empty, each unfinished trial's recorded checkpoint that is no longer on storage;
-    the trial ids whose checkpoint was recreated."""
+def recorded_checkpoints(experiment_path: str) -> dict[str, Any]:
+    """Each unfinished trial's latest checkpoint as Tune's saved state names it: what
+    `Tuner.restore` restores it from (`Trial.checkpoint`). Empty before the first state snapshot."""
     from ray import tune
 
     try:
-        analysis = tune.ExperimentAnalysis(experiment_path)
-    except ValueError:  # no experiment state saved yet: no checkpoint is recorded, none is lost
-        return []
+        trials = tune.ExperimentAnalysis(experiment_path).trials
+    except ValueError:  # no experiment state saved yet (or one being rewritten): nothing recorded
+        return {}
+    return {trial.trial_id: trial.checkpoint for trial in trials
+            if trial.status != "TERMINATED" and trial.checkpoint is not None}
+
+
+def recreate_lost_checkpoints(experiment_path: str) -> list[str]:
+    """Recreate, empty, each unfinished trial's recorded checkpoint that is no longer on storage;
+    the trial ids whose checkpoint was recreated."""
     recreated = []
-    for trial in analysis.trials:
-        # `Trial.checkpoint` is what `Tuner.restore` restores a trial from (its latest).
-        checkpoint = trial.checkpoint
-        if trial.status == "TERMINATED" or checkpoint is None:
-            continue
+    for trial_id, checkpoint in sorted(recorded_checkpoints(experiment_path).items()):
         filesystem, path = checkpoint.filesystem, checkpoint.path
         if _exists(filesystem, path):
             continue
@@ -103,5 +106,5 @@ def recreate_lost_checkpoints(experiment_path: str) -> list[str]:
             note.write(b"Tune deleted this checkpoint before saving the experiment state that names it "
                        b"(the run was interrupted in between). --resume recreated the directory so the "
                        b"trial could restart; it continued from an earlier checkpoint or from scratch.\n")
-        recreated.append(trial.trial_id)
-    return sorted(recreated)
+        recreated.append(trial_id)
+    return recreated
