@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from support import REPO_ROOT
 
 from trainables.data.augment import AUGMENT_PRESETS, build_augmentation
 from trainables.data.pipeline import eval_dataset, train_dataset
@@ -113,7 +114,7 @@ def test_autotune_benchmark_runs_both_pipelines(capsys):
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     import tfdata_autotune
 
     argv = ["--epochs", "1", "--train-images", "200", "--val-images", "100", "--batch-size", "50", "--passes", "1"]

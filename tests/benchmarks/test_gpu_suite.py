@@ -2,6 +2,7 @@
 the lent GPU machine), and the one table made from the parts of several calls."""
 
 from __future__ import annotations
+from support import REPO_ROOT
 
 import json
 import os
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import gpu_suite  # noqa: E402

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sweep_scripts import cheap_scripts
+from support.families import cheap_scripts
 from trainables.schedules import step_decay
 
 pytestmark = pytest.mark.slow
@@ -163,7 +163,7 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(repo_root, tmp_
 
 @pytest.mark.parametrize("script", cheap_scripts(), ids=lambda script: script.stem)
 def test_every_cheap_sweep_script_runs_its_smoke_sweep(repo_root, tmp_path, script):
-    """Found by glob (tests/sweep_scripts.py); the costlier smoke sweeps are planned in test_runner_smoke_plans."""
+    """Found by glob (tests/support/families.py); the costlier smoke sweeps are planned in test_runner_smoke_plans."""
     result = run_sweep(repo_root, script.name, "--smoke", "--storage-path", str(tmp_path), "--name", "smoke",
                        "--dashboard")
     experiment = tmp_path / "smoke"

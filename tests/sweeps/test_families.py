@@ -6,7 +6,7 @@ import pytest
 
 from sweeps.plan import plan_from_args
 from sweeps.space_checks import configs_to_check
-from sweep_scripts import load_sweep, smoke_trial_epochs, sweep_scripts
+from support.families import load_sweep, smoke_trial_epochs, sweep_scripts
 
 SCRIPTS = sweep_scripts()
 

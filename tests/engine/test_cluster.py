@@ -7,7 +7,7 @@
 - Two nodes on this machine (a head plus `ray start --address`): trials spread over both.
 
 Each sweep runs as a user would (a subprocess), on tiny configurations; the clusters are
-private to these tests (see tests/cluster_utils.py). Slow by nature: tens of seconds each.
+private to these tests (see tests/support/cluster.py). Slow by nature: tens of seconds each.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster_utils import RayCluster, result_rows, run_sweep, sweep_command, trial_dirs, tune_trial_states
+from support.cluster import RayCluster, result_rows, run_sweep, sweep_command, trial_dirs, tune_trial_states
 
 pytestmark = pytest.mark.slow
 

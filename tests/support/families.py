@@ -5,6 +5,7 @@ sweep is cheap, run) without anyone editing a test.
 """
 
 from __future__ import annotations
+from support import REPO_ROOT
 
 import importlib
 import math
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from sweeps.sweep import Sweep
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 # Smoke sweeps at or under this many trial-epochs run for real in test_sweeps.py (~10 s of
 # training on 2 cores); the costlier ones are planned only (aprelu_cifar's runs in conftest).
 CHEAP_TRIAL_EPOCHS = 16

@@ -10,7 +10,7 @@ from matplotlib.collections import PathCollection
 
 from analysis import plots
 from analysis.export import export_experiment, read_tables
-from fake_experiment import FakeTrial, write_fake_experiment
+from support.fake_experiment import FakeTrial, write_fake_experiment
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from trainables.data.sources import SOURCES
-from test_data_hostile import Exploit, cifar_archive  # noqa: I001  (tests/ is on sys.path under pytest)
+from support.hostile_data import Exploit, cifar_archive
 
 
 def hostile_data_dirs(root: Path) -> dict[str, tuple[str, Path, str]]:

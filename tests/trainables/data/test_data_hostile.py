@@ -20,42 +20,7 @@ from PIL import Image
 
 from trainables.data import DataError, check_dataset, load_dataset
 from trainables.data.sources import SOURCES
-
-BATCHES = [f"data_batch_{index}" for index in range(1, 6)] + ["test_batch"]
-
-
-class Exploit:
-    """Unpickling this runs a shell command: a CIFAR reader must refuse it."""
-
-    def __reduce__(self):
-        return (os.system, ("touch pwned",))
-
-
-def good_batch(rows: int = 2) -> dict:
-    rng = np.random.default_rng(rows)
-    return {b"data": rng.integers(0, 256, (rows, 3072), dtype=np.uint8), b"labels": [1] * rows}
-
-
-def add_bytes(tar: tarfile.TarFile, name: str, payload: bytes) -> None:
-    member = tarfile.TarInfo(name)
-    member.size = len(payload)
-    tar.addfile(member, io.BytesIO(payload))
-
-
-def cifar_archive(data_dir, replace: dict | None = None, extra: dict | None = None):
-    """cifar-10-python.tar.gz with good batches, some replaced (by a dict or raw bytes)."""
-    replace = replace or {}
-    archive = data_dir / "cifar-10-python.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        for batch in BATCHES:
-            content = replace.get(batch, good_batch())
-            if content is not None:
-                payload = content if isinstance(content, bytes) else pickle.dumps(content, protocol=2)
-                add_bytes(tar, f"cifar-10-batches-py/{batch}", payload)
-        for name, payload in (extra or {}).items():
-            add_bytes(tar, name, payload)
-    return archive
-
+from support.hostile_data import BATCHES, Exploit, add_bytes, cifar_archive, good_batch
 
 def files_under(root) -> set[str]:
     return {os.path.relpath(os.path.join(path, name), root) for path, dirs, files in os.walk(root) for name in dirs + files}

@@ -1,6 +1,7 @@
 """analysis/results.ipynb runs top to bottom on a generated experiment."""
 
 from __future__ import annotations
+from support import REPO_ROOT
 
 from pathlib import Path
 
@@ -9,9 +10,9 @@ import nbformat
 import pytest
 
 from analysis.export import export_experiment
-from fake_experiment import standard_trials, write_fake_experiment
+from support.fake_experiment import standard_trials, write_fake_experiment
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "analysis" / "results.ipynb"
+NOTEBOOK = REPO_ROOT / "analysis" / "results.ipynb"
 
 
 def test_results_notebook_executes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cluster_utils import kill_process_groups
+from support.cluster import kill_process_groups
 
 from analysis.comparisons import paired_comparisons
 from analysis.confirmation import top_configurations

@@ -1,6 +1,7 @@
 """benchmarks/aprelu_floor.py: its stand-in layer runs the kernel set its docstring claims, and the script runs."""
 
 from __future__ import annotations
+from support import REPO_ROOT
 
 import json
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import keras
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="counts TensorFlow kernels")
 

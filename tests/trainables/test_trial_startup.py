@@ -3,6 +3,7 @@ runner's `reuse_actors=True`) reports the same per-epoch metrics as the same con
 fresh actor."""
 
 from __future__ import annotations
+from support import REPO_ROOT
 
 import os
 
@@ -61,7 +62,7 @@ def test_startup_benchmark_splits_fixed_cost_per_trial():
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     from trial_startup import startup_seconds
 
     def first(trial, actor_start, seconds):

@@ -1,6 +1,7 @@
-"""analysis.export on hand-made Tune experiment directories (tests/fake_experiment.py)."""
+"""analysis.export on hand-made Tune experiment directories (tests/support/fake_experiment.py)."""
 
 from __future__ import annotations
+from support import REPO_ROOT
 
 import json
 import math
@@ -17,9 +18,8 @@ import pytest
 
 from analysis import atomic, export
 from analysis.export import EPOCHS_FILE, SCHEMA_VERSION, TRIALS_FILE, export_experiment, read_metadata, read_tables
-from fake_experiment import FakeTrial, standard_trials, write_fake_experiment
+from support.fake_experiment import FakeTrial, standard_trials, write_fake_experiment
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()

@@ -1,6 +1,7 @@
 """analysis.report on exported hand-made experiments: budgets, comparisons, JSON, links."""
 
 from __future__ import annotations
+from support import REPO_ROOT
 
 import json
 import subprocess
@@ -14,9 +15,8 @@ from scipy import stats as scipy_stats
 
 from analysis import report, stats
 from analysis.export import export_experiment, read_tables
-from fake_experiment import FakeTrial, standard_trials, write_fake_experiment
+from support.fake_experiment import FakeTrial, standard_trials, write_fake_experiment
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SEEDS = (0, 1, 2, 3)
 RELU_BEST = [0.80 + 0.003 * seed for seed in SEEDS]
 SELU_BEST = [0.825 + 0.002 * seed for seed in SEEDS]  # epoch 4: 0.825 + 0.003 s - 0.001 s

@@ -1,6 +1,7 @@
 """Budget-fair ASHA (sweeps/fair_asha.py): fake trials for the rules, real Ray for the claim."""
 
 from __future__ import annotations
+from support import REPO_ROOT
 
 import json
 import math
@@ -115,7 +116,7 @@ def test_a_trial_the_scheduler_stopped_is_stopped_early_whatever_state_tune_save
     """Ray's stop_trial on a PAUSED trial may leave PAUSED/RUNNING in the experiment state."""
     from analysis.export import export_experiment
     from analysis.tables import read_tables
-    from fake_experiment import standard_trials, write_fake_experiment
+    from support.fake_experiment import standard_trials, write_fake_experiment
 
     experiment = write_fake_experiment(tmp_path, "fair", standard_trials())
     export_experiment(experiment)
@@ -461,7 +462,7 @@ def _bench():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "fair_asha.py"
+    path = REPO_ROOT / "benchmarks" / "fair_asha.py"
     spec = importlib.util.spec_from_file_location("bench_fair_asha", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
