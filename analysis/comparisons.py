@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats
+from analysis.arms import label_keys
 from analysis.budget import AtBudget, at_budget
 from analysis.confirmation import PAIRED_ON, is_confirmation
 from analysis.schema import DEFAULT_METRIC, higher_is_better, setting_columns, varying_settings
@@ -138,8 +139,7 @@ def _match_columns(trials: pd.DataFrame, side_a: pd.DataFrame, side_b: pd.DataFr
 def arm_keys(trials: pd.DataFrame) -> list[str]:
     """The keys of a confirmation's arm labels ('activation=selu,batch_norm=True' -> both keys)."""
     labels = trials["confirm_arm"].dropna() if "confirm_arm" in trials.columns else pd.Series(dtype=str)
-    first = str(labels.iloc[0]) if len(labels) else ""
-    return [part.partition("=")[0] for part in first.split(",") if part]
+    return label_keys(str(labels.iloc[0])) if len(labels) else []
 
 
 def _refuse_ambiguous(side: pd.DataFrame, match_on: list[str], name: str) -> None:

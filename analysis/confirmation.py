@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.fair_asha_record import arm_label
+from analysis.arms import arm_label
 from analysis.schema import CONFIRM_CONFIG
 
 CONFIRM_KEYS = CONFIRM_CONFIG  # a confirmation trial's bookkeeping, never a setting being compared

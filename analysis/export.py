@@ -174,10 +174,10 @@ def build_tables(experiment_dirs: Sequence[str | os.PathLike]) -> tuple[pa.Table
 
 
 def _with_rungs(table: pa.Table, trials: Sequence[TrialFiles], experiment_dirs: Sequence[str | os.PathLike]) -> pa.Table:
-    """Budget-fair ASHA's per-arm record (analysis.fair_asha_record) as columns arm, rung, rung_epoch.
+    """Budget-fair ASHA's per-arm record (analysis.arms) as columns arm, rung, rung_epoch.
 
     Only when an experiment ran that scheduler, so other exports keep their columns."""
-    from analysis.fair_asha_record import trial_rungs
+    from analysis.arms import trial_rungs
 
     by_trial = {(Path(d).resolve().name, trial_id): row for d in experiment_dirs for trial_id, row in trial_rungs(d).items()}
     if not by_trial:

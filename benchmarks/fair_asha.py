@@ -18,7 +18,7 @@ one in both arms (paired, as the sweeps do).
 
 FIFO is the ground truth: every trial is trained to the budget with the project's trainable
 (in this process, no Ray), and its per-epoch validation accuracy is recorded. Pooled ASHA
-(Ray's ``ASHAScheduler``) and stratified ASHA (``sweeps.fair_asha.FairASHAScheduler``) then
+(Ray's ``ASHAScheduler``) and stratified ASHA (``sweeps.engine.fair_asha.FairASHAScheduler``) then
 run as the real scheduler objects over those recorded curves, with two simulated workers and
 each epoch taking its measured time; so they see the metrics a live run reports (a live
 paused trial reshuffles from its checkpoint, which this replay does not model).
@@ -211,7 +211,7 @@ def one_round(round_index: int, args: argparse.Namespace, data) -> dict:
 def replay_schedulers(curves: list[dict], fifo: list[float], grace: int, args: argparse.Namespace) -> dict:
     from ray.tune.schedulers import ASHAScheduler
 
-    from sweeps.fair_asha import FairASHAScheduler
+    from sweeps.engine.fair_asha import FairASHAScheduler
 
     schedulers = {
         "pooled": ASHAScheduler(time_attr="epoch", metric="val_accuracy", mode="max", max_t=args.max_epochs,

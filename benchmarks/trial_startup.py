@@ -97,8 +97,8 @@ def run_sweep(reuse: bool, args: argparse.Namespace, storage: str) -> dict:
     import ray
     from ray import tune
 
-    from sweeps import runner
-    from sweeps.console import quiet_driver_environment
+    from sweeps.engine import runner
+    from sweeps.engine.console import quiet_driver_environment
     from trainables.devices import keras_backend
 
     name = "with" if reuse else "without"

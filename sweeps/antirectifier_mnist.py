@@ -10,7 +10,7 @@ example: Dense -> activation -> Dropout(0.1), twice; RMSprop, batch 128.
 
 from __future__ import annotations
 
-from sweeps.runner import Sweep, main, tune
+from sweeps.engine import Sweep, main, tune
 
 SWEEP = Sweep(
     family="antirectifier_mnist",

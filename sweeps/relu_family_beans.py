@@ -13,7 +13,7 @@ as the seed (8.4M parameters; `prelu_channel` is the usual per-channel choice).
 
 from __future__ import annotations
 
-from sweeps.runner import Sweep, main, tune
+from sweeps.engine import Sweep, main, tune
 
 SWEEP = Sweep(
     family="relu_family_beans",

@@ -13,7 +13,7 @@ BN" model with BN, a "SELU" model with relu) are gone: each variant is one confi
 
 from __future__ import annotations
 
-from sweeps.runner import Sweep, main, tune
+from sweeps.engine import Sweep, main, tune
 
 SWEEP = Sweep(
     family="selu_mnist",

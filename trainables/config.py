@@ -89,7 +89,7 @@ class TrainConfig:
     keras_backend: str = ""  # the Keras backend the trials ran on ("tensorflow", "jax")
     cpus_per_trial: Annotated[float, Above(0.0)] = 1.0
     record: Annotated[int, AtLeast(0)] = 0  # published tuning record this trial reproduces, 0 = none
-    # A confirmation trial's (sweeps.confirm): the search trial it re-runs with a new seed, that
+    # A confirmation trial's (sweeps.engine.confirm): the search trial it re-runs with a new seed, that
     # trial's arm, and its configuration's rank in the arm (1 = best; 0 = a search trial).
     confirms: str = ""
     confirm_arm: str = ""

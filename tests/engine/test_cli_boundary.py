@@ -1,6 +1,6 @@
 """The input boundary (issue 11): every mistake is one line and exit code 2, before Ray starts.
 
-Most cases call the scripts' own entry point, `sweeps.runner.main(SWEEP, argv)`, in this
+Most cases call the scripts' own entry point, `sweeps.engine.runner.main(SWEEP, argv)`, in this
 process (the same code a shell runs, without paying a Keras import per case); the cases
 that are about the process itself (--help time, imports, tracebacks) run the script.
 """
@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from sweeps import aprelu_cifar, relu_family_beans, selu_mnist
-from sweeps.cli import UsageError
-from sweeps.plan import plan_from_args
-from sweeps.runner import main
+from sweeps.engine.cli import UsageError
+from sweeps.engine.plan import plan_from_args
+from sweeps.engine.runner import main
 
 
 def run_main(sweep, argv, tmp_path, capsys) -> tuple[int, str]:
@@ -86,12 +86,12 @@ def test_explicit_max_epochs_wins_over_the_record_budget(tmp_path):
 
 
 def test_resume_of_a_sweep_that_never_ran_checks_no_data(tmp_path, capsys, monkeypatch):
-    import sweeps.preflight
+    import sweeps.engine.preflight
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("the data was checked (a download) before the resume check")
 
-    monkeypatch.setattr(sweeps.preflight, "check_data", must_not_run)
+    monkeypatch.setattr(sweeps.engine.preflight, "check_data", must_not_run)
     code, err = run_main(aprelu_cifar.SWEEP, ["--resume", "--name", "never-ran"], tmp_path, capsys)
     assert code == 2 and "nothing to resume: no experiment 'never-ran'" in err
 
@@ -105,12 +105,12 @@ def hostile_cifar_archive(directory: Path) -> None:
 
 
 def test_hostile_archive_is_refused_before_ray_starts(tmp_path, capsys, monkeypatch):
-    import sweeps.runner
+    import sweeps.engine.runner
 
     def no_ray(plan):
         raise AssertionError("Ray started before the data was checked")
 
-    monkeypatch.setattr(sweeps.runner, "start_ray", no_ray)
+    monkeypatch.setattr(sweeps.engine.runner, "start_ray", no_ray)
     data = tmp_path / "data"
     data.mkdir()
     hostile_cifar_archive(data)
@@ -197,22 +197,22 @@ def test_real_command_line_errors_have_no_traceback(repo_root, tmp_path):
 def test_storage_failure_during_the_run_is_one_line(tmp_path, capsys, monkeypatch):
     import errno
 
-    import sweeps.runner
+    import sweeps.engine.runner
 
     def disk_full_midway(plan):
         raise OSError(errno.ENOSPC, "No space left on device", str(plan.experiment_dir / "experiment_state.json"))
 
-    monkeypatch.setattr(sweeps.runner, "run", disk_full_midway)
+    monkeypatch.setattr(sweeps.engine.runner, "run", disk_full_midway)
     code, err = run_main(aprelu_cifar.SWEEP, ["--smoke", "--name", "x"], tmp_path, capsys)
     assert code == 2 and "No space left on device" in err and "experiment_state.json" in err, err
 
 
 def test_other_os_errors_are_not_disguised_as_usage_errors(tmp_path, monkeypatch):
-    import sweeps.runner
+    import sweeps.engine.runner
 
     def broken(plan):
         raise ConnectionResetError("a bug, not the user's storage")
 
-    monkeypatch.setattr(sweeps.runner, "run", broken)
+    monkeypatch.setattr(sweeps.engine.runner, "run", broken)
     with pytest.raises(ConnectionResetError):
         main(aprelu_cifar.SWEEP, ["--smoke", "--storage-path", str(tmp_path)])

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import trainables.models  # noqa: F401  Keras imported once, before Hypothesis times the examples
 from sweeps import aprelu_cifar, selu_mnist
-from sweeps.cli import UsageError
-from sweeps.plan import Plan, plan_from_args
+from sweeps.engine.cli import UsageError
+from sweeps.engine.plan import Plan, plan_from_args
 
 KEYS = ["lr", "momentum", "nesterov", "batch_size", "optimizer", "activation", "model", "dropout", "depth",
         "width", "batch_norm", "kernel_initializer", "reduction", "stages", "stem_channels", "negative_slope",
@@ -59,7 +59,7 @@ def test_any_command_line_is_a_plan_or_a_usage_error(tmp_path, sweep, flags, pai
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_help_is_not_an_error(flag, capsys):
-    from sweeps.plan import parse_args
+    from sweeps.engine.plan import parse_args
 
     with pytest.raises(SystemExit) as exit_info:
         parse_args(selu_mnist.SWEEP, [flag])

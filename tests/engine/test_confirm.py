@@ -17,7 +17,7 @@ from analysis.comparisons import paired_comparisons
 from analysis.confirmation import top_configurations
 from analysis.tables import read_tables
 from sweeps import antirectifier_mnist, selu_mnist
-from sweeps.runner import main
+from sweeps.engine.runner import main
 from trainables import recovery
 
 

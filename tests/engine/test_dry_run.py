@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from ray import tune
 
-from sweeps.dry_run import (
+from sweeps.engine.dry_run import (
     Resources, arm_keys, asha_rungs, asha_trial_epochs, concurrency, format_value, generate_trials, trials_per_arm,
 )
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from sweeps import aprelu_cifar, selu_mnist
-from sweeps.cli import UsageError
-from sweeps.plan import plan_from_args
-from sweeps.runner import make_trainable
-from sweeps.space_checks import sample_config
+from sweeps.engine.cli import UsageError
+from sweeps.engine.plan import plan_from_args
+from sweeps.engine.runner import make_trainable
+from sweeps.engine.space_checks import sample_config
 from trainables.config import TrainConfig
 from trainables.devices import configure_gpus
 from trainables.schedules import scaled_decay_every, step_decay
@@ -162,7 +162,7 @@ def test_help_documents_every_flag(repo_root):
 
 @pytest.mark.parametrize(("sweep", "share"), [(aprelu_cifar.SWEEP, "0.5"), (selu_mnist.SWEEP, "0.25")])
 def test_help_states_the_sweeps_own_gpu_share(sweep, share, capsys):
-    from sweeps.plan import parse_args
+    from sweeps.engine.plan import parse_args
 
     with pytest.raises(SystemExit):
         parse_args(sweep, ["--help"])

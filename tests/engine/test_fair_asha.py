@@ -1,4 +1,4 @@
-"""Budget-fair ASHA (sweeps/fair_asha.py): fake trials for the rules, real Ray for the claim."""
+"""Budget-fair ASHA (sweeps/engine/fair_asha.py): fake trials for the rules, real Ray for the claim."""
 
 from __future__ import annotations
 from support import REPO_ROOT
@@ -9,7 +9,7 @@ import pickle
 
 import pytest
 
-from sweeps.fair_asha import (
+from sweeps.engine.fair_asha import (
     STATE_FILE,
     FairASHAScheduler,
     arm_counts,
@@ -229,7 +229,7 @@ def test_state_round_trips_through_pickle_and_the_state_file(tmp_path):
 def test_the_state_is_never_half_written_inside_the_folder_tune_uploads(tmp_path, monkeypatch):
     import os
 
-    import sweeps.fair_asha as fair_asha
+    import sweeps.engine.fair_asha as fair_asha
 
     staging = tmp_path / "driver_artifacts"  # Tune copies this folder on its own thread
     staging.mkdir()
@@ -347,7 +347,7 @@ import json, os, sys, tempfile, time
 import ray
 from ray import tune
 from ray.tune.search.basic_variant import BasicVariantGenerator
-from sweeps.fair_asha import FairASHAScheduler
+from sweeps.engine.fair_asha import FairASHAScheduler
 
 def trainable(config):
     start = 0
@@ -419,7 +419,7 @@ def test_a_killed_fair_sweep_resumes_with_the_same_decisions(tmp_path, repo_root
 
 def test_the_plan_stratifies_by_the_sweeps_scientific_grids(tmp_path):
     from sweeps import antirectifier_mnist, selu_mnist
-    from sweeps.plan import plan_from_args
+    from sweeps.engine.plan import plan_from_args
 
     common = ["--smoke", "--storage-path", str(tmp_path)]
     plan = plan_from_args(selu_mnist.SWEEP, common)
@@ -437,7 +437,7 @@ def test_the_plan_stratifies_by_the_sweeps_scientific_grids(tmp_path):
 
 def test_validation_is_always_a_config_key(tmp_path):
     from sweeps import aprelu_cifar, selu_mnist
-    from sweeps.plan import plan_from_args
+    from sweeps.engine.plan import plan_from_args
 
     common = ["--smoke", "--storage-path", str(tmp_path)]
     assert plan_from_args(selu_mnist.SWEEP, common).param_space["validation"] == "holdout"

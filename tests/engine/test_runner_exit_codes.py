@@ -28,7 +28,7 @@ def test_every_trial_errored_exits_1_with_one_line(tmp_path, capsys, monkeypatch
     leave no user input that makes every trial fail, so the fault is injected)."""
     from ray import tune
 
-    import sweeps.runner
+    import sweeps.engine.runner
     from sweeps import antirectifier_mnist
 
     def failing_trainable(plan, data, gpus):
@@ -37,8 +37,8 @@ def test_every_trial_errored_exits_1_with_one_line(tmp_path, capsys, monkeypatch
 
         return tune.with_resources(train, {"cpu": 1})
 
-    monkeypatch.setattr(sweeps.runner, "make_trainable", failing_trainable)
-    code = sweeps.runner.main(antirectifier_mnist.SWEEP, [
+    monkeypatch.setattr(sweeps.engine.runner, "make_trainable", failing_trainable)
+    code = sweeps.engine.runner.main(antirectifier_mnist.SWEEP, [
         "--smoke", "--max-failures", "0", "--storage-path", str(tmp_path), "--name", "broken", "--verbose", "0"])
     captured = capsys.readouterr()
     ours = [line for line in captured.err.splitlines() if line.startswith("error: ")]
@@ -82,17 +82,17 @@ def test_ctrl_c_exits_130_with_the_resume_command_and_no_summary(repo_root, tmp_
 def test_data_error_after_ray_starts_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     import ray
 
-    import sweeps.preflight
-    import sweeps.runner
+    import sweeps.engine.preflight
+    import sweeps.engine.runner
     from sweeps import aprelu_cifar
     from test_cli_boundary import hostile_cifar_archive
 
-    monkeypatch.setattr(sweeps.preflight, "check_data", lambda dataset, data_dir: None)  # as if it missed it
+    monkeypatch.setattr(sweeps.engine.preflight, "check_data", lambda dataset, data_dir: None)  # as if it missed it
     data = tmp_path / "data"
     data.mkdir()
     hostile_cifar_archive(data)
     storage = tmp_path / "results"
-    code = sweeps.runner.main(aprelu_cifar.SWEEP, ["--data-dir", str(data), "--storage-path", str(storage),
+    code = sweeps.engine.runner.main(aprelu_cifar.SWEEP, ["--data-dir", str(data), "--storage-path", str(storage),
                                                    "--name", "x", "--cpus-per-trial", "1"])
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
     assert code == 2 and len(err) == 1 and "cifar-10-python.tar.gz" in err[0], err
@@ -104,12 +104,12 @@ def test_resume_of_a_directory_tune_never_wrote_is_one_line_exit_2(tmp_path, cap
     """Found only when restoring, after Ray started: Tune's own error was a traceback."""
     import ray
 
-    import sweeps.runner
+    import sweeps.engine.runner
     from sweeps import antirectifier_mnist
 
     stopped = tmp_path / "x"
     (stopped / "driver_artifacts").mkdir(parents=True)  # a run killed before Tune saved its state
-    code = sweeps.runner.main(antirectifier_mnist.SWEEP, [
+    code = sweeps.engine.runner.main(antirectifier_mnist.SWEEP, [
         "--smoke", "--dataset", "synthetic-mnist", "--storage-path", str(tmp_path), "--name", "x", "--resume",
         "--cpus-per-trial", "1", "--verbose", "0"])
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]

@@ -108,7 +108,7 @@ def test_diverged_trial_is_recorded_and_sweep_finishes_on_a_joined_cluster(repo_
 
 def node_id_of_cluster(address: str) -> str:
     """The node id of a one-node cluster, asked by a driver that joins it (as the runner does)."""
-    code = ("import ray; from sweeps.runner import use_auth_token_if_present; use_auth_token_if_present(); "
+    code = ("import ray; from sweeps.engine.runner import use_auth_token_if_present; use_auth_token_if_present(); "
             f"ray.init(address={address!r}, logging_level='ERROR'); print(ray.get_runtime_context().get_node_id())")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]

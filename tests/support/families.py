@@ -12,7 +12,7 @@ import math
 import re
 from pathlib import Path
 
-from sweeps.sweep import Sweep
+from sweeps.engine.sweep import Sweep
 
 ROOT = REPO_ROOT
 # Smoke sweeps at or under this many trial-epochs run for real in test_sweeps.py (~10 s of

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sweeps.plan import plan_from_args
-from sweeps.space_checks import configs_to_check
+from sweeps.engine.plan import plan_from_args
+from sweeps.engine.space_checks import configs_to_check
 from support.families import load_sweep, smoke_trial_epochs, sweep_scripts
 
 SCRIPTS = sweep_scripts()

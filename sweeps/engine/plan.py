@@ -3,7 +3,7 @@
 Everything that can be wrong with what the user typed fails here as a `UsageError`:
 flag values, `--set` keys and every value of every grid, the configs the search space can
 produce (checked by the trainable's own parser), the metric, the record. What needs the
-outside world (the storage path, the data, a cluster) is `sweeps.preflight`.
+outside world (the storage path, the data, a cluster) is `sweeps.engine.preflight`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from sweeps.cli import DEFAULT_CONFIRM_REPEATS, MAX_SEED, UsageError, build_parser
-from sweeps.integrations import Tools, tools_from_args
-from sweeps.sweep import Space, Sweep
+from sweeps.engine.cli import DEFAULT_CONFIRM_REPEATS, MAX_SEED, UsageError, build_parser
+from sweeps.engine.integrations import Tools, tools_from_args
+from sweeps.engine.sweep import Space, Sweep
 
 # What the trainable reports that is not a number to rank trials by.
 UNRANKABLE_METRICS = ("diverged", "stop_reason", "gpu_ids", "node_id")
@@ -48,11 +48,11 @@ class Plan:
     dashboard: bool
     seed: int
     verbose: int
-    stratify: tuple[str, ...] = ()  # ASHA arms' keys (sweeps.fair_asha); () = one pool
+    stratify: tuple[str, ...] = ()  # ASHA arms' keys (sweeps.engine.fair_asha); () = one pool
     trials_per_arm: int | None = None
     argv: tuple[str, ...] = ()  # the command line, for the resume hint
-    tools: Tools = Tools()  # dry run, time budget, search, trackers (sweeps.integrations)
-    confirm: int | None = None  # each arm's top K configurations re-run after the search (sweeps.confirm)
+    tools: Tools = Tools()  # dry run, time budget, search, trackers (sweeps.engine.integrations)
+    confirm: int | None = None  # each arm's top K configurations re-run after the search (sweeps.engine.confirm)
     confirm_repeats: int = DEFAULT_CONFIRM_REPEATS  # new seeds per confirmed configuration
     confirmed: tuple[Any, ...] = ()  # a confirmation plan's chosen configurations (analysis.confirmation)
 
@@ -90,7 +90,7 @@ def plan_from_args(sweep: Sweep, argv: Sequence[str] | None = None) -> Plan:
     _check_metric(args.metric)
     max_epochs = _budget(sweep, args)
     space = search_space(sweep, args, max_epochs)
-    from sweeps.space_checks import check_space
+    from sweeps.engine.space_checks import check_space
 
     check_space(space, args.seed)
     grace = args.grace_period or max(1, max_epochs // 10)
@@ -127,7 +127,7 @@ def _check_confirm(args: argparse.Namespace) -> None:
 def _stratify(sweep: Sweep, args: argparse.Namespace, space: Space) -> tuple[str, ...]:
     """--stratify keys (each a grid, so every arm runs the same configurations), else the
     sweep's scientific keys that are grids of more than one value; () for FIFO or 'none'."""
-    from sweeps.space_checks import is_grid
+    from sweeps.engine.space_checks import is_grid
 
     if args.scheduler != "asha" or args.stratify == "none":
         return ()
@@ -143,7 +143,7 @@ def _stratify(sweep: Sweep, args: argparse.Namespace, space: Space) -> tuple[str
 
 def _trials_per_arm(space: Space, stratify: tuple[str, ...], num_samples: int) -> int:
     """Samples x every other grid (seeds included): what each arm runs."""
-    from sweeps.space_checks import is_grid
+    from sweeps.engine.space_checks import is_grid
 
     others = [len(value["grid_search"]) for key, value in space.items() if is_grid(value) and key not in stratify]
     return num_samples * math.prod(others)
@@ -238,8 +238,8 @@ def typed_overrides(space: Space, pairs: Sequence[tuple[str, str]]) -> dict[str,
     from trainables.activations import available_activations
     from trainables.models import available_models
 
-    from sweeps.overrides import convert_overrides, convert_value
-    from sweeps.space_checks import values_of
+    from sweeps.engine.overrides import convert_overrides, convert_value
+    from sweeps.engine.space_checks import values_of
 
     names = {name: [convert_value(key, text, str) for key, text in pairs if key == name]
              for name in ("model", "activation")}
@@ -249,7 +249,7 @@ def typed_overrides(space: Space, pairs: Sequence[tuple[str, str]]) -> dict[str,
         for name in given:
             if name not in known:
                 raise UsageError(f"unknown {kind} {name!r}; known: {', '.join(known)}")
-    from sweeps.overrides import settable_types
+    from sweeps.engine.overrides import settable_types
 
     where = f"model {'/'.join(models)} or activation {'/'.join(activations)}"
     return convert_overrides(pairs, settable_types(models, activations), where)

@@ -22,8 +22,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
-from sweeps.cli import MAX_SEED, UsageError
-from sweeps.plan import Plan
+from sweeps.engine.cli import MAX_SEED, UsageError
+from sweeps.engine.plan import Plan
 
 SUFFIX = "-confirm"
 

@@ -11,7 +11,7 @@ import itertools
 import math
 from typing import Any, Iterator, Mapping
 
-from sweeps.cli import UsageError
+from sweeps.engine.cli import UsageError
 
 Space = dict[str, Any]
 # Settings of the data the driver loads once and shares: one value for the whole sweep.

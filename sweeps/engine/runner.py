@@ -1,8 +1,8 @@
 """The shared sweep runner: a `Sweep` declaration in, a finished Tune experiment out.
 
 Each `sweeps/*.py` script declares a `Sweep` and calls `main(SWEEP)`. The command line
-becomes a checked `Plan` (`sweeps.plan`, no I/O), the outside world is checked
-(`sweeps.preflight`), and only then does Ray start: ASHA, resources, resume, and the
+becomes a checked `Plan` (`sweeps.engine.plan`, no I/O), the outside world is checked
+(`sweeps.engine.preflight`), and only then does Ray start: ASHA, resources, resume, and the
 Parquet export at the end live here, with the exit codes.
 
 Exit codes: 0 the sweep ran and at least one trial finished; 1 every trial errored (one
@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from sweeps.cli import UsageError
-from sweeps.plan import Plan, plan_from_args
-from sweeps.sweep import Record, Space, Sweep, tune
+from sweeps.engine.cli import UsageError
+from sweeps.engine.plan import Plan, plan_from_args
+from sweeps.engine.sweep import Record, Space, Sweep, tune
 
 __all__ = ["Plan", "Record", "Space", "Sweep", "main", "plan_from_args", "run", "sample_config", "make_trainable",
            "tune"]
@@ -38,7 +38,7 @@ class Interrupted(Exception):
 
 def sample_config(space: Space, seed: int = 0) -> dict[str, Any]:
     """One concrete config from the space, as a trial would receive it (for checks)."""
-    from sweeps.space_checks import sample_config as first_config
+    from sweeps.engine.space_checks import sample_config as first_config
 
     return first_config(space, seed)
 
@@ -67,7 +67,7 @@ def start_ray(plan: Plan) -> Any:
     """Start a local instance or join `plan.address`; returns Ray's context (dashboard URL)."""
     import ray
 
-    from sweeps.console import forward_worker_logs
+    from sweeps.engine.console import forward_worker_logs
     from trainables.devices import trial_environment
 
     env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", **trial_environment()}}  # KERAS_BACKEND among them
@@ -142,8 +142,8 @@ def reopen_lost_checkpoints(plan: Plan) -> None:
 def make_tuner(plan: Plan, trainable: Any):
     from ray import tune
 
-    from sweeps.fair_asha import scheduler_for
-    from sweeps.integrations import callbacks, tune_settings
+    from sweeps.engine.fair_asha import scheduler_for
+    from sweeps.engine.integrations import callbacks, tune_settings
 
     param_space, settings = tune_settings(plan)  # by --search; --time-budget
     if plan.resume:  # the same param_space: new trials resolve its sample_from functions
@@ -181,7 +181,7 @@ def export_tables(experiment_dir: Path) -> tuple[Path, Path]:
 
 def load_data(plan: Plan) -> Any:
     """The arrays, once for all trials; a data problem found only now is still a usage error."""
-    from sweeps.space_checks import DATA_KEYS
+    from sweeps.engine.space_checks import DATA_KEYS
     from trainables.data import DataError, load_dataset
 
     settings = {key: plan.param_space.get(key) for key in DATA_KEYS}
@@ -196,9 +196,9 @@ def run(plan: Plan) -> int:
     """Check the outside world, run the search and/or its confirmation, report; returns the exit code."""
     import ray
 
-    from sweeps import confirm
-    from sweeps.console import quiet_driver_environment
-    from sweeps.preflight import check_experiment_dir, preflight
+    from sweeps.engine import confirm
+    from sweeps.engine.console import quiet_driver_environment
+    from sweeps.engine.preflight import check_experiment_dir, preflight
 
     only_confirm = confirm.confirmation_only(plan)
     confirm_plan = confirm.confirmation_plan(plan) if only_confirm else None
@@ -295,8 +295,8 @@ def resume_command(plan: Plan) -> str:
 
 def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
     """Entry point of every sweep script; returns the process exit code."""
-    from sweeps.plan import parse_args
-    from sweeps.preflight import existing_experiments
+    from sweeps.engine.plan import parse_args
+    from sweeps.engine.preflight import existing_experiments
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -319,9 +319,9 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
 
 def dry_run(plan: Plan) -> int:
     """`--dry-run`: the plan, checked against what exists (no storage probe, no download), printed."""
-    from sweeps import confirm
-    from sweeps.integrations import dry_run_lines
-    from sweeps.preflight import check_address, check_experiment_dir
+    from sweeps.engine import confirm
+    from sweeps.engine.integrations import dry_run_lines
+    from sweeps.engine.preflight import check_address, check_experiment_dir
 
     if confirm.confirmation_only(plan):  # the search is done: what the confirmation would run
         plan = confirm.confirmation_plan(plan)
@@ -336,7 +336,7 @@ def dry_run(plan: Plan) -> int:
 
 
 def usage_error(error: UsageError, plan: Plan | None, existing: frozenset[Path] = frozenset()) -> int:
-    from sweeps.preflight import remove_unfinished_experiment
+    from sweeps.engine.preflight import remove_unfinished_experiment
 
     if plan is not None:
         remove_unfinished_experiment(plan, keep=existing)
@@ -346,7 +346,7 @@ def usage_error(error: UsageError, plan: Plan | None, existing: frozenset[Path] 
 
 def storage_error(error: OSError, plan: Plan | None) -> int:
     """A storage path that turned read-only or full during the run: one line, exit 2."""
-    from sweeps.preflight import storage_error_message
+    from sweeps.engine.preflight import storage_error_message
 
     message = storage_error_message(error, plan.storage_path) if plan is not None else None
     if message is None:

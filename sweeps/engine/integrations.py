@@ -13,9 +13,9 @@ import argparse
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sweeps.trackers import TRACKERS
+from sweeps.engine.trackers import TRACKERS
 
-SEARCHES = ("random", "optuna")  # here, not in sweeps.search: --help must not import Ray
+SEARCHES = ("random", "optuna")  # here, not in sweeps.engine.search: --help must not import Ray
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def tools_from_args(args: argparse.Namespace) -> Tools:
 
 def missing_package(tools: Tools) -> str | None:
     """One line naming the extra to install, for a tool whose package is absent (checked before Ray)."""
-    from sweeps import search, trackers
+    from sweeps.engine import search, trackers
 
     if tools.dry_run:
         return None
@@ -74,7 +74,7 @@ def tune_settings(plan: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
     budget = {"time_budget_s": plan.tools.time_budget}
     if plan.tools.search == "optuna":
-        from sweeps.search import optuna_search
+        from sweeps.engine.search import optuna_search
 
         space, settings = optuna_search(plan.param_space, plan.num_samples, plan.metric, plan.mode, plan.seed,
                                         plan.max_concurrent)
@@ -89,7 +89,7 @@ def tune_settings(plan: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def callbacks(plan: Any) -> list[Any]:
     """Tune callbacks: the trackers asked for."""
-    from sweeps.trackers import tracker_callbacks
+    from sweeps.engine.trackers import tracker_callbacks
 
     return tracker_callbacks(plan.tools.trackers, name=plan.name, family=plan.sweep.family,
                              storage_path=plan.storage_path, uri=plan.tools.tracker_uri,
@@ -99,7 +99,7 @@ def callbacks(plan: Any) -> list[Any]:
 def dry_run_lines(plan: Any, before_join: Callable[[], None] = lambda: None) -> list[str]:
     """The `--dry-run` report; joins a cluster (after `before_join`, e.g. presenting its token)
     only to read its resources when --address is given."""
-    from sweeps.dry_run import describe, local_resources
+    from sweeps.engine.dry_run import describe, local_resources
 
     if plan.address:
         before_join()
@@ -116,7 +116,7 @@ def cluster_resources(address: str) -> Any:
     """Read a running cluster's CPUs and GPUs (connects as a driver; starts nothing)."""
     import ray
 
-    from sweeps.dry_run import Resources
+    from sweeps.engine.dry_run import Resources
 
     ray.init(address=address, log_to_driver=False, logging_level="ERROR")
     try:

@@ -62,5 +62,5 @@ class Sweep:
     smoke_samples: int = 6
     smoke_epochs: int = 4
     # The scientific keys (playbook): the budget-fair scheduler's default arms are those of them
-    # that take more than one value (--stratify; sweeps.fair_asha).
+    # that take more than one value (--stratify; sweeps.engine.fair_asha).
     scientific: tuple[str, ...] = ("activation",)

@@ -52,23 +52,9 @@ from typing import Any
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
-from analysis.fair_asha_record import STATE_FILE, arm_counts, arm_label, trial_rungs
+from analysis.arms import STATE_FILE, arm_counts, arm_label, promoted_count, rung_epochs, trial_rungs
 
 log = logging.getLogger(__name__)
-
-
-def rung_epochs(grace_period: int, reduction_factor: float, max_t: int) -> list[int]:
-    """Rung milestones below the budget, as ASHA places them: grace * rf**k < max_t."""
-    epochs, epoch = [], float(grace_period)
-    while round(epoch) < max_t:
-        if not epochs or round(epoch) > epochs[-1]:
-            epochs.append(round(epoch))
-        epoch *= reduction_factor
-    return epochs
-
-
-def promoted_count(expected: int, reduction_factor: float) -> int:
-    return math.ceil(expected / reduction_factor)
 
 
 class FairASHAScheduler(TrialScheduler):

@@ -3,7 +3,7 @@
 A key's type comes from where the key is consumed: a field of `TrainConfig`, a setting of
 the model builder (its annotated signature) or of the activation (`trainables.activations`).
 Ranges are not checked here: `trainables.trainable.parse_config` does that on every config
-the sweep can produce (`sweeps.space_checks`), with the same annotations.
+the sweep can produce (`sweeps.engine.space_checks`), with the same annotations.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import types
 import typing
 from typing import Any, Iterable, Sequence
 
-from sweeps.cli import UsageError
+from sweeps.engine.cli import UsageError
 
 # Keys the runner sets from its own flags (or from the script): --set must not fight them.
 RUNNER_KEYS = {

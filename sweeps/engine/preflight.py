@@ -12,8 +12,8 @@ import socket
 import tempfile
 from pathlib import Path
 
-from sweeps.cli import UsageError
-from sweeps.plan import Plan
+from sweeps.engine.cli import UsageError
+from sweeps.engine.plan import Plan
 
 # A sweep writes checkpoints (a few MB per trial) and its tables; below this the first
 # checkpoint would fail inside a trial, far from the cause.
@@ -23,7 +23,7 @@ STORAGE_ERRNOS = (errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.ED
 
 def preflight(plan: Plan) -> None:
     """Raise UsageError, in one line, for anything outside the command line that would fail."""
-    from sweeps.integrations import missing_package
+    from sweeps.engine.integrations import missing_package
 
     if message := missing_package(plan.tools):  # --search optuna / --tracker without its extra
         raise UsageError(message)
@@ -51,7 +51,7 @@ def check_experiment_dir(plan: Plan) -> None:
 
 def experiment_dirs(plan: Plan) -> tuple[Path, Path]:
     """The search's directory and its confirmation's (`<name>-confirm`), whether or not they exist."""
-    from sweeps.confirm import confirm_name
+    from sweeps.engine.confirm import confirm_name
 
     return plan.experiment_dir, plan.experiment_dir.parent / confirm_name(plan.name)
 

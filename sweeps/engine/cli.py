@@ -1,7 +1,7 @@
 """The command line every sweep script shares: flags parsed into typed values.
 
 Only argparse here (no Ray, no Keras), so `--help` answers at once. Values that depend
-on the sweep (records, `--set` keys, the metric) are checked by `sweeps.plan`.
+on the sweep (records, `--set` keys, the metric) are checked by `sweeps.engine.plan`.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def plain_name(text: str) -> str:
 
 
 def _assignment(text: str) -> tuple[str, str]:
-    """KEY=VALUE, the value kept as text: its type depends on the key (`sweeps.overrides`)."""
+    """KEY=VALUE, the value kept as text: its type depends on the key (`sweeps.engine.overrides`)."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -120,7 +120,7 @@ def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epo
     sched.add_argument("--mode", choices=("max", "min"), default=mode, help="default: %(default)s")
     _resource_flags(parser.add_argument_group("resources"), gpus_per_trial=gpus_per_trial)
     _output_flags(parser.add_argument_group("data and results"), dataset=dataset)
-    from sweeps.integrations import add_arguments  # --dry-run, --time-budget, --search, --tracker
+    from sweeps.engine.integrations import add_arguments  # --dry-run, --time-budget, --search, --tracker
 
     add_arguments(parser, _positive_float)
     return parser
