@@ -23,8 +23,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def load_best_model(trial_row: Any):
-    """The compiled Keras model of a trials.parquet row's best checkpoint (analysis.checkpoints)."""
+def load_best_model(trial_or_checkpoint: Any):
+    """The compiled Keras model of a trials.parquet row's best checkpoint, or of a checkpoint
+    directory given as a path or URI (analysis.checkpoints)."""
     from analysis.checkpoints import load_best_model as load
 
-    return load(trial_row)
+    return load(trial_or_checkpoint)

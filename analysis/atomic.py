@@ -1,4 +1,12 @@
-"""Write several Parquet tables so that a crash leaves either all old or all new files."""
+"""Write several Parquet tables so that a crash leaves either all old or all new files.
+
+On a local disk every table goes to a temp file beside its target, and the temp files are renamed
+over the targets once all are written. Object storage has no rename: there every table is first
+serialised in memory (a crash while serialising writes nothing), then each is uploaded as one
+object, which appears whole or not at all (analysis.storage), in the order given: the caller puts
+the table whose presence marks a complete export (trials.parquet) last. A failure between two
+uploads leaves the earlier tables new and the later ones old; running the export again repairs it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from analysis import storage
 
 
 def _write_parquet(table: pa.Table, handle: Any) -> None:
@@ -30,7 +40,27 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def write_tables_atomically(tables: Mapping[str, pa.Table], out_dir: Path) -> dict[str, Path]:
+def write_tables_atomically(tables: Mapping[str, pa.Table], out_dir: str | os.PathLike) -> dict[str, Path | str]:
+    """Write every table into out_dir (a local directory or a URI), all-or-nothing as far as the
+    storage allows (module docstring); returns file name -> its Path (local) or URI."""
+    if storage.is_remote(out_dir):
+        return _upload_tables(tables, storage.locate(out_dir))
+    return _replace_local_tables(tables, Path(out_dir))
+
+
+def _upload_tables(tables: Mapping[str, pa.Table], out_dir: storage.Location) -> dict[str, Path | str]:
+    """Serialise every table in memory, then upload each as one object, in the mapping's order."""
+    serialised = {}
+    for file_name, table in tables.items():
+        buffer = pa.BufferOutputStream()
+        _write_parquet(table, buffer)
+        serialised[file_name] = buffer.getvalue().to_pybytes()
+    for file_name, data in serialised.items():
+        out_dir.child(file_name).write_bytes_atomically(data)
+    return {file_name: out_dir.child(file_name).uri for file_name in tables}
+
+
+def _replace_local_tables(tables: Mapping[str, pa.Table], out_dir: Path) -> dict[str, Path | str]:
     """Write every table to a temp file beside its target, fsync, then os.replace them all.
 
     A crash before the replace leaves the old files untouched and removes the temp files.

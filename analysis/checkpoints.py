@@ -1,36 +1,64 @@
-"""Load a trial's best checkpoint (the `best_checkpoint` column of trials.parquet) as a Keras model."""
+"""Load a trial's best checkpoint (the `best_checkpoint` column of trials.parquet) as a Keras model.
+
+The checkpoint may be a local directory or a URI (s3://bucket/prefix/exp/trial/checkpoint_000003):
+a remote one is copied to a temporary directory, loaded, and the copy removed (Keras reads the
+whole model into memory).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from analysis import storage
 
-def best_checkpoint_dir(trial_row: Mapping[str, Any] | pd.Series) -> Path:
-    """The checkpoint directory of a trials row; ValueError when none was kept or it is gone."""
+
+def best_checkpoint_dir(trial_row: Mapping[str, Any] | pd.Series) -> Path | str:
+    """The checkpoint directory of a trials row (a Path, or a URI); ValueError when none was kept or it is gone."""
     path = trial_row.get("best_checkpoint")
     trial = trial_row.get("trial_id", "?")
     if path is None or pd.isna(path):
         raise ValueError(f"trial {trial} has no kept checkpoint (best_checkpoint is null)")
-    directory = Path(str(path))
-    if not directory.is_dir():
-        raise ValueError(f"trial {trial}'s checkpoint {directory} no longer exists (moved or deleted?)")
+    return _existing(str(path), f"trial {trial}'s checkpoint")
+
+
+def _existing(path: str, what: str) -> Path | str:
+    directory: Path | str = str(path) if storage.is_remote(path) else Path(path)
+    if not storage.is_dir(directory):
+        raise ValueError(f"{what} {storage.redact(directory)} no longer exists (moved or deleted?)")
     return directory
 
 
-def load_best_model(trial_row: Mapping[str, Any] | pd.Series):
-    """The compiled Keras model (optimizer state included) saved at the trial's best epoch.
+def checkpoint_of(trial_or_checkpoint: Mapping[str, Any] | pd.Series | str | os.PathLike) -> Path | str:
+    """A trials row's best checkpoint, or a checkpoint directory (path or URI) given directly."""
+    if isinstance(trial_or_checkpoint, (str, os.PathLike)):
+        return _existing(os.fspath(trial_or_checkpoint), "checkpoint")
+    return best_checkpoint_dir(trial_or_checkpoint)
+
+
+def _load_local(directory: Path):
+    from trainables.trainable import STATE_FILE, load_checkpoint, parse_config
+
+    state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+    model, _ = load_checkpoint(directory, parse_config(state["config"]))
+    return model
+
+
+def load_best_model(trial_or_checkpoint: Mapping[str, Any] | pd.Series | str | os.PathLike):
+    """The compiled Keras model (optimizer state included) of a trials row's best checkpoint, or of
+    a checkpoint directory given as a path or URI.
 
     Imports Keras and the project's layers only when called. The checkpoint carries the trial's
     flat config, so the model is compiled exactly as it was trained.
     """
-    from trainables.trainable import STATE_FILE, load_checkpoint, parse_config
-
-    directory = best_checkpoint_dir(trial_row)
-    state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-    model, _ = load_checkpoint(directory, parse_config(state["config"]))
-    return model
+    directory = checkpoint_of(trial_or_checkpoint)
+    if isinstance(directory, Path):
+        return _load_local(directory)
+    with tempfile.TemporaryDirectory(prefix="actsweep-checkpoint-") as local:
+        return _load_local(storage.copy_to_local(directory, local))

@@ -6,11 +6,13 @@ Reads the trial directories directly (analysis.tune_files), so it works on finis
 interrupted and still-running sweeps and needs no Ray cluster. Writes ``trials.parquet`` (one
 row per trial) and ``epochs.parquet`` (one row per trial and epoch), atomically
 (analysis.atomic); the columns are defined in analysis.schema and described in README.md
-("Analysing results"), and the Parquet metadata stores the schema version.
+("Analysing results"), and the Parquet metadata stores the schema version. Experiments and the
+output may be local directories or object-storage URIs (s3://bucket/prefix/name; analysis.storage).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -20,6 +22,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from analysis import storage
+from analysis.arms import STATE_FILE as FAIR_ASHA_FILE
+from analysis.arms import rungs_from_state
 from analysis.atomic import write_tables_atomically
 from analysis.cli_parser import OneLineParser
 from analysis.schema import (
@@ -67,20 +72,25 @@ def _config_column_names(trials: Sequence[TrialFiles]) -> dict[str, str]:
     return names
 
 
+def _experiment_location(directory: str | os.PathLike) -> storage.Location:
+    """A local experiment by its real path (symlinks resolved, as its name is exported); a URI as given."""
+    return storage.locate(directory if storage.is_remote(directory) else Path(directory).resolve())
+
+
 def _read_all(experiment_dirs: Sequence[str | os.PathLike]) -> list[TrialFiles]:
     trials: list[TrialFiles] = []
     seen: set[str] = set()
     for directory in experiment_dirs:
-        path = Path(directory).resolve()
-        if not path.is_dir():
-            raise ExportError(f"experiment directory {str(directory)!r} does not exist")
-        if str(path) in seen:
+        location = _experiment_location(directory)
+        if not location.is_dir():
+            raise ExportError(f"experiment directory {storage.redact(directory)!r} does not exist")
+        if location.uri in seen:
             continue
-        seen.add(str(path))
-        found = read_experiment(path)
+        seen.add(location.uri)
+        found = read_experiment(location)
         if not found:
             raise ExportError(
-                f"no Tune trial directories (with params.json or result.json) in {str(directory)!r}; "
+                f"no Tune trial directories (with params.json or result.json) in {storage.redact(directory)!r}; "
                 "pass <storage_path>/<experiment name>"
             )
         trials.extend(found)
@@ -177,9 +187,8 @@ def _with_rungs(table: pa.Table, trials: Sequence[TrialFiles], experiment_dirs: 
     """Budget-fair ASHA's per-arm record (analysis.arms) as columns arm, rung, rung_epoch.
 
     Only when an experiment ran that scheduler, so other exports keep their columns."""
-    from analysis.arms import trial_rungs
-
-    by_trial = {(Path(d).resolve().name, trial_id): row for d in experiment_dirs for trial_id, row in trial_rungs(d).items()}
+    by_trial = {(location.name, trial_id): row for location in map(_experiment_location, experiment_dirs)
+                for trial_id, row in _trial_rungs(location).items()}
     if not by_trial:
         return table
     rows = [by_trial.get((trial.experiment, trial.trial_id), {}) for trial in trials]
@@ -192,6 +201,12 @@ def _with_rungs(table: pa.Table, trials: Sequence[TrialFiles], experiment_dirs: 
         field, array = typed_column(column, [row.get(name) for row in rows], arrow_type, description)
         table = table.append_column(field, array)
     return table
+
+
+def _trial_rungs(experiment: storage.Location) -> dict[str, dict[str, Any]]:
+    """analysis.arms.rungs_from_state of the experiment's fair_asha.json; empty without one."""
+    record = experiment.child(FAIR_ASHA_FILE)
+    return rungs_from_state(json.loads(record.read_text())) if record.exists() else {}
 
 
 def _stopped_by_rung(table: pa.Table, rows: Sequence[dict[str, Any]]) -> pa.Table:
@@ -211,10 +226,12 @@ def _stopped_by_rung(table: pa.Table, rows: Sequence[dict[str, Any]]) -> pa.Tabl
 def export_experiment(
     experiment_dirs: Sequence[str | os.PathLike] | str | os.PathLike,
     out_dir: str | os.PathLike | None = None,
-) -> tuple[Path, Path]:
+) -> tuple[Path | str, Path | str]:
     """Export one or more experiment directories; returns (trials_path, epochs_path).
 
     out_dir defaults to the (single) experiment directory; merging several needs an explicit one.
+    Paths are local Paths, or URIs (str) when out_dir is on object storage. epochs.parquet is
+    written before trials.parquet, whose presence marks a complete export (analysis.atomic).
     """
     if isinstance(experiment_dirs, (str, os.PathLike)):
         experiment_dirs = [experiment_dirs]
@@ -224,21 +241,24 @@ def export_experiment(
             raise ExportError(f"got {len(experiment_dirs)} experiment directories; pass --out DIR to merge them")
         out_dir = experiment_dirs[0]
     trials_table, epochs_table = build_tables(experiment_dirs)
-    paths = write_tables_atomically({TRIALS_FILE: trials_table, EPOCHS_FILE: epochs_table}, Path(out_dir))
-    logger.info("exported %d trials, %d epochs to %s", trials_table.num_rows, epochs_table.num_rows, out_dir)
+    paths = write_tables_atomically({EPOCHS_FILE: epochs_table, TRIALS_FILE: trials_table}, out_dir)
+    logger.info("exported %d trials, %d epochs to %s", trials_table.num_rows, epochs_table.num_rows,
+                storage.redact(out_dir))
     return paths[TRIALS_FILE], paths[EPOCHS_FILE]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m analysis.export", description=__doc__.splitlines()[0])
-    parser.add_argument("experiment_dirs", nargs="+", help="Tune experiment directories (<storage_path>/<name>)")
-    parser.add_argument("--out", default=None, help="output directory (default: the single experiment directory)")
+    parser.add_argument("experiment_dirs", nargs="+",
+                        help="Tune experiment directories (<storage_path>/<name>; a path or s3://bucket/prefix/<name>)")
+    parser.add_argument("--out", default=None,
+                        help="output directory or URI (default: the single experiment directory)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         trials_path, epochs_path = export_experiment(args.experiment_dirs, args.out)
-    except (ExportError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (ExportError, storage.StorageError, OSError) as error:
+        print(f"error: {storage.one_line(error)}", file=sys.stderr)
         return 2
     print(trials_path)
     print(epochs_path)

@@ -1,18 +1,22 @@
-"""Read a Tune experiment directory as it lies on disk, without Ray.
+"""Read a Tune experiment directory as it lies on storage, without Ray.
 
 params.json, result.json lines, error.txt and the newest experiment_state-*.json when present:
-this works on finished, interrupted and still-running sweeps alike.
+this works on finished, interrupted and still-running sweeps alike, on a local disk or object
+storage (analysis.storage; one listing per folder, then only the files that are there).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from analysis.storage import Entry, Location, locate
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +31,7 @@ TUNE_BOOKKEEPING = frozenset(
 )
 _TRIAL_ID = re.compile(r"_([0-9a-f]{5}_\d{5})(?:_|$)")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_REMOTE_READERS = 16  # trials read at once from object storage, where each file is a request
 
 
 @dataclass(frozen=True)
@@ -42,16 +47,16 @@ class TrialFiles:
     error: str | None
     done: bool  # Tune's `done` flag on the last result line
     num_failures: int  # Tune's failure count (experiment_state), else the failures in error.txt
-    checkpoints: dict[int, str]  # epoch -> absolute path of each checkpoint still on disk
+    checkpoints: dict[int, str]  # epoch -> absolute path (or URI) of each checkpoint still on storage
     sweep_metric: str | None  # the metric Tune ranked trials by, when the state says
 
 
-def _read_json_lines(path: Path) -> list[dict[str, Any]]:
+def _read_json_lines(path: Location, files: Mapping[str, Entry]) -> list[dict[str, Any]]:
     """Rows of result.json; a torn last line (sweep still writing) is skipped, not fatal."""
     rows = []
-    if not path.is_file():
+    if not _is_file(files, path):
         return rows
-    with path.open(encoding="utf-8") as handle:
+    with path.open_text() as handle:
         for line_number, line in enumerate(handle, 1):
             line = line.strip()
             if not line:
@@ -59,7 +64,7 @@ def _read_json_lines(path: Path) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
-                logger.warning("skipping unreadable line %d of %s", line_number, path)
+                logger.warning("skipping unreadable line %d of %s", line_number, path.uri)
                 continue
             if isinstance(row, dict):
                 rows.append(row)
@@ -84,15 +89,23 @@ def _parse_entry(entry: Any) -> dict[str, Any] | None:
     return trial
 
 
-def _read_state(experiment_dir: Path) -> _ExperimentState:
+def _is_file(files: Mapping[str, Entry], path: Location) -> bool:
+    """Whether the folder listing `files` (of path's folder) holds path as a file."""
+    entry = files.get(path.name)
+    return entry is not None and not entry.is_dir
+
+
+def _read_state(experiment_dir: Location, entries: list[Entry]) -> _ExperimentState:
     """Trial states from the newest experiment_state-*.json, and the metric Tune ranked by."""
-    state_files = sorted(experiment_dir.glob("experiment_state-*.json"))
+    state_files = sorted(entry.name for entry in entries
+                         if entry.name.startswith("experiment_state-") and entry.name.endswith(".json"))
     if not state_files:
         return _ExperimentState({}, None)
+    newest = experiment_dir.child(state_files[-1])
     try:
-        state = json.loads(state_files[-1].read_text(encoding="utf-8"))
+        state = json.loads(newest.read_text())
     except (OSError, json.JSONDecodeError) as error:
-        logger.warning("ignoring unreadable %s: %s", state_files[-1], error)
+        logger.warning("ignoring unreadable %s: %s", newest.uri, error)
         return _ExperimentState({}, None)
     by_key: dict[str, dict[str, Any]] = {}
     for entry in state.get("trial_data", []):
@@ -146,19 +159,27 @@ def _epoch_rows(raw_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"epoch": epoch, **by_epoch[epoch]} for epoch in sorted(by_epoch)]
 
 
-def _checkpoints(trial_dir: Path, raw_rows: list[dict[str, Any]]) -> dict[int, str]:
+def _checkpoints(trial_dir: Location, files: Mapping[str, Entry], raw_rows: list[dict[str, Any]]) -> dict[int, str]:
     """Epoch -> checkpoint directory for the reports that carried one and whose directory Tune kept."""
     found: dict[int, str] = {}
     for raw in raw_rows:
         name, epoch = raw.get("checkpoint_dir_name"), _epoch_of(raw)
         if isinstance(name, str) and name and epoch is not None:
             found[epoch] = name  # a replayed epoch's later checkpoint wins, like its metrics
-    return {epoch: str(trial_dir / name) for epoch, name in sorted(found.items()) if (trial_dir / name).is_dir()}
+    return {epoch: trial_dir.child(name).uri for epoch, name in sorted(found.items())
+            if _is_kept(trial_dir, files, name)}
 
 
-def _error_text(path: Path) -> list[str] | None:
+def _is_kept(trial_dir: Location, files: Mapping[str, Entry], name: str) -> bool:
+    """Tune names a checkpoint by a plain folder name, found in the trial's listing; anything else is asked for."""
+    if "/" not in name:
+        return name in files and files[name].is_dir
+    return trial_dir.child(name).is_dir()
+
+
+def _error_text(path: Location, files: Mapping[str, Entry]) -> list[str] | None:
     """The non-empty lines of error.txt, ANSI colours stripped; None when there is no error.txt."""
-    if not path.is_file():
+    if not _is_file(files, path):
         return None
     lines = [_ANSI.sub("", line).strip() for line in path.read_text(errors="replace").splitlines()]
     return [line for line in lines if line]
@@ -174,7 +195,7 @@ def _num_failures(state: Mapping[str, Any] | None, error_lines: list[str] | None
         return sum(line.startswith("Failure # ") for line in error_lines) or 1
 
 
-def _trial_id(trial_dir: Path, raw_rows: list[dict[str, Any]], state: Mapping[str, Any] | None) -> str:
+def _trial_id(trial_dir: Location, raw_rows: list[dict[str, Any]], state: Mapping[str, Any] | None) -> str:
     for row in reversed(raw_rows):
         if row.get("trial_id"):
             return str(row["trial_id"])
@@ -185,16 +206,16 @@ def _trial_id(trial_dir: Path, raw_rows: list[dict[str, Any]], state: Mapping[st
 
 
 def _config(
-    trial_dir: Path, state: Mapping[str, Any] | None, raw_rows: list[dict[str, Any]]
+    trial_dir: Location, files: Mapping[str, Entry], state: Mapping[str, Any] | None, raw_rows: list[dict[str, Any]]
 ) -> dict[str, Any] | None:
     """params.json, else the config Tune stored elsewhere; None for a directory that is no trial."""
-    params_path = trial_dir / "params.json"
+    params_path = trial_dir.child("params.json")
     config = None
-    if params_path.is_file():
+    if _is_file(files, params_path):
         try:
-            config = json.loads(params_path.read_text(encoding="utf-8"))
+            config = json.loads(params_path.read_text())
         except json.JSONDecodeError:
-            logger.warning("unreadable %s; using the config Tune stored elsewhere", params_path)
+            logger.warning("unreadable %s; using the config Tune stored elsewhere", params_path.uri)
     if not isinstance(config, dict) and state is not None and isinstance(state.get("config"), dict):
         config = state["config"]  # Tune creates the directory before it writes params.json
     if not isinstance(config, dict) and raw_rows and isinstance(raw_rows[-1].get("config"), dict):
@@ -203,34 +224,46 @@ def _config(
     return _flatten(config, drop=frozenset()) if isinstance(config, dict) else None
 
 
-def read_experiment(experiment_dir: Path) -> list[TrialFiles]:
-    """Every trial directory of one experiment, in directory-name order."""
-    experiment_state = _read_state(experiment_dir)
+def _read_trial(
+    experiment_dir: Location, name: str, experiment_state: _ExperimentState
+) -> TrialFiles | None:
+    """One trial directory, or None when it is no trial directory."""
     states = experiment_state.trials
-    trials = []
-    for trial_dir in sorted(path for path in experiment_dir.iterdir() if path.is_dir()):
-        state = states.get(trial_dir.name)
-        raw_rows = _read_json_lines(trial_dir / "result.json")
-        config = _config(trial_dir, state, raw_rows)
-        if config is None:
-            logger.debug("skipping %s: not a trial directory", trial_dir)
-            continue
-        trial_id = _trial_id(trial_dir, raw_rows, state)
-        state = state or states.get(trial_id)
-        error_lines = _error_text(trial_dir / "error.txt")
-        trials.append(
-            TrialFiles(
-                experiment=experiment_dir.name,
-                trial_dir=trial_dir.name,
-                trial_id=trial_id,
-                config=config,
-                rows=_epoch_rows(raw_rows),
-                state_status=str(state["status"]).upper() if state and state.get("status") else None,
-                error=None if error_lines is None else (error_lines[-1] if error_lines else "error.txt is empty"),
-                done=bool(raw_rows) and raw_rows[-1].get("done") is True,
-                num_failures=_num_failures(state, error_lines),
-                checkpoints=_checkpoints(trial_dir, raw_rows),
-                sweep_metric=experiment_state.metric,
-            )
-        )
-    return trials
+    trial_dir = experiment_dir.child(name)
+    files = {entry.name: entry for entry in trial_dir.list_dir()}
+    state = states.get(name)
+    raw_rows = _read_json_lines(trial_dir.child("result.json"), files)
+    config = _config(trial_dir, files, state, raw_rows)
+    if config is None:
+        logger.debug("skipping %s: not a trial directory", trial_dir.uri)
+        return None
+    trial_id = _trial_id(trial_dir, raw_rows, state)
+    state = state or states.get(trial_id)
+    error_lines = _error_text(trial_dir.child("error.txt"), files)
+    return TrialFiles(
+        experiment=experiment_dir.name,
+        trial_dir=name,
+        trial_id=trial_id,
+        config=config,
+        rows=_epoch_rows(raw_rows),
+        state_status=str(state["status"]).upper() if state and state.get("status") else None,
+        error=None if error_lines is None else (error_lines[-1] if error_lines else "error.txt is empty"),
+        done=bool(raw_rows) and raw_rows[-1].get("done") is True,
+        num_failures=_num_failures(state, error_lines),
+        checkpoints=_checkpoints(trial_dir, files, raw_rows),
+        sweep_metric=experiment_state.metric,
+    )
+
+
+def read_experiment(experiment_dir: str | os.PathLike | Location) -> list[TrialFiles]:
+    """Every trial directory of one experiment (a local path or a URI), in directory-name order."""
+    experiment = experiment_dir if isinstance(experiment_dir, Location) else locate(experiment_dir)
+    entries = experiment.list_dir()
+    experiment_state = _read_state(experiment, entries)
+    names = [entry.name for entry in entries if entry.is_dir]
+    if experiment.remote:  # each file a round trip: read several trials at once
+        with ThreadPoolExecutor(max_workers=_REMOTE_READERS) as pool:
+            found = list(pool.map(lambda name: _read_trial(experiment, name, experiment_state), names))
+    else:
+        found = [_read_trial(experiment, name, experiment_state) for name in names]
+    return [trial for trial in found if trial is not None]

@@ -1,0 +1,443 @@
+"""Where experiments live: a local path or an object-storage URI, reached through pyarrow.fs.
+
+The one module that decides which filesystem a path means: nothing else tests for '://'.
+`is_remote` tells the two apart, `normalize` and `join` build paths, `locate` gives a
+`Location` (a pyarrow filesystem, the path on it, and the path or URI a user would write) whose
+methods read, list, write and delete, and `ray_storage` says what to hand Ray Tune.
+
+Credentials never travel in a path. A URI with user info (``s3://KEY:SECRET@bucket``) or a
+secret-looking query parameter (``secret_key``, ``access_key``, ``session_token``, ...) is refused
+in one line that names the part, never its value (pyarrow itself would accept the user info as
+credentials). Keys come from the environment or the filesystem's own configuration
+(``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``, ``~/.aws``, an instance
+or pod role; for gs://, ``GOOGLE_APPLICATION_CREDENTIALS``), and no filesystem here is ever built
+with explicit keys: pyarrow pickles explicit keys with the filesystem (Ray stores the filesystem in
+``tuner.pkl``), but never keys it found in the environment.
+
+What was measured (pyarrow 26.0.1, Ray 2.60.0, boto3 1.43, a moto 5.2.1 server on 127.0.0.1;
+tests/analysis/test_storage.py repeats the endpoint cases, and the URI-query case with Tune):
+
+- S3-compatible endpoint. pyarrow 26's ``FileSystem.from_uri`` honours ``AWS_ENDPOINT_URL_S3``,
+  else ``AWS_ENDPOINT_URL`` (a full ``http://host:port``; boto3 reads the same two), and the URI
+  query ``?endpoint_override=host:port&scheme=http``, which wins over the environment. It copies
+  the endpoint into the filesystem's options, which are what pickling keeps; ``S3FileSystem()``
+  built directly keeps ``endpoint_override=''`` there. Other query keys pyarrow 26 accepts:
+  ``region``, ``allow_bucket_creation``, ``allow_bucket_deletion``, ``allow_delayed_open``,
+  ``tls_ca_file_path``; any other (``secret_key`` too) is "Unexpected query parameter". Without
+  an endpoint or a region, ``from_uri`` asks the bucket for its region (one HeadBucket request).
+  `locate` puts the environment's endpoint into the query itself, so it does not depend on
+  pyarrow reading the environment (Ray's code said in 2025 that pyarrow did not; not tested here).
+- Credentials: keys from the environment are not pickled with a filesystem; every process that
+  touches storage (the driver, every trial worker, on every node) finds its own.
+- Ray Tune. Trial workers whose environment had no endpoint wrote their checkpoints to the
+  driver's endpoint, whether the driver had it from the environment, from the URI query, or from
+  ``RunConfig(storage_filesystem=...)``: Tune ships the storage context, filesystem included, to
+  the trial actors. ``Tuner.restore`` (``resume_errored=True``) of such an experiment resumed its
+  trials from their checkpoints on that server, given the experiment as a URI (with the query, if
+  the endpoint is there) or as the filesystem path plus ``storage_filesystem=`` (the loss of the
+  endpoint in ray-project/ray#34489 did not occur). ``ResultGrid.experiment_path`` and
+  ``Result.path`` are filesystem paths without the scheme (``bucket/prefix/exp``): restore from the
+  URI, not from those. `ray_storage` returns (filesystem path, filesystem), so Ray uses the
+  filesystem resolved here, for ``RunConfig``, ``Tuner.restore``, ``Tuner.can_restore`` and
+  ``ExperimentAnalysis`` alike; ``tuner.pkl`` then holds that filesystem, without keys.
+- Trial folder names. Tune's default names (``train_0a1b2_00000_0_activation=relu,bn_momentum=0.9000_<date>``)
+  were written, listed, read and restored against moto without error through pyarrow's S3 client
+  (ray-project/ray#29845 saw signature errors for ``=`` with Ray 2.1 and another server; only
+  moto was tried here). For a server that rejects them, `trial_dirname` is a
+  ``TuneConfig(trial_dirname_creator=...)`` without ``=`` or ``,``.
+- moto 5.2.1 itself answers CompleteMultipartUpload with the wrong XML root element, which
+  pyarrow 26 takes for an error; tests/support/s3.py corrects it (real S3 and MinIO are right).
+
+Atomic writes: on a local disk `write_bytes_atomically` writes a temporary file beside the
+target and renames it over the target. Object storage has no rename; there each object is
+written from memory in one upload and becomes visible whole when the upload completes (one
+PutObject, or pyarrow's CompleteMultipartUpload), replacing the old object at once: a reader
+sees the old or the new object, never a part. Several objects are not replaced together.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import posixpath
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
+
+import pyarrow.fs as pafs
+
+logger = logging.getLogger(__name__)
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+# Query keys that carry credentials, by any filesystem's or signer's spelling.
+_SECRET_KEY = re.compile(r"secret|token|passw|credential|access_?key|key_?id|signature|^sig$|^key$|private", re.I)
+_SAFE_IN_PATH = "/=,:@!$&'()*+;-._~"  # kept readable in URIs (Tune's folder names use = and ,)
+_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")  # boto3's and pyarrow's order
+# pyarrow 26's URI options for S3 and GCS: shown by `redact`; any other query value is hidden.
+_PUBLIC_QUERY_KEYS = frozenset({
+    "region", "scheme", "endpoint_override", "allow_bucket_creation", "allow_bucket_deletion",
+    "allow_delayed_open", "tls_ca_file_path", "retry_limit_seconds", "project_id",
+})
+
+
+class StorageError(ValueError):
+    """A path or URI that cannot be used, or storage that failed; one line, never a secret."""
+
+
+# --- paths and URIs -------------------------------------------------------------------------
+
+
+def is_remote(path: str | os.PathLike) -> bool:
+    """True for a URI other than file:// (s3://, gs://, ...); the one test for a scheme."""
+    match = _SCHEME.match(path) if isinstance(path, str) else None  # a Path is never a URI
+    return bool(match) and match.group(1).lower() != "file"
+
+
+def _printable(text: str) -> str:
+    """One line, whatever a path holds."""
+    return re.sub(r"[\x00-\x1f\x7f]", "?", text)
+
+
+def _query_items(query: str) -> list[tuple[str, str | None]]:
+    """(key, value) pairs as written; value None for an item without '='."""
+    items = []
+    for item in filter(None, query.split("&")):
+        key, equals, value = item.partition("=")
+        items.append((unquote(key), unquote(value) if equals else None))
+    return items
+
+
+def redact(uri: str | os.PathLike) -> str:
+    """The URI with user info and every query value but pyarrow's known options replaced by ***."""
+    text = os.fspath(uri)
+    if not is_remote(text):
+        return _printable(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return f"{text.split('://', 1)[0]}://***"
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"***@{host}" if "@" in parts.netloc else host
+    shown = [f"{key}={value}" if key in _PUBLIC_QUERY_KEYS and value is not None
+             else ("***" if value is None else f"{key}=***") for key, value in _query_items(parts.query)]
+    return _printable(urlunsplit((parts.scheme, netloc, parts.path, "&".join(shown), "***" if parts.fragment else "")))
+
+
+def check_no_secrets(uri: str | os.PathLike) -> None:
+    """Refuse a URI that embeds credentials: user info, a secret-looking query key, or a query item
+    without a key (a pasted token)."""
+    text = os.fspath(uri)
+    if not is_remote(text):
+        return
+    try:
+        parts = urlsplit(text)
+    except ValueError as error:
+        raise StorageError(f"cannot parse {redact(text)}: {error}") from None
+    items = _query_items(parts.query)
+    found = ["user info (KEY:SECRET@)"] if "@" in parts.netloc else []
+    found += [f"query parameter {key!r}" for key, value in items if value is not None and _SECRET_KEY.search(key)]
+    found += ["a query item without a key"] if any(value is None for _, value in items) else []
+    if found:
+        raise StorageError(
+            f"{redact(text)} embeds credentials ({', '.join(found)}); give them through the environment "
+            "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; GOOGLE_APPLICATION_CREDENTIALS) "
+            "or the filesystem's own configuration, never in the path")
+
+
+def _split(uri: str) -> tuple[str, str, list[str], str]:
+    """(scheme, bucket/host, path segments unquoted, query) of a checked URI."""
+    parts = urlsplit(uri)
+    if parts.fragment or uri.endswith("#"):
+        raise StorageError(f"{redact(uri)}: '#' is not allowed in a storage URI")
+    if not parts.netloc:
+        raise StorageError(f"{redact(uri)} names no bucket (expected {parts.scheme}://BUCKET/PREFIX)")
+    segments = [unquote(segment) for segment in parts.path.split("/") if segment]
+    if any(segment in (".", "..") for segment in segments):
+        raise StorageError(f"{redact(uri)}: '.' and '..' are not allowed in a storage URI")
+    return parts.scheme.lower(), parts.netloc, segments, parts.query
+
+
+def _unsplit(scheme: str, netloc: str, segments: list[str], query: str) -> str:
+    path = "".join(f"/{quote(segment, safe=_SAFE_IN_PATH)}" for segment in segments)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def normalize(path: str | os.PathLike) -> str:
+    """A local path made absolute (~ expanded); a URI checked for secrets, its scheme lower-case,
+    without a trailing slash, its query kept (pyarrow's endpoint options live there)."""
+    text = os.fspath(path)
+    if not text:
+        raise StorageError("an empty storage path")
+    if not is_remote(text):
+        if _SCHEME.match(text):  # file://
+            text = unquote(urlsplit(text).path)
+        return os.path.abspath(os.path.expanduser(text))
+    check_no_secrets(text)
+    return _unsplit(*_split(text))
+
+
+def join(base: str | os.PathLike, *parts: str) -> str:
+    """base/part/...: each part a folder or file name (or several, separated by '/')."""
+    base = normalize(base)
+    names = [name for part in parts for name in part.split("/") if name]
+    if any(name in (".", "..") for name in names):
+        raise StorageError(f"cannot join {names} to {redact(base)}: '.' and '..' are not names")
+    if not is_remote(base):
+        return str(Path(base, *names))
+    scheme, netloc, segments, query = _split(base)
+    return _unsplit(scheme, netloc, segments + names, query)
+
+
+def name(path: str | os.PathLike) -> str:
+    """The last component (an experiment's or a checkpoint's name)."""
+    text = normalize(path)
+    if not is_remote(text):
+        return Path(text).name
+    segments = _split(text)[2]
+    return segments[-1] if segments else _split(text)[1]
+
+
+def parent(path: str | os.PathLike) -> str:
+    """The folder holding path (for `<name>-confirm` beside an experiment)."""
+    text = normalize(path)
+    if not is_remote(text):
+        return str(Path(text).parent)
+    scheme, netloc, segments, query = _split(text)
+    if not segments:
+        raise StorageError(f"{redact(text)} is a bucket; it has no parent folder")
+    return _unsplit(scheme, netloc, segments[:-1], query)
+
+
+# --- filesystems ----------------------------------------------------------------------------
+
+
+def _endpoint_from_environment() -> str | None:
+    for variable in _ENDPOINT_VARIABLES:
+        if os.environ.get(variable):
+            return os.environ[variable]
+    return None
+
+
+def one_line(error: BaseException) -> str:
+    """The first non-empty line of an error (pyarrow's can run to many), for `error: ...` lines."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+@lru_cache(maxsize=64)
+def _root_filesystem(scheme: str, netloc: str, query: str, endpoint: str | None) -> tuple[pafs.FileSystem, str]:
+    """One filesystem per bucket and options (and environment endpoint): from_uri may ask the bucket
+    for its region, which need not happen for every file."""
+    keys = {key for key, _ in _query_items(query)}
+    if scheme == "s3" and endpoint and "endpoint_override" not in keys:
+        logger.debug("S3 endpoint from the environment: %s", endpoint)
+        query = "&".join(filter(None, [query, urlencode({"endpoint_override": endpoint})]))
+    uri = urlunsplit((scheme, netloc, "", query, ""))
+    try:
+        filesystem, root = pafs.FileSystem.from_uri(uri)
+    except (OSError, ValueError) as error:  # pyarrow.ArrowInvalid is a ValueError
+        raise StorageError(f"cannot open {redact(uri)}: {one_line(error)}") from None
+    return filesystem, root.rstrip("/") or root  # "bucket" for s3/gs; "/" where paths are absolute
+
+
+def resolve(path: str | os.PathLike) -> tuple[pafs.FileSystem, str]:
+    """(pyarrow filesystem, path on it) for a local path or a URI."""
+    location = locate(path)
+    return location.filesystem, location.path
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item of a folder listing."""
+
+    name: str
+    is_dir: bool
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place on some storage: its filesystem, the path on it, and the path or URI users see."""
+
+    filesystem: pafs.FileSystem
+    path: str  # on `filesystem` (local: absolute; S3: bucket/key)
+    uri: str  # normalize()d: what goes into tables and messages
+
+    @property
+    def remote(self) -> bool:
+        return is_remote(self.uri)
+
+    @property
+    def name(self) -> str:
+        return name(self.uri)
+
+    def child(self, *parts: str) -> Location:
+        names = [item for part in parts for item in part.split("/") if item]
+        return Location(self.filesystem, posixpath.join(self.path, *names), join(self.uri, *names))
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Remote failures as one StorageError line naming the URI; local ones stay OSErrors."""
+        try:
+            yield
+        except FileNotFoundError:
+            raise
+        except OSError as error:
+            if not self.remote:
+                raise
+            raise StorageError(f"cannot {doing} {redact(self.uri)}: {one_line(error)}") from None
+
+    def _type(self) -> pafs.FileType:
+        with self._errors("reach"):
+            return self.filesystem.get_file_info(self.path).type
+
+    def exists(self) -> bool:
+        return self._type() != pafs.FileType.NotFound
+
+    def is_dir(self) -> bool:
+        return self._type() == pafs.FileType.Directory
+
+    def is_file(self) -> bool:
+        return self._type() == pafs.FileType.File
+
+    def list_dir(self) -> list[Entry]:
+        """The folder's direct children, by name; empty when it does not exist."""
+        selector = pafs.FileSelector(self.path, allow_not_found=True, recursive=False)
+        with self._errors("list"):
+            infos = self.filesystem.get_file_info(selector)
+        return sorted((Entry(info.base_name, info.type == pafs.FileType.Directory) for info in infos),
+                      key=lambda entry: entry.name)
+
+    def read_bytes(self) -> bytes:
+        with self._errors("read"), self.filesystem.open_input_stream(self.path) as stream:
+            return stream.read()
+
+    def read_text(self, errors: str = "strict") -> str:
+        """UTF-8 with universal newlines, as Path.read_text reads."""
+        with io.TextIOWrapper(io.BytesIO(self.read_bytes()), encoding="utf-8", errors=errors) as text:
+            return text.read()
+
+    def open_text(self) -> io.TextIOWrapper:
+        """The file's lines as open(path, encoding='utf-8') iterates them."""
+        return io.TextIOWrapper(io.BytesIO(self.read_bytes()), encoding="utf-8")
+
+    def write_bytes_atomically(self, data: bytes) -> None:
+        """Replace the file whole (module docstring: what 'atomic' means on object storage)."""
+        if not self.remote:
+            _replace_local_file(Path(self.path), data)
+            return
+        with self._errors("write"):
+            with self.filesystem.open_output_stream(self.path) as stream:
+                stream.write(data)
+
+    def delete_dir(self) -> None:
+        """The folder and everything in it."""
+        with self._errors("delete"):
+            self.filesystem.delete_dir(self.path)
+
+    def delete_file(self) -> None:
+        with self._errors("delete"):
+            self.filesystem.delete_file(self.path)
+
+    def copy_to_local(self, local_dir: str | os.PathLike) -> Path:
+        """Copy this file or folder into local_dir (created); returns local_dir/<name>."""
+        target = Path(local_dir) / self.name
+        (target if self.is_dir() else target.parent).mkdir(parents=True, exist_ok=True)
+        with self._errors("copy"):
+            pafs.copy_files(self.path, str(target), source_filesystem=self.filesystem,
+                            destination_filesystem=pafs.LocalFileSystem())
+        return target
+
+
+def locate(path: str | os.PathLike) -> Location:
+    """The Location of a local path or a URI (checked for secrets)."""
+    text = normalize(path)
+    if not is_remote(text):
+        return Location(pafs.LocalFileSystem(), text, text)
+    scheme, netloc, segments, query = _split(text)
+    filesystem, root = _root_filesystem(scheme, netloc, query, _endpoint_from_environment() if scheme == "s3" else None)
+    return Location(filesystem, posixpath.join(root, *segments) if segments else root, text)
+
+
+def _replace_local_file(target: Path, data: bytes) -> None:
+    """Temp file beside the target, fsync, os.replace: a crash leaves the old file or the new one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp_path = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        descriptor = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0666 less the umask
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_path, target)
+    finally:
+        if temp_path.exists():
+            temp_path.unlink()
+
+
+# --- the path-level API (one Location per call) ----------------------------------------------
+
+
+def exists(path: str | os.PathLike) -> bool:
+    return locate(path).exists()
+
+
+def is_dir(path: str | os.PathLike) -> bool:
+    return locate(path).is_dir()
+
+
+def is_file(path: str | os.PathLike) -> bool:
+    return locate(path).is_file()
+
+
+def read_bytes(path: str | os.PathLike) -> bytes:
+    return locate(path).read_bytes()
+
+
+def read_text(path: str | os.PathLike) -> str:
+    return locate(path).read_text()
+
+
+def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> None:
+    locate(path).write_bytes_atomically(data)
+
+
+def list_dir(path: str | os.PathLike) -> list[Entry]:
+    return locate(path).list_dir()
+
+
+def delete_dir(path: str | os.PathLike) -> None:
+    locate(path).delete_dir()
+
+
+def delete_file(path: str | os.PathLike) -> None:
+    locate(path).delete_file()
+
+
+def copy_to_local(uri: str | os.PathLike, local_dir: str | os.PathLike) -> Path:
+    return locate(uri).copy_to_local(local_dir)
+
+
+# --- Ray Tune ----------------------------------------------------------------------------------
+
+
+def ray_storage(path: str | os.PathLike) -> tuple[str, pafs.FileSystem | None]:
+    """(storage_path, storage_filesystem) for RunConfig, or (experiment path, filesystem) for
+    Tuner.restore / Tuner.can_restore / ExperimentAnalysis: a local path alone, or a URI's path on
+    the filesystem resolved here (so driver, trial workers and a restore share one endpoint)."""
+    location = locate(path)
+    if not location.remote:
+        return location.path, None
+    return location.path, location.filesystem
+
+
+def trial_dirname(trial: Any) -> str:
+    """A trial folder name without '=' or ',' (TuneConfig(trial_dirname_creator=...)): the
+    trainable and the trial id, unique in an experiment, e.g. 'train_0a1b2_00003'."""
+    return f"{trial.trainable_name}_{trial.trial_id}"
