@@ -1,0 +1,178 @@
+"""analysis.sequential: Lan-DeMets boundaries against SciPy and published values, and by simulation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+from statsmodels.stats.power import TTestPower
+
+from analysis import sequential, stats
+from analysis.stats import DecisionLevels, Outcome
+
+MARGIN = 0.01
+
+
+def test_plan_looks() -> None:
+    assert sequential.plan_looks(24, 4) == (4, 8, 12, 16, 20, 24)
+    assert sequential.plan_looks(21, 4) == (4, 8, 12, 16, 20, 21)
+    assert sequential.plan_looks(5, 1) == (2, 3, 4, 5)
+    assert sequential.plan_looks(3, 8) == (3,)
+    for bad in ((1, 1), (10, 0), (10.5, 2)):
+        with pytest.raises(ValueError):
+            sequential.plan_looks(*bad)
+
+
+def test_obrien_fleming_boundaries_are_the_published_ones() -> None:
+    # Lan-DeMets O'Brien-Fleming spending, 5 equally spaced looks, one-sided 0.025, as tabulated
+    # to three decimals (gsDesign and rpact print the same); SciPy's check is the next test.
+    published = [4.877, 3.357, 2.680, 2.290, 2.031]
+    assert sequential.boundaries([1, 2, 3, 4, 5], 0.025) == pytest.approx(published, abs=6e-4)
+
+
+@pytest.mark.parametrize("spending", sorted(sequential.SPENDING))
+@pytest.mark.parametrize("looks", [(4, 8, 12), (4, 8, 12, 14), (2, 3, 10)])
+def test_boundaries_spend_alpha_as_scipys_multivariate_normal_says(spending: str, looks: tuple[int, ...]) -> None:
+    alpha = 0.025
+    bounds = sequential.boundaries(looks, alpha, spending)
+    fractions = np.array(looks) / looks[-1]
+    correlation = np.sqrt(np.minimum.outer(fractions, fractions) / np.maximum.outer(fractions, fractions))
+    for k in range(1, len(looks) + 1):
+        stayed = scipy_stats.multivariate_normal.cdf(
+            np.array(bounds[:k]), cov=correlation[:k, :k], abseps=1e-8, releps=0, maxpts=400_000,
+            rng=np.random.default_rng(0),
+        )
+        assert 1.0 - stayed == pytest.approx(sequential.spent(fractions[k - 1], alpha, spending), abs=2e-6)
+
+
+def test_crossing_probabilities_and_power_by_monte_carlo() -> None:
+    looks = (4, 8, 12, 16)
+    bounds = sequential.boundaries(looks, 0.025)
+    assert sequential.crossing_probabilities(bounds, looks).sum() == pytest.approx(0.025, abs=1e-9)
+    rng = np.random.default_rng(1)
+    drift, paths = 2.8, 40_000
+    increments = rng.normal(size=(paths, len(looks))) * np.sqrt(np.diff(np.r_[0, looks]) / looks[-1])
+    fractions = np.array(looks) / looks[-1]
+    z = (np.cumsum(increments, axis=1) + drift * fractions) / np.sqrt(fractions)
+    simulated = (z >= np.array(bounds)).any(axis=1).mean()
+    computed = sequential.crossing_probabilities(bounds, looks, drift=drift).sum()
+    assert simulated == pytest.approx(computed, abs=4 * math.sqrt(computed * (1 - computed) / paths))
+
+
+def test_nominal_levels() -> None:
+    assert sequential.nominal_alpha(0, (10,), 0.05) == pytest.approx(0.05)  # one look: the fixed design
+    assert sequential.nominal_alpha(0, (10,), 0.05, sided=1) == pytest.approx(0.05)
+    looks = sequential.plan_looks(24, 4)
+    levels = [sequential.nominal_alpha(k, looks, 0.05) for k in range(len(looks))]
+    assert levels == sorted(levels) and levels[-1] < 0.05 and levels[0] < 1e-5  # O'Brien-Fleming: little early
+    pocock = [sequential.nominal_alpha(k, looks, 0.05, spending="pocock") for k in range(len(looks))]
+    assert max(pocock) / min(pocock) < 1.3 and max(pocock) < 0.02  # Pocock-like: even levels
+    one_sided = sequential.nominal_alpha(2, looks, sided=1)
+    assert sequential.look_levels(2, looks) == DecisionLevels(levels[2], one_sided, 3, 6)
+    with pytest.raises(ValueError):
+        sequential.nominal_alpha(6, looks)
+    with pytest.raises(ValueError):
+        sequential.boundaries(looks, 0.025, spending="haybittle")
+
+
+def _comparisons(rng: np.random.Generator, n: int, shifts: list[float], sd: float = 0.01):
+    pairs = []
+    for shift in shifts:
+        b = 0.9 + rng.normal(0, sd, n)
+        pairs.append((b + shift + rng.normal(0, sd, n), b))
+    return pairs
+
+
+def test_decide_at_look_is_stateless_and_freezes_conclusive_comparisons() -> None:
+    looks = sequential.plan_looks(24, 4)
+    pairs = _comparisons(np.random.default_rng(3), 24, [0.05, 0.0, 0.006])
+    final = sequential.decide_at_look(pairs, 5, looks, MARGIN)
+    assert sequential.decide_at_look(pairs, 5, looks, MARGIN) == final  # deterministic
+    for look_index in range(len(looks)):
+        # data past the look is ignored: the engine may have run extra seeds
+        cut = [(a[: looks[look_index]], b[: looks[look_index]]) for a, b in pairs]
+        assert sequential.decide_at_look(pairs, look_index, looks, MARGIN) == sequential.decide_at_look(
+            cut, look_index, looks, MARGIN)
+    winner = final[0]
+    assert winner.outcome is Outcome.A_BETTER and winner.look < 6
+    at_its_look = sequential.decide_at_look(pairs, winner.look - 1, looks, MARGIN)[0]
+    assert at_its_look == winner  # frozen: later seeds do not change it
+    levels = sequential.look_levels(winner.look - 1, looks)
+    direct = stats.decide_all([(a[: looks[winner.look - 1]], b[: looks[winner.look - 1]]) for a, b in pairs],
+                              MARGIN, levels=levels)[0]
+    assert direct == winner
+    assert sequential.finished(final, 5, looks)
+    assert sequential.pairs_spent(final, looks) == looks[max(v.look for v in final) - 1]
+    assert "look" in winner.sentence("a", "b")
+
+
+def test_a_non_inferior_comparison_is_not_frozen_before_the_final_look() -> None:
+    looks = (6, 12)
+    b = np.array([0.90, 0.91, 0.89, 0.92, 0.90, 0.91] * 2)
+    a = b - np.array([0.03, -0.005, 0.02, 0.0, 0.025, -0.01] * 2)
+    first = sequential.decide_at_look([(a, b)], 0, looks, MARGIN)[0]
+    assert first.outcome is Outcome.INCONCLUSIVE or not first.conclusive
+    assert not sequential.finished([first], 0, looks)
+    assert sequential.decide_at_look([(a, b)], 1, looks, MARGIN)[0].look == 2
+
+
+def _simulate(true_difference: float, sd: float, looks: tuple[int, ...], runs: int, seed: int,
+              levels_for=None) -> tuple[np.ndarray, np.ndarray]:
+    """Outcomes and pairs spent of `runs` sequential comparisons of normal differences."""
+    rng = np.random.default_rng(seed)
+    outcomes, spent = [], []
+    zeros = np.zeros(looks[-1])
+    for _ in range(runs):
+        pairs = [(rng.normal(true_difference, sd, looks[-1]), zeros)]
+        if levels_for is None:
+            verdicts = sequential.decide_at_look(pairs, len(looks) - 1, looks, MARGIN, details=False)
+        else:
+            verdicts = _naive(pairs, looks, levels_for)
+        outcomes.append(str(verdicts[0].outcome))
+        spent.append(sequential.pairs_spent(verdicts, looks))
+    return np.array(outcomes), np.array(spent)
+
+
+def _naive(pairs, looks, level: float):
+    """Testing at the full alpha at every look: what the spending exists to prevent."""
+    for index, count in enumerate(looks):
+        levels = DecisionLevels(level, level, index + 1, len(looks))
+        verdict = stats.decide_all([(a[:count], b[:count]) for a, b in pairs], MARGIN, levels=levels, details=False)[0]
+        if verdict.conclusive:
+            break
+    return [verdict]
+
+
+def _upper(hits: int, runs: int) -> tuple[float, float]:
+    interval = scipy_stats.binomtest(hits, runs).proportion_ci(0.95, method="exact")
+    return interval.low, interval.high
+
+
+def test_false_winners_across_looks_stay_at_alpha_where_testing_every_look_would_not() -> None:
+    # sd 5x the margin: equivalence is out of reach, every run goes on to the last look
+    looks, runs = sequential.plan_looks(24, 4), 500
+    outcomes, _ = _simulate(0.0, 0.05, looks, runs, seed=10)
+    winners = int(np.isin(outcomes, ["a_better", "b_better"]).sum())
+    low, _ = _upper(winners, runs)
+    assert low <= 0.05, winners
+    naive, _ = _simulate(0.0, 0.05, looks, runs, seed=10, levels_for=0.05)
+    naive_winners = int(np.isin(naive, ["a_better", "b_better"]).sum())
+    assert _upper(naive_winners, runs)[0] > 0.05 and naive_winners > 1.5 * winners, (naive_winners, winners)
+
+
+def test_power_at_one_margin_equivalence_at_zero_and_seeds_saved() -> None:
+    sd = 0.012  # the margin is 0.83 sd: a fixed design needs 14 pairs for 80% power
+    fixed = math.ceil(TTestPower().solve_power(effect_size=MARGIN / sd, alpha=0.05, power=0.8))
+    looks = sequential.plan_looks(sequential.max_pairs_for_power(fixed, 2), 2)
+    runs = 300
+    at_margin, spent_margin = _simulate(MARGIN, sd, looks, runs, seed=30)
+    power = float(np.mean(at_margin == "a_better"))
+    expected = sequential.sequential_power(looks, MARGIN / sd)
+    assert expected >= 0.8 and power == pytest.approx(expected, abs=0.1), (power, expected)
+    false_equivalence = int(np.sum(at_margin == "equivalent"))
+    assert _upper(false_equivalence, runs)[0] <= 0.05
+    at_zero, spent_zero = _simulate(0.0, sd / 3, looks, runs, seed=21)  # small spread: equivalence holds
+    assert np.mean(at_zero == "equivalent") >= 0.95
+    assert spent_zero.mean() < 0.6 * fixed and spent_margin.mean() < looks[-1]

@@ -1,0 +1,102 @@
+"""benchmarks/verdict_calibration.py: the replay on a small synthetic recording (no Ray, no training)."""
+
+from __future__ import annotations
+from support import REPO_ROOT
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+
+import verdict_calibration as calibration  # noqa: E402
+
+BLOCKER = '''import sys
+for name in ("ray", "tensorflow", "keras"):
+    sys.modules[name] = None  # a replay must not need them
+'''
+
+
+def _recording(seeds: int = 12) -> calibration.Recording:
+    rng = np.random.default_rng(0)
+    split = rng.normal(0, 0.004, seeds)  # what the seed's holdout split does to every configuration
+    means = {"antirectifier-16": 0.950, "antirectifier-32": 0.962, "relu-16": 0.930, "relu-32": 0.948}
+    columns = {name: np.round((mean + split + rng.normal(0, 0.006, seeds)) * 360) / 360 for name, mean in means.items()}
+    columns["relu-16"][3] = math.nan  # a seed that did not finish
+    return calibration.Recording("best_val_accuracy", tuple(range(seeds)), columns, {"synthetic": True})
+
+
+def test_recording_round_trips(tmp_path):
+    recording = _recording()
+    recording.save(tmp_path / "r.json")
+    loaded = calibration.Recording.load(tmp_path / "r.json")
+    assert loaded.seeds == recording.seeds and loaded.metric == recording.metric
+    for name, values in recording.configurations.items():
+        np.testing.assert_array_equal(loaded.configurations[name], values)  # NaN where it was
+    (tmp_path / "other.json").write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(SystemExit, match="not a"):
+        calibration.Recording.load(tmp_path / "other.json")
+
+
+def test_a_trials_table_becomes_one_column_per_configuration():
+    rows = []
+    for seed in range(3):
+        for activation in ("antirectifier", "relu"):
+            rows.append({"activation": activation, "units": 16, "seed": seed, "status": "terminated",
+                         "epochs_completed": 5, "best_val_accuracy": 0.9 + seed / 100 + (activation == "relu") / 10})
+    rows[-1].update(status="error", epochs_completed=2)  # relu, seed 2 did not finish
+    recording = calibration._from_trials(pd.DataFrame(rows), "best_val_accuracy", 5, {})
+    assert recording.seeds == (0, 1, 2)
+    np.testing.assert_allclose(recording.configurations["antirectifier-16"], [0.9, 0.91, 0.92])
+    np.testing.assert_allclose(recording.configurations["relu-16"], [1.0, 1.01, math.nan])
+
+
+def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
+    path = tmp_path / "recording.json"
+    _recording().save(path)
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(BLOCKER)
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "verdict_calibration.py"), "--load", str(path),
+         "--replays", "60"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(blocker)},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    rates = ("false_winner_rate", "power", "equivalence_rate", "false_equivalence_rate",
+             "significant_difference_rate", "real_wrong_winner_rate")
+    for key in rates:
+        assert 0.0 <= summary[key] <= 1.0 and 0.0 <= summary["fixed"][key] <= 1.0
+    assert summary["false_winner_ci"][0] <= summary["false_winner_rate"] <= summary["false_winner_ci"][1]
+    assert summary["power_ci"][0] <= summary["power"] <= summary["power_ci"][1]
+    assert summary["margin"] == 0.01 and summary["replays"] == 60 and summary["reference"] == "relu-32"
+    assert 2 <= summary["fixed_pairs"] <= summary["max_pairs"] == summary["looks"][-1]
+    assert 0.0 < summary["seeds_ratio"] <= summary["max_pairs"] / summary["fixed_pairs"]
+    assert set(summary["seeds_ratio_by_scenario"]) == {"null", "margin", "real"}
+    assert len(summary["real_pairs"]) == 6 and set(summary["aims"]) == {
+        "false_winner_rate<=alpha", "power>=0.8", "seeds_ratio<=0.6"}
+    for pair in summary["real_pairs"]:
+        assert sum(pair["sequential"].values()) == sum(pair["fixed"].values()) == 60
+    # what the synthetic recording was made with: the 0.01 margin is 1.2 sd of a same-configuration difference
+    assert summary["power"] >= 0.6 and summary["false_winner_rate"] <= 0.15
+
+
+def test_replays_are_reproducible_and_refuse_what_they_cannot_calibrate():
+    recording = _recording()
+    first = calibration.replay(recording, replays=20, seed=3)
+    assert calibration.replay(recording, replays=20, seed=3) == first
+    flat = calibration.Recording("best_val_accuracy", (0, 1, 2), {"relu-8": np.full(3, 0.9)}, {})
+    with pytest.raises(SystemExit, match="no spread"):
+        calibration.replay(flat, replays=5)
+    with pytest.raises(SystemExit, match="lower-is-better"):
+        loss = calibration.Recording("best_val_loss", recording.seeds, recording.configurations, {})
+        calibration.replay(loss, replays=5)
+    with pytest.raises(SystemExit, match="paired seeds for 80% power"):
+        calibration.replay(recording, margin=0.0005, replays=5)
