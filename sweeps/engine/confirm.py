@@ -33,10 +33,15 @@ def confirm_name(name: str) -> str:
 
 
 def search_finished(plan: Plan) -> bool:
-    """The search wrote its tables: the export runs only once its `fit()` returned complete."""
+    """The search wrote its tables (the export runs only once its `fit()` returned complete) and
+    no trial errored: a search with errored trials exits 1 before the confirmation, and `--resume`
+    retries them first (sweeps.engine.lost_trials)."""
+    import pandas as pd
+
     from analysis.schema import TRIALS_FILE
 
-    return (plan.experiment_dir / TRIALS_FILE).is_file()
+    path = plan.experiment_dir / TRIALS_FILE
+    return path.is_file() and not pd.read_parquet(path, columns=["status"])["status"].eq("errored").any()
 
 
 def confirmation_only(plan: Plan) -> bool:

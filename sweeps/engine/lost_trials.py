@@ -29,6 +29,7 @@ _MARK_FOR_SNAPSHOT = "_mark_trial_to_checkpoint"
 _SHOWN_TRIALS = 5  # trial ids named on the summary line; the tables hold them all
 _EXIT_TYPE = re.compile(r"Worker exit type: (\w+)")
 _PID = re.compile(r"\bpid: (\d+)")
+_TRIAL_ID = re.compile(r"_([0-9a-f]{5}_\d{5})(?:_|$)")  # Tune's folder names (as analysis.tune_files reads them)
 
 
 class _RecordErrors:
@@ -73,8 +74,12 @@ def error_line(error: BaseException) -> str:
 
 
 def trial_name(result: Any) -> str:
-    """The trial id Tune reported, else its folder's name (a trial that died before reporting)."""
-    return str(result.metrics.get("trial_id") or Path(result.path).name)
+    """The trial id Tune reported, else the one in its folder's name (a trial that died before reporting)."""
+    if result.metrics.get("trial_id"):
+        return str(result.metrics["trial_id"])
+    folder = Path(result.path).name
+    found = _TRIAL_ID.search(folder)
+    return found[1] if found else folder
 
 
 def errored_summary(results: Sequence[Any], resume: str) -> str | None:
