@@ -230,6 +230,7 @@ def run_with(plan: Plan, stop: StopSignals) -> int:
     from sweeps.engine.console import quiet_driver_environment
     from sweeps.engine.preflight import check_experiment_dir, preflight
 
+    stop.last_words = lambda signum: interrupted_line(plan, signum)  # if Ray never lets the main thread out
     lease.check_free(plan.storage_path, [plan.name, confirm.confirm_name(plan.name)])  # reads only
     only_confirm = confirm.confirmation_only(plan)
     confirm_plan = confirm.confirmation_plan(plan) if only_confirm else None
@@ -408,17 +409,22 @@ def storage_error(error: OSError, plan: Plan | None) -> int:
 
 def interrupted(plan: Plan | None, signum: int = signal.SIGINT) -> int:
     """128 + the signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), and one line saying how to resume."""
-    from sweeps.engine.signals import exit_code, signal_name
+    from sweeps.engine.signals import exit_code
 
-    by = f"by {signal_name(signum)}"
     try:
-        if plan is None or not plan.experiment_dir.is_dir():
-            print(f"interrupted {by} before the sweep started; nothing to resume", file=sys.stderr)
-        else:
-            print(f"interrupted {by}; resume with: {resume_command(plan)}", file=sys.stderr)
+        print(interrupted_line(plan, signum), file=sys.stderr)
     except OSError:  # SIGHUP: the terminal is gone
         pass
     return exit_code(signum)
+
+
+def interrupted_line(plan: Plan | None, signum: int) -> str:
+    from sweeps.engine.signals import signal_name
+
+    by = f"by {signal_name(signum)}"
+    if plan is None or not plan.experiment_dir.is_dir():
+        return f"interrupted {by} before the sweep started; nothing to resume"
+    return f"interrupted {by}; resume with: {resume_command(plan)}"
 
 
 def import_keras_quietly() -> None:

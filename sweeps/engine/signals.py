@@ -22,10 +22,17 @@ How, in the driver (measured with Ray 2.60, TensorFlow 2.21):
 - A second signal, or `GRACE_SECONDS` after the first, stops the run at once (`Stopped`,
   a KeyboardInterrupt), as a hung save must not outlive a scheduler's kill timeout. The state
   is then the last one Tune saved (after every trial checkpoint), which `--resume` also takes.
+- If even that cannot run within `EXIT_SECONDS` more, the main thread is stuck inside Ray: seen
+  when the signal went to the whole process group (`timeout`, a Slurm job's end), which killed
+  the local instance's GCS and raylet too, and the driver then waited 60 s for the GCS before
+  Ray ended it without a word. The grace timer then writes the resume line itself and ends the
+  process (`os._exit`, 128 + the signal); Ray's reaper process ends what is left of the local
+  instance when its driver is gone.
 
-GRACE_SECONDS = 20: the final save took 1-3 s on a 2-core machine (tests/engine/test_faults.py),
-and 20 s leaves room, after it, for `ray.shutdown()` inside the 30 s both Slurm (KillWait) and
-Kubernetes (terminationGracePeriodSeconds) wait by default before SIGKILL.
+GRACE_SECONDS = 15, EXIT_SECONDS = 5: on a 2-core machine under a load of 10, the whole stop (state
+saved, trial actors stopped, Ray shut down) took about 6 s from SIGTERM to exit, and a driver stuck
+in Ray is gone 20 s after the signal (27 s with a 20 s grace: too close to 30), inside the 30 s
+both Slurm (KillWait) and Kubernetes (terminationGracePeriodSeconds) wait by default before SIGKILL.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -42,7 +49,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-GRACE_SECONDS = 20.0
+GRACE_SECONDS = 15.0
+EXIT_SECONDS = 5.0  # after the grace period, for the main thread's own way out (ray.shutdown)
 # What Tune logs when its stop switch is used: a hint to call Tuner.restore (the runner prints
 # the sweep's own resume command instead) and the unfinished trials, which are to be resumed.
 _TUNE_STOP_MESSAGES = ("Stop signal received", "Experiment has been interrupted", "Trials did not complete")
@@ -87,6 +95,8 @@ class StopSignals:
     def __init__(self, grace_seconds: float = GRACE_SECONDS) -> None:
         self.grace_seconds = grace_seconds
         self.received: int | None = None  # the first stop signal, once one arrived
+        self.last_words: Callable[[int], str] | None = None  # the line to leave if the process must end itself
+        self._closed = threading.Event()
         self._in_fit = False
         self._previous: dict[int, Any] = {}
         self._timer: threading.Timer | None = None
@@ -105,6 +115,7 @@ class StopSignals:
     def __exit__(self, *exc_info: object) -> None:
         if StopSignals._active is self:
             StopSignals._active = None
+        self._closed.set()
         if self._timer is not None:
             self._timer.cancel()
         logging.getLogger("ray.tune.tune").removeFilter(self._filter)
@@ -152,9 +163,20 @@ class StopSignals:
         tune_stop(signal.SIGUSR1, frame)
 
     def _grace_over(self) -> None:
-        """The save took too long: the same signal again, handled in the main thread, stops the run."""
-        if self.received is not None:
-            os.kill(os.getpid(), self.received)
+        """The save took too long: the same signal again, handled in the main thread, stops the run;
+        a main thread stuck in Ray gets `EXIT_SECONDS` more, then the process ends here."""
+        signum = self.received
+        if signum is None or self._closed.is_set():
+            return
+        os.kill(os.getpid(), signum)
+        if self._closed.wait(EXIT_SECONDS):
+            return
+        line = self.last_words(signum) if self.last_words is not None else f"interrupted by {signal_name(signum)}"
+        try:
+            os.write(2, f"{line}\n".encode())
+        except OSError:  # SIGHUP: no terminal left
+            pass
+        os._exit(exit_code(signum))
 
     def request_stop(self, signum: int = signal.SIGTERM) -> None:
         """Stop as if `signum` had arrived (from another thread: the lease found another driver)."""

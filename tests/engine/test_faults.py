@@ -5,6 +5,7 @@ real Ray, real signals, real processes.
   the resume command and no crash dump; that command finishes the sweep, every (trial, epoch) once.
 - A second driver on a running experiment, with or without --resume: refused, one line naming the
   live one, before Ray starts.
+- Local trial workers run at the driver's CPU priority; with --polite at Ray's +15.
 - A trial whose worker is SIGKILLed with no retries left: `errored` in trials.parquet with the
   cause and its failure count, exit 1 and one line naming it; the --resume it prints retries it.
 
@@ -70,7 +71,10 @@ def test_sigterm_saves_and_exits_143_a_second_driver_is_refused_and_resume_finis
     try:
         wait_until(lambda: recovery.recorded_checkpoints(str(experiment)), driver,
                    what="Tune's saved state named a checkpoint of a running trial")
-        with frozen(first_worker_pid(experiment)):  # the first trial cannot finish meanwhile
+        worker = first_worker_pid(experiment)
+        # A local instance's trial workers run at the driver's priority (Ray's own default is +15).
+        assert os.getpriority(os.PRIO_PROCESS, worker) == os.getpriority(os.PRIO_PROCESS, driver.pid)
+        with frozen(worker):  # the first trial cannot finish meanwhile
             for extra in ((), ("--resume",)):
                 refused = second_driver(repo_root, storage, *extra)
                 assert refused.returncode == 2, refused.stdout[-2000:] + refused.stderr[-2000:]
@@ -103,11 +107,14 @@ def test_sigterm_saves_and_exits_143_a_second_driver_is_refused_and_resume_finis
 def test_a_worker_killed_with_no_retries_left_is_errored_exit_1_and_resume_retries_it(repo_root, tmp_path):
     storage = tmp_path / "results"
     experiment = storage / "x"
-    driver = start_sweep(repo_root, SCRIPT, *FLAGS, "--max-failures", "0", "--storage-path", str(storage),
+    driver = start_sweep(repo_root, SCRIPT, *FLAGS, "--max-failures", "0", "--polite", "--storage-path", str(storage),
                          "--name", "x", logs=tmp_path / "logs")
     try:
         wait_until(lambda: first_worker_pid(experiment), driver, what="the first trial reported an epoch")
         pid = first_worker_pid(experiment)
+        # --polite keeps Ray's niceness for trial workers: 15 above the driver's (at most 19).
+        expected = min(19, os.getpriority(os.PRIO_PROCESS, driver.pid) + 15)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == expected
         with frozen(pid):
             (trial,) = [trial for trial in trial_dirs(experiment) if result_rows(trial)]
             assert len(result_rows(trial)) < EPOCHS, "the worker's trial had finished"

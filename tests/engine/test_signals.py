@@ -76,3 +76,31 @@ def test_main_exits_129_on_sighup_with_one_line(tmp_path, capsys, monkeypatch) -
     code = sweeps.engine.runner.main(antirectifier_mnist.SWEEP, ["--smoke", "--storage-path", str(tmp_path)])
     assert code == 129
     assert capsys.readouterr().err.strip() == "interrupted by SIGHUP before the sweep started; nothing to resume"
+
+
+STUCK_IN_RAY = """
+import ctypes, os, signal
+from sweeps.engine.signals import StopSignals
+
+with StopSignals(grace_seconds=0.5) as stop:
+    stop.last_words = lambda signum: "interrupted; resume with: the command"
+    with stop.tune_running():
+        signal.signal(signal.SIGUSR1, lambda signum, frame: None)  # Tune's switch, whose save never ends
+        os.kill(os.getpid(), signal.SIGTERM)
+        # The main thread now waits in C and never returns to Python, as a driver did waiting for a
+        # GCS that the same SIGTERM had killed: no Python handler can run there any more.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        ctypes.CDLL(None).sleep(120)
+print("not reached")
+"""
+
+
+def test_a_driver_stuck_in_ray_still_ends_after_the_grace_period_with_its_resume_line(repo_root) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", STUCK_IN_RAY], capture_output=True, text=True, timeout=120,
+                            cwd=repo_root, env={**os.environ, "PYTHONPATH": repo_root}, check=False)
+    assert result.returncode == 143, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == "interrupted; resume with: the command"
+    assert "not reached" not in result.stdout  # it did not wait out the 120 s it was stuck in
