@@ -353,7 +353,12 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
     plan, existing = None, frozenset()
     with StopSignals():
         try:
-            parse_args(sweep, argv)  # --help and malformed flags answer before Keras is imported (~5 s)
+            args = parse_args(sweep, argv)  # --help and malformed flags answer before Keras is imported (~5 s)
+            if args.name and not args.dry_run:  # so does a second driver on a running experiment
+                from sweeps.engine.confirm import confirm_name
+                from sweeps.engine.lease import check_free
+
+                check_free(args.storage_path, [args.name, confirm_name(args.name)])
             import_keras_quietly()
             plan = plan_from_args(sweep, argv)
             existing = existing_experiments(plan)

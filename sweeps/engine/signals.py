@@ -92,8 +92,9 @@ class StopSignals:
 
     _active: StopSignals | None = None
 
-    def __init__(self, grace_seconds: float = GRACE_SECONDS) -> None:
+    def __init__(self, grace_seconds: float = GRACE_SECONDS, exit_seconds: float = EXIT_SECONDS) -> None:
         self.grace_seconds = grace_seconds
+        self.exit_seconds = exit_seconds
         self.received: int | None = None  # the first stop signal, once one arrived
         self.last_words: Callable[[int], str] | None = None  # the line to leave if the process must end itself
         self._closed = threading.Event()
@@ -164,12 +165,12 @@ class StopSignals:
 
     def _grace_over(self) -> None:
         """The save took too long: the same signal again, handled in the main thread, stops the run;
-        a main thread stuck in Ray gets `EXIT_SECONDS` more, then the process ends here."""
+        a main thread stuck in Ray gets `exit_seconds` more, then the process ends here."""
         signum = self.received
         if signum is None or self._closed.is_set():
             return
         os.kill(os.getpid(), signum)
-        if self._closed.wait(EXIT_SECONDS):
+        if self._closed.wait(self.exit_seconds):
             return
         line = self.last_words(signum) if self.last_words is not None else f"interrupted by {signal_name(signum)}"
         try:

@@ -82,7 +82,7 @@ STUCK_IN_RAY = """
 import ctypes, os, signal
 from sweeps.engine.signals import StopSignals
 
-with StopSignals(grace_seconds=0.5) as stop:
+with StopSignals(grace_seconds=0.5, exit_seconds=0.5) as stop:
     stop.last_words = lambda signum: "interrupted; resume with: the command"
     with stop.tune_running():
         signal.signal(signal.SIGUSR1, lambda signum, frame: None)  # Tune's switch, whose save never ends
