@@ -237,6 +237,12 @@ def run_with(plan: Plan, stop: StopSignals) -> int:
     preflight(confirm_plan or plan)
     stages = [plan.name] + ([confirm_plan.name] if confirm_plan else [])
     with lease.holding(plan.storage_path, stages, on_lost=lambda holder: stop.request_stop()) as leases:
+
+        def last_words(signum: int) -> str:  # the process ends itself (sweeps.engine.signals): no lease left
+            leases.release()
+            return interrupted_line(plan, signum)
+
+        stop.last_words = last_words
         quiet_driver_environment()
         context = start_ray(plan)
         stop.install()  # after ray.init, which put its own handlers (and absl's crash dump) on SIGTERM
