@@ -42,12 +42,13 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from analysis import storage
+from analysis.schema import DRIVER_LEASE_FILE
 from analysis.storage import Location
 from sweeps.engine.cli import UsageError
 
 log = logging.getLogger(__name__)
 
-LEASE_FILE = "driver.lease.json"
+LEASE_FILE = DRIVER_LEASE_FILE  # analysis reads its presence: no lease, no running trial
 TTL_SECONDS = 60.0  # how long a lease of a driver on another machine outlives its last renewal
 RENEW_SECONDS = 10.0  # six renewals per TTL: a driver stalled for a while (swapping, a busy disk) keeps it
 SETTLE_SECONDS = {False: 0.2, True: 2.0}  # by storage.is_remote: see the module docstring
@@ -152,8 +153,22 @@ def refusal(name: str, holder: Holder, here: Holder, now: float) -> str:
                    f"{expires} ({holder.ttl_s:.0f} s after its last renewal) and --resume works then")
 
 
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Storage that cannot be reached (or a URI that cannot be used) is the user's one line."""
+    try:
+        yield
+    except storage.StorageError as error:
+        raise UsageError(str(error)) from None
+
+
 def check_free(storage_path: str, names: Sequence[str]) -> None:
     """Refuse (LeaseHeld) when a live driver holds one of these experiments; reads only."""
+    with _one_line_errors():
+        _check_free(storage_path, names)
+
+
+def _check_free(storage_path: str, names: Sequence[str]) -> None:
     here = this_driver("", time.time())
     for name in names:
         holder = read_holder(lease_location(storage_path, name))
@@ -235,7 +250,8 @@ class Leases:
         if any(lease.name == name for lease in self._held):
             return
         lease = Lease(self.storage_path, name, on_lost=self._on_lost)
-        lease.acquire()
+        with _one_line_errors():
+            lease.acquire()
         self._held.append(lease)
 
     def release(self) -> None:

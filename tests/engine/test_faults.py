@@ -2,7 +2,8 @@
 real Ray, real signals, real processes.
 
 - SIGTERM (Slurm, Kubernetes, `timeout`) to a running driver: Tune saves, exit 143, one line with
-  the resume command and no crash dump; that command finishes the sweep, every (trial, epoch) once.
+  the resume command and no crash dump; an export then reads its trials `interrupted`, not
+  `running`; that command finishes the sweep, every (trial, epoch) once.
 - A second driver on a running experiment, with or without --resume: refused, one line naming the
   live one, before Ray starts.
 - Local trial workers run at the driver's CPU priority; with --polite at Ray's +15.
@@ -25,6 +26,7 @@ from pathlib import Path
 import pytest
 from support.cluster import first_worker_pid, frozen, result_rows, start_sweep, trial_dirs, wait_until
 
+from analysis.export import build_tables
 from analysis.tables import read_tables
 from sweeps.engine.lease import LEASE_FILE
 from trainables import recovery
@@ -92,6 +94,9 @@ def test_sigterm_saves_and_exits_143_a_second_driver_is_refused_and_resume_finis
     assert not (experiment / LEASE_FILE).exists()
     saved = recovery.recorded_checkpoints(str(experiment))
     assert saved, "the stopped sweep saved no unfinished trial to resume"
+    # An export of the stopped sweep (no tables written): its driver is gone, so nothing is `running`.
+    statuses = set(build_tables([experiment])[0].column("status").to_pylist())
+    assert "running" not in statuses and "interrupted" in statuses, statuses
     command = printed_command(stderr, "interrupted by SIGTERM; resume with: ")
     assert command[-3:] == ["--resume", "--name", "x"]
 
