@@ -97,12 +97,12 @@ def print_dashboard(context: Any) -> None:
 
 
 def resolve_gpus(plan: Plan) -> float:
-    """The user's share, else the sweep's default share when the cluster has GPUs, else none."""
+    """The GPU share every trial requests (sweeps.engine.resources.gpu_share, as the dry run says)."""
     import ray
 
-    if plan.gpus_per_trial is not None:
-        return plan.gpus_per_trial
-    return plan.sweep.gpus_per_trial if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+    from sweeps.engine.resources import gpu_share
+
+    return gpu_share(plan.gpus_per_trial, plan.sweep.gpus_per_trial, ray.cluster_resources().get("GPU", 0))
 
 
 def make_trainable(plan: Plan, data: Any, gpus: float):
