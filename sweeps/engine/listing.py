@@ -108,14 +108,18 @@ def _section(text: str) -> str:
     return text
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     from analysis.cli_parser import OneLineParser
 
-    parser = OneLineParser(prog="python -m sweeps", description=__doc__.splitlines()[0])
-    parser.add_argument("sections", nargs="*", type=_section, metavar="SECTION",
-                        help=f"one or more of {', '.join(SECTIONS)} (default: all)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
+    listing = OneLineParser(prog="python -m sweeps", description=__doc__.splitlines()[0])
+    listing.add_argument("sections", nargs="*", type=_section, metavar="SECTION",
+                         help=f"one or more of {', '.join(SECTIONS)} (default: all)")
+    listing.add_argument("--json", action="store_true", help="print one JSON object")
+    return listing
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     from sweeps.engine.runner import import_keras_quietly
 
     import_keras_quietly()  # TensorFlow's C++ start-up notices would bury the listing

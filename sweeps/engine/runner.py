@@ -159,9 +159,9 @@ def make_tuner(plan: Plan, trainable: Any):
         param_space=param_space,
         # reuse_actors: a trial after the first in a process skips the actor start and the imports
         # (benchmarks/trial_startup.py); `train` clears the Keras session, results stay identical
-        # (tests/test_trial_startup.py).
+        # (tests/trainables/test_trial_startup.py).
         # Not with budget-fair ASHA: a paused trial resumed on a reused actor lost its promotion
-        # (tests/test_fair_asha.py saw 1 of 2 promoted trials reach the next rung, others left PAUSED).
+        # (tests/engine/test_fair_asha.py saw 1 of 2 promoted trials reach the next rung, others left PAUSED).
         tune_config=tune.TuneConfig(metric=plan.metric, mode=plan.mode, scheduler=scheduler,
                                     reuse_actors=not plan.stratify,
                                     **settings),
