@@ -204,6 +204,7 @@ def run(plan: Plan) -> int:
     from sweeps.engine import confirm
     from sweeps.engine.console import quiet_driver_environment
     from sweeps.engine.preflight import check_experiment_dir, preflight
+    from sweeps.engine.shared_storage import check_shared_storage
 
     only_confirm = confirm.confirmation_only(plan)
     confirm_plan = confirm.confirmation_plan(plan) if only_confirm else None
@@ -211,6 +212,7 @@ def run(plan: Plan) -> int:
     quiet_driver_environment()
     context = start_ray(plan)
     try:
+        check_shared_storage(plan.storage_path)  # on several nodes a local path must be one shared disk
         if plan.dashboard:
             print_dashboard(context)
         gpus = resolve_gpus(plan)
