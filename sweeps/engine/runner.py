@@ -146,8 +146,10 @@ def make_tuner(plan: Plan, trainable: Any):
 
     from sweeps.engine.fair_asha import scheduler_for
     from sweeps.engine.integrations import callbacks, tune_settings
+    from sweeps.engine.credentials import keep_credentials_out_of_runtime_envs
     from sweeps.engine.locations import restore_source, trial_dirname_creator, tune_storage
 
+    keep_credentials_out_of_runtime_envs()  # Ray would log the driver's storage keys with every trial
     param_space, settings = tune_settings(plan)  # by --search; --time-budget
     if plan.resume:  # the same param_space: new trials resolve its sample_from functions
         path, filesystem = restore_source(plan.experiment_dir)  # a URI's endpoint kept (ray-project/ray#34489)
