@@ -107,6 +107,17 @@ def test_a_missing_bucket_is_one_line_and_creates_nothing(main, s3, capsys):
     assert [bucket["Name"] for bucket in s3.client().list_buckets()["Buckets"]] == [s3.bucket]
 
 
+@pytest.mark.slow  # pyarrow's S3 client retries for about 6 s before it gives up
+def test_an_endpoint_where_nothing_answers_is_one_line(main, capsys):
+    from support.cluster import free_port
+
+    with patched_environ({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}):
+        assert main("--storage-path", "s3://bucket/actsweep", "--name", "x") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot reach s3://bucket/actsweep/x: ") and err.count("\n") == 1, err
+    assert "Could not connect" in err
+
+
 def test_an_existing_experiment_on_s3_is_refused_and_kept(main, s3, capsys):
     s3.client().put_object(Bucket=s3.bucket, Key="taken/x/tuner.pkl", Body=b"x")
     assert main("--storage-path", s3.uri("taken"), "--name", "x") == 2

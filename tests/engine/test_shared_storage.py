@@ -23,8 +23,6 @@ import pytest
 from support.cluster import RayCluster, sweep_command
 from support.private_node import private_mounts_unavailable, private_node
 
-pytestmark = pytest.mark.slow
-
 SCRIPT = "antirectifier_mnist.py"
 # Two trials that each take a node's 2 CPUs: they start at once, one on each node.
 TWO_TRIALS = ["--smoke", "--scheduler", "fifo", "--max-epochs", "2", "--cpus-per-trial", "2", "--set", "units=16",
@@ -54,6 +52,7 @@ def run(repo_root: str, cluster: RayCluster, *args: str) -> subprocess.Completed
                           capture_output=True, text=True, timeout=480, env=cluster.env)
 
 
+@pytest.mark.slow
 def test_a_local_storage_path_the_other_node_cannot_see_is_refused_before_any_trial(repo_root, two_disks):
     cluster, node, _, storage = two_disks
     completed = run(repo_root, cluster, *TWO_TRIALS, "--storage-path", str(storage), "--name", "local")
@@ -70,6 +69,7 @@ def test_a_local_storage_path_the_other_node_cannot_see_is_refused_before_any_tr
     assert list(storage.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_the_same_sweep_on_object_storage_runs_on_both_nodes_with_complete_tables(repo_root, two_disks):
     from analysis import storage as storage_module
     from analysis.export import read_tables
@@ -92,3 +92,40 @@ def test_the_same_sweep_on_object_storage_runs_on_both_nodes_with_complete_table
     folders = {key.split("/")[2] for key in s3.keys("cluster/nodes/train_")}
     assert folders == set(trials["trial_dir"]) and not any("=" in name or "," in name for name in folders)
     assert all(path.startswith(f"s3://{s3.bucket}/cluster/nodes/train_") for path in trials["best_checkpoint"])
+
+
+# ------------------------------------------------------------------ the check's decisions, without Ray
+
+
+def test_one_node_or_object_storage_is_not_checked_and_nothing_is_written(tmp_path, monkeypatch):
+    from sweeps.engine import shared_storage
+
+    asked = []
+    monkeypatch.setattr(shared_storage, "ask_nodes", lambda *args: asked.append(args) or {})
+    monkeypatch.setattr(shared_storage, "alive_nodes", lambda: [shared_storage.Node("a" * 56, "10.0.0.1")])
+    shared_storage.check_shared_storage(str(tmp_path))
+    monkeypatch.setattr(shared_storage, "alive_nodes", lambda: pytest.fail("object storage needs no check"))
+    shared_storage.check_shared_storage("s3://bucket/prefix")
+    assert asked == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_node_that_does_not_answer_is_named_and_the_marker_removed(tmp_path, monkeypatch):
+    from sweeps.engine import shared_storage
+    from sweeps.engine.cli import UsageError
+
+    head, seeing, silent = (shared_storage.Node(letter * 56, f"10.0.0.{index}") for index, letter in
+                            enumerate("abc", start=1))
+    seen_markers = []
+
+    def answers(nodes, path, token, timeout):
+        seen_markers.append(shared_storage.sees_marker(path, token))  # the marker is there while asking
+        return {head: True, seeing: True, silent: None}
+
+    monkeypatch.setattr(shared_storage, "alive_nodes", lambda: [head, seeing, silent])
+    monkeypatch.setattr(shared_storage, "ask_nodes", answers)
+    with pytest.raises(UsageError) as raised:
+        shared_storage.check_shared_storage(str(tmp_path), timeout=7)
+    message = str(raised.value)
+    assert "1 of the 3 nodes did not answer within 7 s: 10.0.0.3 (node " + "c" * 56 + ")" in message
+    assert "a" * 56 not in message and "\n" not in message
+    assert seen_markers == [True] and list(tmp_path.iterdir()) == []
