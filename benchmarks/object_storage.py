@@ -16,8 +16,10 @@ local run copied to the server with pyarrow's `copy_files` (what Ray's
 epoch); (2) `added_to_epochs`: what storage adds to a trial's epochs as the runs saw it, the
 median epoch time (epochs after the first) on S3 minus that on the local disk, times the epochs.
 (2) holds more than the upload: a trial's next epoch also waits for Tune's driver, which after
-every checkpoint (with `num_to_keep`, as the runner sets it) uploads the experiment state and
-waits for the previous upload to finish. moto keeps
+every checkpoint (with `num_to_keep`, as the runner sets it) uploads its staging folder (Tune's
+state and every trial's logs) and first waits for the previous upload to finish. So the script
+also times (3) `state_upload_seconds`: one copy of that folder as the local run left it (the
+experiment without checkpoints and tables), file by file as Tune's syncer copies it. moto keeps
 objects in memory in this process, in Python: a real S3 or MinIO answers differently (network,
 disks), so the figure says what the storage layer adds here, not what a cloud costs.
 
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -67,25 +68,47 @@ def epoch_seconds(experiment: str) -> list[float]:
     return [float(value) for value in epochs.loc[epochs["epoch"] > 1, "time_this_iter_s"]]
 
 
-def upload_seconds(local_experiment: Path, target_uri: str) -> list[float]:
-    """Seconds to copy each kept checkpoint folder of a local experiment to `target_uri`, one by one,
-    with the call Ray uses to persist a checkpoint (pyarrow.fs.copy_files)."""
+# How Ray 2.60 uploads to S3 (ray/train/_internal/storage.py, _pyarrow_fs_copy_files): one file at a
+# time (pyarrow's threaded upload is unsafe, apache/arrow#32372), in 64 MiB chunks.
+RAY_UPLOAD = {"use_threads": False, "chunk_size": 64 * 1024 * 1024}
+
+
+def _upload(local: Path, filesystem: Any, path: str) -> float:
     import pyarrow.fs as pafs
+
+    began = time.perf_counter()
+    pafs.copy_files(str(local), path, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=filesystem,
+                    **RAY_UPLOAD)
+    return time.perf_counter() - began
+
+
+def upload_seconds(local_experiment: Path, target_uri: str) -> list[float]:
+    """Seconds to upload each kept checkpoint folder of a local experiment to `target_uri`, one by
+    one, as Ray persists a checkpoint."""
+    from analysis import storage
+
+    filesystem, base = storage.resolve(target_uri)
+    return [_upload(checkpoint, filesystem, f"{base}/{index}")
+            for index, checkpoint in enumerate(sorted(local_experiment.glob("*/checkpoint_*")))]
+
+
+def state_upload_seconds(local_experiment: Path, target_uri: str) -> float:
+    """Seconds to upload what Tune's driver uploads after a checkpoint: its staging folder, i.e. the
+    experiment's state and trial logs, without the checkpoints (the trials upload those) and tables."""
+    import shutil
 
     from analysis import storage
 
     filesystem, base = storage.resolve(target_uri)
-    seconds = []
-    for index, checkpoint in enumerate(sorted(local_experiment.glob("*/checkpoint_*"))):
-        began = time.perf_counter()
-        pafs.copy_files(str(checkpoint), f"{base}/{index}", source_filesystem=pafs.LocalFileSystem(),
-                        destination_filesystem=filesystem)
-        seconds.append(time.perf_counter() - began)
-    return seconds
+    with tempfile.TemporaryDirectory() as staging:
+        shutil.copytree(local_experiment, Path(staging) / "state",
+                        ignore=shutil.ignore_patterns("checkpoint_*", "*.parquet"))
+        return _upload(Path(staging) / "state", filesystem, base)
 
 
 def summary(local_walls: list[float], s3_walls: list[float], uploads: list[float], local_epochs: list[float],
-            s3_epochs: list[float], trials: int, max_epochs: int, checkpoint_bytes: int) -> dict[str, Any]:
+            s3_epochs: list[float], trials: int, max_epochs: int, checkpoint_bytes: int,
+            state_upload: float = float("nan")) -> dict[str, Any]:
     local_wall, s3_wall = statistics.median(local_walls), statistics.median(s3_walls)
     local_epoch, s3_epoch = statistics.median(local_epochs), statistics.median(s3_epochs)
     return {
@@ -97,6 +120,7 @@ def summary(local_walls: list[float], s3_walls: list[float], uploads: list[float
             "added_to_epochs": (s3_epoch - local_epoch) * max_epochs,
         },
         "seconds_per_checkpoint_upload": statistics.mean(uploads),
+        "state_upload_seconds": state_upload,  # one upload of Tune's staging folder, after every checkpoint
         "checkpoint_bytes": checkpoint_bytes,
         "epoch_seconds_median": {"local": local_epoch, "s3": s3_epoch},
         "trials": trials, "epochs_per_trial": max_epochs, "rounds": len(local_walls),
@@ -126,17 +150,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {round_index + 1} {side}: {seconds:.1f} s", flush=True)
         first_local = Path(work) / "local-0"
         uploads = upload_seconds(first_local, s3.uri("uploads"))
+        state_upload = state_upload_seconds(first_local, s3.uri("state"))
         checkpoint_bytes = sum(path.stat().st_size for path in first_local.glob("*/checkpoint_*/*") if path.is_file())
         trials = len(read_tables(str(first_local)).trials)
         kept = len(list(first_local.glob("*/checkpoint_*")))
         result = summary(local_walls, s3_walls, uploads, local_epochs, s3_epochs, trials, args.max_epochs,
-                         checkpoint_bytes // max(kept, 1))
+                         checkpoint_bytes // max(kept, 1), state_upload)
     print(f"S3 on 127.0.0.1 / local disk: {result['ratio']:.2f}x wall time "
           f"({result['wall_seconds']['s3']:.1f} vs {result['wall_seconds']['local']:.1f} s, medians of {args.rounds}); "
           f"checkpoint upload {result['checkpoint_upload_seconds_per_trial']['copied']:.2f} s per trial "
           f"({result['seconds_per_checkpoint_upload'] * 1000:.0f} ms per checkpoint of "
           f"{result['checkpoint_bytes'] // 1024} KiB); S3 adds "
-          f"{result['checkpoint_upload_seconds_per_trial']['added_to_epochs']:.2f} s to a trial's epochs")
+          f"{result['checkpoint_upload_seconds_per_trial']['added_to_epochs']:.2f} s to a trial's epochs; one upload "
+          f"of Tune's state folder takes {state_upload:.2f} s")
     print(json.dumps(result))
     return 0
 
