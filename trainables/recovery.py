@@ -5,7 +5,7 @@ Ray's checkpoint manager deletes a superseded checkpoint the moment it registers
 trial's latest checkpoint only at its next snapshot. A run killed between the two leaves a
 state naming a deleted, or half-deleted, directory, and Ray's `Trainable.restore` refuses it
 ("does not exist on storage anymore") on every retry: the trial ended ERROR on `--resume` (a
-CI run of tests/test_confirm.py hit this window). So:
+CI run of tests/engine/test_confirm.py hit this window). So:
 
 - on `--resume`, before `Tuner.restore`, `recreate_lost_checkpoints` puts back an empty
   directory (with a note) where an unfinished trial's recorded checkpoint was, so that Ray hands

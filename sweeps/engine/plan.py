@@ -9,13 +9,17 @@ outside world (the storage path, the data, a cluster) is `sweeps.engine.prefligh
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from sweeps.engine.cli import DEFAULT_CONFIRM_REPEATS, MAX_SEED, UsageError, build_parser
+from sweeps.engine.cli import (
+    DEFAULT_CONFIRM_REPEATS,
+    MAX_SEED,
+    UsageError,
+    build_parser,
+)
 from sweeps.engine.integrations import Tools, tools_from_args
 from sweeps.engine.sweep import Space, Sweep
 
@@ -129,12 +133,13 @@ def _check_confirm(args: argparse.Namespace) -> None:
 def _stratify(sweep: Sweep, args: argparse.Namespace, space: Space) -> tuple[str, ...]:
     """--stratify keys (each a grid, so every arm runs the same configurations), else the
     sweep's scientific keys that are grids of more than one value; () for FIFO or 'none'."""
-    from sweeps.engine.space_checks import is_grid
+    from sweeps.engine.space import grid_keys, is_grid
 
     if args.scheduler != "asha" or args.stratify == "none":
         return ()
     if args.stratify is None:
-        return tuple(key for key in sweep.scientific if is_grid(space.get(key)) and len(space[key]["grid_search"]) > 1)
+        varying = grid_keys(space, several=True)
+        return tuple(key for key in sweep.scientific if key in varying)
     keys = tuple(key.strip() for key in args.stratify.split(",") if key.strip())
     for key in keys:
         if not is_grid(space.get(key)):
@@ -145,10 +150,9 @@ def _stratify(sweep: Sweep, args: argparse.Namespace, space: Space) -> tuple[str
 
 def _trials_per_arm(space: Space, stratify: tuple[str, ...], num_samples: int) -> int:
     """Samples x every other grid (seeds included): what each arm runs."""
-    from sweeps.engine.space_checks import is_grid
+    from sweeps.engine.space import grid_size
 
-    others = [len(value["grid_search"]) for key, value in space.items() if is_grid(value) and key not in stratify]
-    return num_samples * math.prod(others)
+    return num_samples * grid_size(space, without=stratify)
 
 
 def _storage_path(text: str) -> str:
@@ -243,11 +247,10 @@ def search_space(sweep: Sweep, args: argparse.Namespace, max_epochs: int) -> Spa
 
 def typed_overrides(space: Space, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """--set values converted by their keys' types; model and activation names checked first."""
+    from sweeps.engine.overrides import convert_overrides, convert_value
+    from sweeps.engine.space import values_of
     from trainables.activations import available_activations
     from trainables.models import available_models
-
-    from sweeps.engine.overrides import convert_overrides, convert_value
-    from sweeps.engine.space_checks import values_of
 
     names = {name: [convert_value(key, text, str) for key, text in pairs if key == name]
              for name in ("model", "activation")}

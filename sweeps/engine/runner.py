@@ -98,12 +98,12 @@ def print_dashboard(context: Any) -> None:
 
 
 def resolve_gpus(plan: Plan) -> float:
-    """The user's share, else the sweep's default share when the cluster has GPUs, else none."""
+    """The GPU share every trial requests (sweeps.engine.resources.gpu_share, as the dry run says)."""
     import ray
 
-    if plan.gpus_per_trial is not None:
-        return plan.gpus_per_trial
-    return plan.sweep.gpus_per_trial if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+    from sweeps.engine.resources import gpu_share
+
+    return gpu_share(plan.gpus_per_trial, plan.sweep.gpus_per_trial, ray.cluster_resources().get("GPU", 0))
 
 
 def make_trainable(plan: Plan, data: Any, gpus: float):
@@ -144,9 +144,9 @@ def reopen_lost_checkpoints(plan: Plan) -> None:
 def make_tuner(plan: Plan, trainable: Any):
     from ray import tune
 
+    from sweeps.engine.credentials import keep_credentials_out_of_runtime_envs
     from sweeps.engine.fair_asha import scheduler_for
     from sweeps.engine.integrations import callbacks, tune_settings
-    from sweeps.engine.credentials import keep_credentials_out_of_runtime_envs
     from sweeps.engine.locations import restore_source, trial_dirname_creator, tune_storage
 
     keep_credentials_out_of_runtime_envs()  # Ray would log the driver's storage keys with every trial
@@ -166,9 +166,9 @@ def make_tuner(plan: Plan, trainable: Any):
         param_space=param_space,
         # reuse_actors: a trial after the first in a process skips the actor start and the imports
         # (benchmarks/trial_startup.py); `train` clears the Keras session, results stay identical
-        # (tests/test_trial_startup.py).
+        # (tests/trainables/test_trial_startup.py).
         # Not with budget-fair ASHA: a paused trial resumed on a reused actor lost its promotion
-        # (tests/test_fair_asha.py saw 1 of 2 promoted trials reach the next rung, others left PAUSED).
+        # (tests/engine/test_fair_asha.py saw 1 of 2 promoted trials reach the next rung, others left PAUSED).
         tune_config=tune.TuneConfig(metric=plan.metric, mode=plan.mode, scheduler=scheduler,
                                     reuse_actors=not plan.stratify,
                                     **settings),
