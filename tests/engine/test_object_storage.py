@@ -81,8 +81,8 @@ def main(s3):
 
 def test_a_uri_with_a_secret_is_refused_in_one_line_before_anything_starts(tmp_path):
     """The dry run used to print this URI as given; a real run is refused the same way (next test)."""
-    completed = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--storage-path", "s3://AKIAX:topsecret@bucket/x",
-                                "--dry-run"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    command = [sys.executable, str(SCRIPT), "--smoke", "--storage-path", "s3://AKIAX:topsecret@bucket/x", "--dry-run"]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert completed.returncode == 2, completed.stderr
     assert completed.stderr.splitlines() == [
         "error: --storage-path s3://***@bucket/x embeds credentials (user info (KEY:SECRET@)); give them "
@@ -240,7 +240,8 @@ def test_the_budget_fair_state_went_to_s3_and_came_back_on_resume(protocol):
     """What the killed run had recorded (fair_asha.json on S3 at the kill) is still there after the
     resume: a scheduler that started afresh would have no rung value for the trials it had stopped
     before the kill (they never report again), nor their decisions."""
-    before, after = protocol["before"], json.loads(storage.read_text(storage.join(protocol["search"], "fair_asha.json")))
+    before = protocol["before"]
+    after = json.loads(storage.read_text(storage.join(protocol["search"], "fair_asha.json")))
     stopped_before = [trial_id for trial_id, record in before["trials"].items() if record["ended"]]
     assert stopped_before, "no trial had ended at the kill"
     for trial_id, record in before["trials"].items():
