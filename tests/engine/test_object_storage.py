@@ -218,7 +218,6 @@ def test_resume_after_a_killed_driver_finishes_the_search_and_the_confirmation(p
                       "activation=relu": ["stopped_early", "terminated"]}, by_arm  # 1 of 2 kept per arm
     finished = search.trials[search.trials["status"] == "terminated"]
     assert (finished["epochs_completed"] == EPOCHS).all()
-    assert (search.trials.loc[search.trials["status"] == "stopped_early", "epochs_completed"] < 3).all()
     confirmation = read_tables(protocol["confirmation"])
     assert confirmation.trials.groupby("confirm_arm").size().to_dict() == {
         "activation=antirectifier": 1, "activation=relu": 1}
