@@ -181,25 +181,30 @@ def protocol(s3):
     uri = s3.query_uri("actsweep")  # the endpoint only here: a restore must keep it (ray-project/ray#34489)
     search, confirmation = storage.join(uri, NAME), storage.join(uri, f"{NAME}-confirm")
     command = [sys.executable, str(SCRIPT), *PROTOCOL, "--storage-path", uri]
-    with open(work / "killed.log", "w") as log:
-        driver = subprocess.Popen(command, start_new_session=True, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                  cwd=work)
-        deadline = time.monotonic() + 400
-        while time.monotonic() < deadline and driver.poll() is None and not _decided_and_checkpointed(search):
-            time.sleep(0.1)
-        running = driver.poll() is None
-        kill_process_groups([driver.pid])  # the driver, its Ray, the trial workers
-        driver.wait()
-    assert running, "the search ended before a rung was decided and a promoted trial checkpointed:\n" + (
-        (work / "killed.log").read_text()[-3000:])
-    before = json.loads(storage.read_text(storage.join(search, "fair_asha.json")))
-    killed_keys = s3.keys("actsweep/")
-    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600, env=env, cwd=work)
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    yield {"uri": uri, "search": search, "confirmation": confirmation, "work": work, "before": before,
-           "killed_keys": killed_keys, "console": (work / "killed.log").read_text() + resumed.stdout + resumed.stderr,
-           "resumed": resumed.stdout}
-    shutil.rmtree(work, ignore_errors=True)
+    try:
+        with open(work / "killed.log", "w") as log:
+            driver = subprocess.Popen(command, start_new_session=True, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                      cwd=work)
+            try:
+                deadline = time.monotonic() + 400
+                while time.monotonic() < deadline and driver.poll() is None and not _decided_and_checkpointed(search):
+                    time.sleep(0.1)
+                running = driver.poll() is None
+            finally:
+                kill_process_groups([driver.pid])  # the driver, its Ray, the trial workers
+                driver.wait()
+        assert running, "the search ended before a rung was decided and a promoted trial checkpointed:\n" + (
+            (work / "killed.log").read_text()[-3000:])
+        before = json.loads(storage.read_text(storage.join(search, "fair_asha.json")))
+        killed_keys = s3.keys("actsweep/")
+        resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600, env=env,
+                                 cwd=work)
+        assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+        yield {"uri": uri, "search": search, "confirmation": confirmation, "work": work, "before": before,
+               "killed_keys": killed_keys, "resumed": resumed.stdout,
+               "console": (work / "killed.log").read_text() + resumed.stdout + resumed.stderr}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.mark.slow
