@@ -170,7 +170,10 @@ def _output_flags(group: Any, *, dataset: str) -> None:
                        help="holdout: decide on 10%% of the training split held out (default; --record: test); "
                             "test: the seeds' protocol, validating on the test split")
     group.add_argument("--storage-path", default=os.path.expanduser("~/ray_results"),
-                       help="where experiments are stored (default: ~/ray_results)")
+                       help="where experiments are stored: a local path (on a cluster, one every node mounts "
+                            "at the same path) or s3://BUCKET/PREFIX, credentials and endpoint from the "
+                            "environment (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL; docs/clusters.md) "
+                            "(default: ~/ray_results)")
     group.add_argument("--name", type=plain_name, default=None, help="experiment name (default: <family>-<timestamp>)")
     group.add_argument("--resume", action="store_true",
                        help="restore the interrupted sweep --name: finished trials are kept, errored ones retried")

@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser, positive_float: Any) -> None:
                        help="also log every trial to MLflow, Weights & Biases or Aim (repeatable)")
     group.add_argument("--tracker-uri", default=None,
                        help="MLflow tracking URI or Aim repository (default: $MLFLOW_TRACKING_URI / $AIM_REPO, "
-                            "else beside the experiments under --storage-path)")
+                            "else beside the experiments under --storage-path; with object storage (s3://...), "
+                            "under ~/ray_results on the driver, as are W&B's offline runs)")
     group.add_argument("--tracker-project", default=None,
                        help="MLflow experiment / W&B project (default: $MLFLOW_EXPERIMENT_NAME / $WANDB_PROJECT, "
                             "else the sweep's name / family)")

@@ -12,7 +12,6 @@ import argparse
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 from sweeps.engine.cli import (
@@ -61,8 +60,11 @@ class Plan:
     confirmed: tuple[Any, ...] = ()  # a confirmation plan's chosen configurations (analysis.confirmation)
 
     @property
-    def experiment_dir(self) -> Path:
-        return Path(self.storage_path) / self.name
+    def experiment_dir(self) -> str:
+        """<storage_path>/<name>: a local path or a URI (analysis.storage.join keeps its query)."""
+        from analysis import storage
+
+        return storage.join(self.storage_path, self.name)
 
     @property
     def dataset(self) -> str:
@@ -154,8 +156,14 @@ def _trials_per_arm(space: Space, stratify: tuple[str, ...], num_samples: int) -
 
 
 def _storage_path(text: str) -> str:
-    """Local paths made absolute (Tune needs that); URIs (s3://, gs://) kept as given."""
-    return text if "://" in text else os.path.abspath(os.path.expanduser(text))
+    """A local path made absolute (Tune needs that), a URI checked: one that embeds credentials is
+    refused here, before anything starts, in a line that never shows them (analysis.storage)."""
+    from analysis.storage import StorageError, normalize
+
+    try:
+        return normalize(text)
+    except StorageError as error:
+        raise UsageError(f"--storage-path {error}") from None
 
 
 def _check_record(sweep: Sweep, record: int | None) -> None:

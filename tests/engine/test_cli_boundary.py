@@ -191,7 +191,8 @@ def test_storage_failure_during_the_run_is_one_line(tmp_path, capsys, monkeypatc
     import sweeps.engine.runner
 
     def disk_full_midway(plan):
-        raise OSError(errno.ENOSPC, "No space left on device", str(plan.experiment_dir / "experiment_state.json"))
+        state = os.path.join(plan.experiment_dir, "experiment_state.json")
+        raise OSError(errno.ENOSPC, "No space left on device", state)
 
     monkeypatch.setattr(sweeps.engine.runner, "run", disk_full_midway)
     code, err = run_main(aprelu_cifar.SWEEP, ["--smoke", "--name", "x"], tmp_path, capsys)
