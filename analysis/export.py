@@ -5,9 +5,9 @@
 Reads the trial directories directly (analysis.tune_files), so it works on finished,
 interrupted and still-running sweeps and needs no Ray cluster. Writes ``trials.parquet`` (one
 row per trial) and ``epochs.parquet`` (one row per trial and epoch), atomically
-(analysis.atomic); the columns are defined in analysis.schema and described in README.md
-("Analysing results"), and the Parquet metadata stores the schema version. Experiments and the
-output may be local directories or object-storage URIs (s3://bucket/prefix/name; analysis.storage).
+(analysis.atomic); the columns are defined in analysis.schema and described in docs/results.md,
+and the Parquet metadata stores the schema version. Experiments and the output may be local
+directories or object-storage URIs (s3://bucket/prefix/name; analysis.storage).
 """
 
 from __future__ import annotations
@@ -247,13 +247,17 @@ def export_experiment(
     return paths[TRIALS_FILE], paths[EPOCHS_FILE]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> OneLineParser:
     parser = OneLineParser(prog="python -m analysis.export", description=__doc__.splitlines()[0])
     parser.add_argument("experiment_dirs", nargs="+",
                         help="Tune experiment directories (<storage_path>/<name>; a path or s3://bucket/prefix/<name>)")
     parser.add_argument("--out", default=None,
                         help="output directory or URI (default: the single experiment directory)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         trials_path, epochs_path = export_experiment(args.experiment_dirs, args.out)

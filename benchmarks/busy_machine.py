@@ -1,6 +1,6 @@
 """What a local sweep gets on a machine other work keeps busy: wall time beside N CPU-bound processes.
 
-    python benchmarks/busy_machine.py [--hogs 2] [--polite-limit 8] [--skip-polite]
+    python benchmarks/busy_machine.py [--hogs 2] [--polite-limit 8] [--skip-polite] [--core-share-only]
 
 Runs the same smoke sweep (`sweeps/antirectifier_mnist.py --smoke`: 4 trials of 3 epochs,
 2 at a time on a 2-core machine, Ray's start included) three times, each a fresh driver and a
@@ -126,6 +126,8 @@ def main() -> None:
     parser.add_argument("--polite-limit", type=float, default=8.0,
                         help="stop the --polite run after this many times the idle wall time (default: 8)")
     parser.add_argument("--skip-polite", action="store_true", help="do not run the --polite sweep")
+    parser.add_argument("--core-share-only", action="store_true",
+                        help="measure only a worker's share of a core (the first part; about 25 s)")
     parser.add_argument("--hogs-session", choices=("same", "own"), default="same",
                         help="same: the hogs run in the sweep's session, as jobs started from one shell or batch "
                              "script do, and as every process does where autogroup is off; own: each in a session "
@@ -136,6 +138,11 @@ def main() -> None:
     shares = {"default": core_share(polite=False), "polite": core_share(polite=True)}
     print(f"a worker's share of a core beside one CPU-bound process: {shares['default']:.3f} at the driver's "
           f"priority, {shares['polite']:.3f} at Ray's +15 (--polite)", flush=True)
+    if args.core_share_only:
+        print(json.dumps({"ratio": round(shares["polite"] / shares["default"], 3),
+                          "core_share_default": round(shares["default"], 3),
+                          "core_share_polite": round(shares["polite"], 3), "autogroup": autogroup()}))
+        return
 
     with tempfile.TemporaryDirectory(prefix="busy-machine-") as folder:
         storage = Path(folder)

@@ -8,7 +8,7 @@ defaulted, are the activation's settings: a trial config sets one by its own nam
 Builders call `resolve_activation(name)` once and then ask the resolved activation for
 layers, dropout and initializer; they never test an activation's name.
 
-Adding an activation is one entry in `ACTIVATIONS` (README "Adding an activation").
+Adding an activation is one entry in `ACTIVATIONS` (docs/extending.md).
 """
 
 from __future__ import annotations

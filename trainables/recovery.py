@@ -5,7 +5,7 @@ Ray's checkpoint manager deletes a superseded checkpoint the moment it registers
 trial's latest checkpoint only at its next snapshot. A run killed between the two leaves a
 state naming a deleted, or half-deleted, directory, and Ray's `Trainable.restore` refuses it
 ("does not exist on storage anymore") on every retry: the trial ended ERROR on `--resume` (a
-CI run of tests/test_confirm.py hit this window). So:
+CI run of tests/engine/test_confirm.py hit this window). So:
 
 - on `--resume`, before `Tuner.restore`, `recreate_lost_checkpoints` puts back an empty
   directory (with a note) where an unfinished trial's recorded checkpoint was, so that Ray hands
@@ -80,24 +80,27 @@ def checkpoint_to_load(checkpoint: Any) -> Any:
     return None
 
 
-def recorded_checkpoints(experiment_path: str) -> dict[str, Any]:
+def recorded_checkpoints(experiment_path: str, filesystem: Any = None) -> dict[str, Any]:
     """Each unfinished trial's latest checkpoint as Tune's saved state names it: what
-    `Tuner.restore` restores it from (`Trial.checkpoint`). Empty before the first state snapshot."""
+    `Tuner.restore` restores it from (`Trial.checkpoint`). Empty before the first state snapshot.
+
+    `experiment_path` is a local path, or a path on `filesystem` (a pyarrow filesystem: object
+    storage, as `analysis.storage.ray_storage` gives it)."""
     from ray import tune
 
     try:
-        trials = tune.ExperimentAnalysis(experiment_path).trials
+        trials = tune.ExperimentAnalysis(experiment_path, storage_filesystem=filesystem).trials
     except ValueError:  # no experiment state saved yet (or one being rewritten): nothing recorded
         return {}
     return {trial.trial_id: trial.checkpoint for trial in trials
             if trial.status != "TERMINATED" and trial.checkpoint is not None}
 
 
-def recreate_lost_checkpoints(experiment_path: str) -> list[str]:
+def recreate_lost_checkpoints(experiment_path: str, filesystem: Any = None) -> list[str]:
     """Recreate, empty, each unfinished trial's recorded checkpoint that is no longer on storage;
     the trial ids whose checkpoint was recreated."""
     recreated = []
-    for trial_id, checkpoint in sorted(recorded_checkpoints(experiment_path).items()):
+    for trial_id, checkpoint in sorted(recorded_checkpoints(experiment_path, filesystem).items()):
         filesystem, path = checkpoint.filesystem, checkpoint.path
         if _exists(filesystem, path):
             continue

@@ -108,7 +108,7 @@ def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epo
                        help="budget-fair ASHA: every combination of these keys' values (an arm) has its own "
                             "rungs; 'none' = one pool (default: the sweep's scientific keys that take more "
                             "than one value)")
-    confirm = parser.add_argument_group("confirmation (after the search; see README, 'Comparing activations')")
+    confirm = parser.add_argument_group("confirmation (after the search; see docs/comparing-activations.md)")
     confirm.add_argument("--confirm", type=_positive_int, default=None, metavar="K",
                          help="re-run each arm's top K configurations with new seeds to the full budget under "
                               "FIFO, as the experiment <name>-confirm, and print the verdict from those runs; "
@@ -168,12 +168,15 @@ def _output_flags(group: Any, *, dataset: str) -> None:
                        help=f"dataset name: the real one or a stand-in (synthetic-..., digits) (default: {dataset}; "
                             "--smoke: a generated stand-in)")
     group.add_argument("--data-dir", default=None,
-                       help="offline data directory holding the standard files (see README, 'Offline data')")
+                       help="offline data directory holding the standard files (see docs/data.md)")
     group.add_argument("--validation", choices=("holdout", "test"), default=None,
                        help="holdout: decide on 10%% of the training split held out (default; --record: test); "
                             "test: the seeds' protocol, validating on the test split")
     group.add_argument("--storage-path", default=os.path.expanduser("~/ray_results"),
-                       help="where experiments are stored (default: ~/ray_results)")
+                       help="where experiments are stored: a local path (on a cluster, one every node mounts "
+                            "at the same path) or s3://BUCKET/PREFIX, credentials and endpoint from the "
+                            "environment (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL; docs/clusters.md) "
+                            "(default: ~/ray_results)")
     group.add_argument("--name", type=plain_name, default=None, help="experiment name (default: <family>-<timestamp>)")
     group.add_argument("--resume", action="store_true",
                        help="restore the interrupted sweep --name: finished trials are kept, errored ones retried")

@@ -9,19 +9,21 @@ every seed the search used), to the search's full budget, under FIFO. Arms pair 
 (configuration rank, seed), so each comparison has N x K pairs, and the verdict comes from
 those trials only, on test accuracy at the end of the fixed budget.
 
-Which stage runs follows from what is on disk: a search with its tables (`trials.parquet`,
-written when it finished) is done, so `--confirm` with its `--name` runs the confirmation
-only, and `--resume` continues whichever stage was interrupted.
+Which stage runs follows from what is on storage (a local disk or object storage, alike): a
+search with its tables (`trials.parquet`, written when it finished) is done, so `--confirm`
+with its `--name` runs the confirmation only, and `--resume` continues whichever stage was
+interrupted.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 from collections import Counter
-from pathlib import Path
 from typing import Any, Callable
 
+from analysis import storage
 from sweeps.engine.cli import MAX_SEED, UsageError
 from sweeps.engine.plan import Plan
 
@@ -36,12 +38,17 @@ def search_finished(plan: Plan) -> bool:
     """The search wrote its tables (the export runs only once its `fit()` returned complete) and
     no trial errored: a search with errored trials exits 1 before the confirmation, and `--resume`
     retries them first (sweeps.engine.lost_trials)."""
-    import pandas as pd
+    import pyarrow.parquet as pq
 
     from analysis.schema import TRIALS_FILE
+    from sweeps.engine.locations import is_file
 
-    path = plan.experiment_dir / TRIALS_FILE
-    return path.is_file() and not pd.read_parquet(path, columns=["status"])["status"].eq("errored").any()
+    path = storage.join(plan.experiment_dir, TRIALS_FILE)
+    if not is_file(path):
+        return False
+    location = storage.locate(path)
+    statuses = pq.read_table(location.path, filesystem=location.filesystem, columns=["status"]).column("status")
+    return "errored" not in statuses.to_pylist()
 
 
 def confirmation_only(plan: Plan) -> bool:
@@ -53,10 +60,9 @@ def confirmation_plan(plan: Plan) -> Plan:
     """The confirmation experiment's plan, from the finished search's tables and configs."""
     from analysis.confirmation import top_configurations
     from analysis.tables import read_tables
+    from sweeps.engine.locations import experiment_dirs, is_dir
 
-    if "://" in plan.storage_path:
-        raise UsageError("--confirm reads the search's trials from disk: give a local --storage-path")
-    tables = read_tables(plan.experiment_dir)
+    tables = read_tables(plan.experiment_dir)  # a local folder or a URI
     configs = _search_configs(plan.experiment_dir, tables.trials)
     if not configs:
         raise UsageError(f"--confirm: the search {plan.name!r} has no trials to confirm")
@@ -71,21 +77,22 @@ def confirmation_plan(plan: Plan) -> Plan:
     return dataclasses.replace(
         plan, param_space=_space(plan, chosen, seeds), name=confirm_name(plan.name), scheduler="fifo",
         stratify=(), trials_per_arm=None, num_samples=1, max_epochs=epochs,
-        resume=plan.resume and (plan.experiment_dir.parent / confirm_name(plan.name)).is_dir(),
+        resume=plan.resume and is_dir(experiment_dirs(plan)[1]),
         tools=dataclasses.replace(plan.tools, search="random", time_budget=None, dry_run=False),
         confirm=None, confirmed=tuple(chosen),
     )
 
 
-def _search_configs(experiment_dir: Path, trials: Any) -> dict[str, dict[str, Any]]:
+def _search_configs(experiment_dir: str, trials: Any) -> dict[str, dict[str, Any]]:
     """Trial id -> the config it ran (params.json: exact types, unlike Parquet's flattened columns)."""
     configs = {}
     for row in trials[["trial_id", "trial_dir"]].itertuples(index=False):
-        path = experiment_dir / str(row.trial_dir) / "params.json"
+        path = storage.join(experiment_dir, str(row.trial_dir), "params.json")
         try:
-            configs[str(row.trial_id)] = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise UsageError(f"--confirm: cannot read the search trial's config {path}: {error}") from None
+            configs[str(row.trial_id)] = json.loads(storage.read_text(path))
+        except (OSError, ValueError) as error:  # JSONDecodeError and StorageError are ValueErrors
+            raise UsageError(f"--confirm: cannot read the search trial's config {storage.redact(path)}: "
+                             f"{storage.one_line(error)}") from None
     return configs
 
 
@@ -131,7 +138,8 @@ def _lookup(table: dict[str, dict[str, Any]], key: str) -> Callable[[Any], Any]:
 def describe(plan: Plan) -> list[str]:
     """What the confirmation will run, before the search has said which configurations."""
     return [f"confirmation: each arm's top {plan.confirm} configuration(s) x {plan.confirm_repeats} new seed(s), "
-            f"FIFO to the full budget ({plan.max_epochs} epochs) -> {plan.storage_path}/{confirm_name(plan.name)}; "
+            f"FIFO to the full budget ({plan.max_epochs} epochs) -> "
+            f"{storage.join(plan.storage_path, confirm_name(plan.name))}; "
             "the verdict comes from those trials only (test accuracy at the budget)"]
 
 
@@ -162,4 +170,4 @@ def print_verdict(plan: Plan) -> None:
         print("  nothing to compare: one arm, or fewer than 2 pairs of finished trials per comparison")
     for row in table.itertuples(index=False):
         print(f"  {row.verdict}")
-    print(f"report: python -m analysis.report {plan.experiment_dir}")
+    print(f"report: python -m analysis.report {shlex.quote(plan.experiment_dir)}")

@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser, positive_float: Any) -> None:
                        help="also log every trial to MLflow, Weights & Biases or Aim (repeatable)")
     group.add_argument("--tracker-uri", default=None,
                        help="MLflow tracking URI or Aim repository (default: $MLFLOW_TRACKING_URI / $AIM_REPO, "
-                            "else beside the experiments under --storage-path)")
+                            "else beside the experiments under --storage-path; with object storage (s3://...), "
+                            "under ~/ray_results on the driver, as are W&B's offline runs)")
     group.add_argument("--tracker-project", default=None,
                        help="MLflow experiment / W&B project (default: $MLFLOW_EXPERIMENT_NAME / $WANDB_PROJECT, "
                             "else the sweep's name / family)")
@@ -99,28 +100,15 @@ def callbacks(plan: Any) -> list[Any]:
 def dry_run_lines(plan: Any, before_join: Callable[[], None] = lambda: None) -> list[str]:
     """The `--dry-run` report; joins a cluster (after `before_join`, e.g. presenting its token)
     only to read its resources when --address is given."""
-    from sweeps.engine.dry_run import describe, local_resources
+    from sweeps.engine.dry_run import describe
+    from sweeps.engine.resources import cluster_resources, local_resources
 
     if plan.address:
         before_join()
     resources = cluster_resources(plan.address) if plan.address else local_resources()
-    lines = describe(plan, resources, scientific=getattr(plan.sweep, "scientific", ("activation",)))
+    lines = describe(plan, resources)
     if plan.tools.search == "optuna":
         where = next(index for index, line in enumerate(lines) if line.startswith("sampled configurations"))
         lines.insert(where, "--search optuna: the same trials per arm, but TPE chooses the nuisance values "
                             "(the samples below are what random search would run)")
     return lines
-
-
-def cluster_resources(address: str) -> Any:
-    """Read a running cluster's CPUs and GPUs (connects as a driver; starts nothing)."""
-    import ray
-
-    from sweeps.engine.dry_run import Resources
-
-    ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-    try:
-        total = ray.cluster_resources()
-    finally:
-        ray.shutdown()
-    return Resources(cpus=total.get("CPU", 0.0), gpus=total.get("GPU", 0.0), where=f"the cluster at {address}")

@@ -74,12 +74,17 @@ def convert_value(key: str, text: str, plain: Any) -> Any:
         try:
             elements = json.loads(text)
         except json.JSONDecodeError as error:
-            raise UsageError(f"--set {key}={text}: not a JSON list ({error.msg})") from None
+            raise UsageError(f"{_shown(key, text)}: not a JSON list ({error.msg})") from None
         if not elements:
             raise UsageError(f"--set {key}=[]: a grid needs at least one value")
         return [_scalar(key, element if isinstance(element, str) else json.dumps(element), plain)
                 for element in elements]
     return _scalar(key, text, plain)
+
+
+def _shown(key: str, text: str) -> str:
+    """The assignment as typed, quoted when it holds a newline or a control character (one line)."""
+    return f"--set {key}={text}" if text.isprintable() else f"--set {key}={text!r}"
 
 
 def _members(plain: Any) -> tuple[list[Any], bool]:
@@ -104,7 +109,7 @@ def _scalar(key: str, text: str, plain: Any) -> Any:
     expected = " or ".join(_WORDS[member] for member in members if member in _WORDS)
     if allows_none:
         expected += " or null"
-    raise UsageError(f"--set {key}={text}: expected {expected}")
+    raise UsageError(f"{_shown(key, text)}: expected {expected}")
 
 
 def _parse_as(kind: type, text: str) -> Any:

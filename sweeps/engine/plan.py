@@ -9,14 +9,17 @@ outside world (the storage path, the data, a cluster) is `sweeps.engine.prefligh
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
-from sweeps.engine.cli import DEFAULT_CONFIRM_REPEATS, MAX_SEED, UsageError, build_parser
+from sweeps.engine.cli import (
+    DEFAULT_CONFIRM_REPEATS,
+    MAX_SEED,
+    UsageError,
+    build_parser,
+)
 from sweeps.engine.integrations import Tools, tools_from_args
 from sweeps.engine.sweep import Space, Sweep
 
@@ -58,8 +61,11 @@ class Plan:
     polite: bool = False  # a local instance's trial workers at Ray's niceness +15 (sweeps.engine.priority)
 
     @property
-    def experiment_dir(self) -> Path:
-        return Path(self.storage_path) / self.name
+    def experiment_dir(self) -> str:
+        """<storage_path>/<name>: a local path or a URI (analysis.storage.join keeps its query)."""
+        from analysis import storage
+
+        return storage.join(self.storage_path, self.name)
 
     @property
     def dataset(self) -> str:
@@ -132,12 +138,13 @@ def _check_confirm(args: argparse.Namespace) -> None:
 def _stratify(sweep: Sweep, args: argparse.Namespace, space: Space) -> tuple[str, ...]:
     """--stratify keys (each a grid, so every arm runs the same configurations), else the
     sweep's scientific keys that are grids of more than one value; () for FIFO or 'none'."""
-    from sweeps.engine.space_checks import is_grid
+    from sweeps.engine.space import grid_keys, is_grid
 
     if args.scheduler != "asha" or args.stratify == "none":
         return ()
     if args.stratify is None:
-        return tuple(key for key in sweep.scientific if is_grid(space.get(key)) and len(space[key]["grid_search"]) > 1)
+        varying = grid_keys(space, several=True)
+        return tuple(key for key in sweep.scientific if key in varying)
     keys = tuple(key.strip() for key in args.stratify.split(",") if key.strip())
     for key in keys:
         if not is_grid(space.get(key)):
@@ -148,15 +155,20 @@ def _stratify(sweep: Sweep, args: argparse.Namespace, space: Space) -> tuple[str
 
 def _trials_per_arm(space: Space, stratify: tuple[str, ...], num_samples: int) -> int:
     """Samples x every other grid (seeds included): what each arm runs."""
-    from sweeps.engine.space_checks import is_grid
+    from sweeps.engine.space import grid_size
 
-    others = [len(value["grid_search"]) for key, value in space.items() if is_grid(value) and key not in stratify]
-    return num_samples * math.prod(others)
+    return num_samples * grid_size(space, without=stratify)
 
 
 def _storage_path(text: str) -> str:
-    """Local paths made absolute (Tune needs that); URIs (s3://, gs://) kept as given."""
-    return text if "://" in text else os.path.abspath(os.path.expanduser(text))
+    """A local path made absolute (Tune needs that), a URI checked: one that embeds credentials is
+    refused here, before anything starts, in a line that never shows them (analysis.storage)."""
+    from analysis.storage import StorageError, normalize
+
+    try:
+        return normalize(text)
+    except StorageError as error:
+        raise UsageError(f"--storage-path {error}") from None
 
 
 def _check_record(sweep: Sweep, record: int | None) -> None:
@@ -240,11 +252,10 @@ def search_space(sweep: Sweep, args: argparse.Namespace, max_epochs: int) -> Spa
 
 def typed_overrides(space: Space, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """--set values converted by their keys' types; model and activation names checked first."""
+    from sweeps.engine.overrides import convert_overrides, convert_value
+    from sweeps.engine.space import values_of
     from trainables.activations import available_activations
     from trainables.models import available_models
-
-    from sweeps.engine.overrides import convert_overrides, convert_value
-    from sweeps.engine.space_checks import values_of
 
     names = {name: [convert_value(key, text, str) for key, text in pairs if key == name]
              for name in ("model", "activation")}

@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import tempfile
-from pathlib import Path
 
 from sweeps.engine.cli import UsageError
 from sweeps.engine.plan import Plan
@@ -35,38 +34,45 @@ def preflight(plan: Plan) -> None:
 
 
 def check_experiment_dir(plan: Plan) -> None:
-    if _is_remote(plan.storage_path):
-        return
-    exists = plan.experiment_dir.exists()
-    if plan.resume and not plan.experiment_dir.is_dir():
+    """The experiment to resume is there; a new one (and its confirmation) is not. On object
+    storage too: a prefix with objects under it is a folder (sweeps.engine.locations)."""
+    from analysis import storage
+    from sweeps.engine.locations import exists, is_dir
+
+    search, confirmation = experiment_dirs(plan)
+    if plan.resume and not is_dir(search):
         raise UsageError(f"nothing to resume: no experiment {plan.name!r} under {plan.storage_path}")
-    if not plan.resume and exists:
+    if not plan.resume and exists(search):
         raise UsageError(f"experiment {plan.name!r} already exists under {plan.storage_path}: "
                          "pass --resume, or another --name")
-    confirmation = experiment_dirs(plan)[1]
-    if plan.confirm is not None and not plan.resume and confirmation.exists():  # found now, not after the search
-        raise UsageError(f"experiment {confirmation.name!r} already exists under {plan.storage_path}: "
+    if plan.confirm is not None and not plan.resume and exists(confirmation):  # found now, not after the search
+        raise UsageError(f"experiment {storage.name(confirmation)!r} already exists under {plan.storage_path}: "
                          "pass --resume, or another --name")
 
 
-def experiment_dirs(plan: Plan) -> tuple[Path, Path]:
+def experiment_dirs(plan: Plan) -> tuple[str, str]:
     """The search's directory and its confirmation's (`<name>-confirm`), whether or not they exist."""
-    from sweeps.engine.confirm import confirm_name
+    from sweeps.engine.locations import experiment_dirs as both
 
-    return plan.experiment_dir, plan.experiment_dir.parent / confirm_name(plan.name)
+    return both(plan)
 
 
-def existing_experiments(plan: Plan) -> frozenset[Path]:
+def existing_experiments(plan: Plan) -> frozenset[str]:
     """The experiment directories there before this run: a usage error never removes them."""
-    if _is_remote(plan.storage_path):
-        return frozenset()
-    return frozenset(path for path in experiment_dirs(plan) if path.exists())
+    from sweeps.engine.locations import exists
+
+    return frozenset(path for path in experiment_dirs(plan) if exists(path))
 
 
 def check_storage(storage_path: str) -> None:
-    """The storage path can be created and written, and has room for checkpoints."""
-    if _is_remote(storage_path):
-        return  # s3://, gs://: Tune's filesystem layer reports its own errors
+    """The storage path can be created and written, and (on a disk) has room for checkpoints."""
+    from analysis import storage
+
+    if storage.is_remote(storage_path):
+        from sweeps.engine.locations import check_object_storage
+
+        check_object_storage(storage_path)  # a probe written and deleted; free space is the provider's
+        return
     try:
         os.makedirs(storage_path, exist_ok=True)
         with tempfile.TemporaryFile(dir=storage_path) as probe:
@@ -87,10 +93,6 @@ def storage_error_message(error: OSError, storage_path: str) -> str | None:
         where = error.filename or storage_path
         return f"cannot write {where}: {error.strerror} (storage path {storage_path})"
     return None
-
-
-def _is_remote(path: str) -> bool:
-    return "://" in path
 
 
 def check_address(address: str, timeout: float = 3.0) -> None:
@@ -122,17 +124,14 @@ def check_data(dataset: str, data_dir: str | None) -> None:
         raise UsageError(str(error)) from None
 
 
-def remove_unfinished_experiment(plan: Plan, keep: frozenset[Path] = frozenset()) -> None:
+def remove_unfinished_experiment(plan: Plan, keep: frozenset[str] = frozenset()) -> None:
     """After a usage error: nothing this run half-wrote stays behind.
 
-    Only directories this run created go (the search's and its confirmation's); one that was
-    there before it started (`keep`: an interrupted sweep the user forgot --resume for) or that
-    holds finished tables is never touched.
+    Only directories this run created go (the search's and its confirmation's, on a disk or on
+    object storage); one that was there before it started (`keep`: an interrupted sweep the user
+    forgot --resume for) or that holds finished tables is never touched.
     """
     from analysis.schema import TRIALS_FILE
+    from sweeps.engine.locations import remove_unfinished
 
-    if _is_remote(plan.storage_path):
-        return
-    for directory in experiment_dirs(plan):
-        if directory.is_dir() and directory not in keep and not (directory / TRIALS_FILE).is_file():
-            shutil.rmtree(directory, ignore_errors=True)
+    remove_unfinished(experiment_dirs(plan), keep, TRIALS_FILE)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import posixpath
 import shlex
 import signal
 import sys
@@ -114,12 +115,12 @@ def print_dashboard(context: Any) -> None:
 
 
 def resolve_gpus(plan: Plan) -> float:
-    """The user's share, else the sweep's default share when the cluster has GPUs, else none."""
+    """The GPU share every trial requests (sweeps.engine.resources.gpu_share, as the dry run says)."""
     import ray
 
-    if plan.gpus_per_trial is not None:
-        return plan.gpus_per_trial
-    return plan.sweep.gpus_per_trial if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+    from sweeps.engine.resources import gpu_share
+
+    return gpu_share(plan.gpus_per_trial, plan.sweep.gpus_per_trial, ray.cluster_resources().get("GPU", 0))
 
 
 def make_trainable(plan: Plan, data: Any, gpus: float):
@@ -147,9 +148,10 @@ def checkpoint_config(plan: Plan) -> Any:
 
 def reopen_lost_checkpoints(plan: Plan) -> None:
     """Checkpoints Tune deleted before saving the state that names them (trainables.recovery)."""
+    from sweeps.engine.locations import restore_source
     from trainables.recovery import recreate_lost_checkpoints
 
-    lost = recreate_lost_checkpoints(str(plan.experiment_dir))
+    lost = recreate_lost_checkpoints(*restore_source(plan.experiment_dir))
     if lost:
         print(f"[{plan.sweep.family}] {plan.name}: the interrupted run lost the latest checkpoint of "
               f"{len(lost)} trial(s) ({', '.join(lost)}); they continue from an earlier checkpoint "
@@ -159,40 +161,45 @@ def reopen_lost_checkpoints(plan: Plan) -> None:
 def make_tuner(plan: Plan, trainable: Any):
     from ray import tune
 
+    from sweeps.engine.credentials import keep_credentials_out_of_runtime_envs
     from sweeps.engine.fair_asha import scheduler_for
     from sweeps.engine.integrations import callbacks, tune_settings
+    from sweeps.engine.locations import restore_source, trial_dirname_creator, tune_storage
 
+    keep_credentials_out_of_runtime_envs()  # Ray would log the driver's storage keys with every trial
     param_space, settings = tune_settings(plan)  # by --search; --time-budget
     if plan.resume:  # the same param_space: new trials resolve its sample_from functions
-        if not tune.Tuner.can_restore(str(plan.experiment_dir)):
+        path, filesystem = restore_source(plan.experiment_dir)  # a URI's endpoint kept (ray-project/ray#34489)
+        if not tune.Tuner.can_restore(path, storage_filesystem=filesystem):
             raise UsageError(f"cannot resume {plan.name!r}: {plan.experiment_dir} holds no Tune experiment "
                              "(stopped before Tune saved one); delete it to start that sweep again")
         reopen_lost_checkpoints(plan)
-        return tune.Tuner.restore(str(plan.experiment_dir), trainable=trainable, resume_errored=True,
-                                  param_space=param_space)
+        return tune.Tuner.restore(path, trainable=trainable, resume_errored=True, param_space=param_space,
+                                  storage_filesystem=filesystem)
     from sweeps.engine.lost_trials import record_errors
 
+    settings["trial_dirname_creator"] = trial_dirname_creator(plan.storage_path, settings.get("trial_dirname_creator"))
     scheduler = record_errors(scheduler_for(plan))  # ASHA, budget-fair ASHA (--stratify) or FIFO; errors saved
     return tune.Tuner(
         trainable,
         param_space=param_space,
         # reuse_actors: a trial after the first in a process skips the actor start and the imports
         # (benchmarks/trial_startup.py); `train` clears the Keras session, results stay identical
-        # (tests/test_trial_startup.py).
+        # (tests/trainables/test_trial_startup.py).
         # Not with budget-fair ASHA: a paused trial resumed on a reused actor lost its promotion
-        # (tests/test_fair_asha.py saw 1 of 2 promoted trials reach the next rung, others left PAUSED).
+        # (tests/engine/test_fair_asha.py saw 1 of 2 promoted trials reach the next rung, others left PAUSED).
         tune_config=tune.TuneConfig(metric=plan.metric, mode=plan.mode, scheduler=scheduler,
                                     reuse_actors=not plan.stratify,
                                     **settings),
         run_config=tune.RunConfig(
-            name=plan.name, storage_path=plan.storage_path, verbose=plan.verbose,
+            name=plan.name, **tune_storage(plan.storage_path), verbose=plan.verbose,
             failure_config=tune.FailureConfig(max_failures=plan.max_failures),
             checkpoint_config=checkpoint_config(plan), callbacks=callbacks(plan), log_to_file=True,
         ),
     )
 
 
-def export_tables(experiment_dir: Path) -> tuple[Path, Path]:
+def export_tables(experiment_dir: str) -> tuple[Path | str, Path | str]:
     from analysis.export import export_experiment
 
     return export_experiment([experiment_dir], out_dir=experiment_dir)
@@ -229,6 +236,7 @@ def run_with(plan: Plan, stop: StopSignals) -> int:
     from sweeps.engine import confirm, lease
     from sweeps.engine.console import quiet_driver_environment
     from sweeps.engine.preflight import check_experiment_dir, preflight
+    from sweeps.engine.shared_storage import check_shared_storage
 
     stop.last_words = lambda signum: interrupted_line(plan, signum)  # if Ray never lets the main thread out
     lease.check_free(plan.storage_path, [plan.name, confirm.confirm_name(plan.name)])  # reads only
@@ -247,6 +255,7 @@ def run_with(plan: Plan, stop: StopSignals) -> int:
         context = start_ray(plan)
         stop.install()  # after ray.init, which put its own handlers (and absl's crash dump) on SIGTERM
         try:
+            check_shared_storage(plan.storage_path)  # on several nodes a local path must be one shared disk
             if plan.dashboard:
                 print_dashboard(context)
             gpus = resolve_gpus(plan)
@@ -322,6 +331,8 @@ def first_error_line(error: BaseException) -> str:
 
 
 def summarize(results: Any, plan: Plan) -> None:
+    from analysis import storage
+
     errors = results.num_errors
     print(f"{len(results)} trial(s), {errors} errored")
     try:
@@ -331,7 +342,8 @@ def summarize(results: Any, plan: Plan) -> None:
         return
     value = best.metrics.get(plan.metric)
     config = {key: best.config[key] for key in sorted(best.config) if key not in ("data_dir",)}
-    print(f"best trial: {plan.metric}={value} at epoch {best.metrics.get('epoch')}  ({best.path})")
+    where = storage.join(plan.experiment_dir, posixpath.basename(best.path))  # Tune's path lacks the scheme
+    print(f"best trial: {plan.metric}={value} at epoch {best.metrics.get('epoch')}  ({where})")
     print("  config: " + ", ".join(f"{key}={value}" for key, value in config.items()))
 
 
@@ -356,7 +368,7 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     argv = list(sys.argv[1:] if argv is None else argv)
-    plan, existing = None, frozenset()
+    plan, existing = None, None  # existing: None until known (then a usage error may clean up)
     with StopSignals():
         try:
             args = parse_args(sweep, argv)  # --help and malformed flags answer before Keras is imported (~5 s)
@@ -367,14 +379,16 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
                 check_free(args.storage_path, [args.name, confirm_name(args.name)])
             import_keras_quietly()
             plan = plan_from_args(sweep, argv)
-            existing = existing_experiments(plan)
             if plan.tools.dry_run:
                 return dry_run(plan)
+            existing = existing_experiments(plan)
             return run(plan)
         except UsageError as error:
             return usage_error(error, plan, existing)
         except OSError as error:
             return storage_error(error, plan)
+        except ValueError as error:  # analysis.storage.StorageError: object storage failed during the run
+            return object_storage_error(error, plan, existing)
         except (KeyboardInterrupt, Interrupted) as error:
             return interrupted(plan, getattr(error, "signum", signal.SIGINT))
 
@@ -383,28 +397,46 @@ def dry_run(plan: Plan) -> int:
     """`--dry-run`: the plan, checked against what exists (no storage probe, no download), printed."""
     from sweeps.engine import confirm
     from sweeps.engine.integrations import dry_run_lines
+    from analysis import storage
     from sweeps.engine.preflight import check_address, check_experiment_dir
 
-    if confirm.confirmation_only(plan):  # the search is done: what the confirmation would run
+    remote = storage.is_remote(plan.storage_path)  # object storage is not reached by a dry run
+    if not remote and confirm.confirmation_only(plan):  # the search is done: what the confirmation would run
         plan = confirm.confirmation_plan(plan)
-    check_experiment_dir(plan)
+    if not remote:
+        check_experiment_dir(plan)
     if plan.address:
         check_address(plan.address)
     lines = dry_run_lines(plan, before_join=use_auth_token_if_present)
+    if remote:
+        lines.append(f"storage: {plan.storage_path} not read by a dry run (whether {plan.name!r} exists is "
+                     "checked when the sweep starts, with a write probe)")
     if plan.confirm is not None:
         lines += confirm.describe(plan)
     print("\n".join(lines))
     return EXIT_OK
 
 
-def usage_error(error: UsageError, plan: Plan | None, existing: frozenset[Path] = frozenset()) -> int:
+def usage_error(error: UsageError, plan: Plan | None, existing: frozenset[str] | None = None) -> int:
+    """One line, exit 2; what this run created goes, once it is known what was there before it
+    (never another live driver's experiment)."""
     from sweeps.engine.lease import LeaseHeld
     from sweeps.engine.preflight import remove_unfinished_experiment
 
-    if plan is not None and not isinstance(error, LeaseHeld):  # another driver's experiment is never touched
+    if plan is not None and existing is not None and not isinstance(error, LeaseHeld):
         remove_unfinished_experiment(plan, keep=existing)
     print(f"error: {error}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def object_storage_error(error: ValueError, plan: Plan | None, existing: frozenset[str] | None) -> int:
+    """Object storage that failed (unreachable, denied, missing bucket): the usage-error line
+    (analysis.storage words it without secrets); any other ValueError is a bug, raised as is."""
+    from analysis.storage import StorageError
+
+    if not isinstance(error, StorageError):
+        raise error
+    return usage_error(UsageError(str(error)), plan, existing)
 
 
 def storage_error(error: OSError, plan: Plan | None) -> int:
@@ -430,10 +462,15 @@ def interrupted(plan: Plan | None, signum: int = signal.SIGINT) -> int:
 
 
 def interrupted_line(plan: Plan | None, signum: int) -> str:
+    from analysis import storage
     from sweeps.engine.signals import signal_name
 
+    try:
+        started = plan is not None and storage.is_dir(plan.experiment_dir)
+    except ValueError:  # object storage unreachable now: the hint may still help
+        started = True
     by = f"by {signal_name(signum)}"
-    if plan is None or not plan.experiment_dir.is_dir():
+    if not started:
         return f"interrupted {by} before the sweep started; nothing to resume"
     return f"interrupted {by}; resume with: {resume_command(plan)}"
 

@@ -20,11 +20,9 @@ from typing import Any, Mapping, Sequence
 from ray.tune.search import Repeater, Searcher
 from ray.tune.search.repeater import TRIAL_INDEX
 
+from sweeps.engine.space import grid_values, is_grid, is_sampled
+
 Space = dict[str, Any]
-
-
-def _is_grid(value: Any) -> bool:
-    return isinstance(value, dict) and "grid_search" in value
 
 
 def split_space(space: Mapping[str, Any], seed_key: str = "seed") -> tuple[Space, list[dict], Space, list]:
@@ -33,18 +31,15 @@ def split_space(space: Mapping[str, Any], seed_key: str = "seed") -> tuple[Space
     Constants include `sample_from` functions (Tune resolves them on the trial's config);
     the nuisance domains are the randomly sampled dimensions TPE takes over.
     """
-    from ray.tune.search.sample import Domain, Function
-
     constants, grids, nuisance = {}, {}, {}
     for key, value in space.items():
-        if _is_grid(value) and key != seed_key:
+        if is_grid(value) and key != seed_key:
             grids[key] = list(value["grid_search"])
-        elif isinstance(value, Domain) and not isinstance(value, Function):
+        elif is_sampled(value):
             nuisance[key] = value
         elif key != seed_key:
             constants[key] = value
-    seed = space.get(seed_key)
-    seeds = list(seed["grid_search"]) if _is_grid(seed) else [seed]
+    seeds = grid_values(space, seed_key)
     cells = [dict(zip(grids, values)) for values in itertools.product(*grids.values())]
     return constants, cells, nuisance, seeds
 

@@ -8,34 +8,16 @@ anywhere in the space fails before Ray starts, with the trainable's own message.
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Any, Iterator, Mapping
 
 from sweeps.engine.cli import UsageError
+from sweeps.engine.space import grid_keys, grid_size, is_grid, is_sampled
 
 Space = dict[str, Any]
 # Settings of the data the driver loads once and shares: one value for the whole sweep.
 DATA_KEYS = ("image_size", "train_limit", "val_limit", "validation", "validation_fraction")
 # Trials per sample beyond which a grid is a typo (a pasted list), not an experiment.
 MAX_GRID_COMBINATIONS = 100_000
-
-
-def is_grid(value: Any) -> bool:
-    return isinstance(value, dict) and "grid_search" in value
-
-
-def values_of(space: Mapping[str, Any], key: str) -> list[Any]:
-    """Every value `key` can take in the space (constant, grid, or categorical choice)."""
-    from ray.tune.search.sample import Categorical, Domain
-
-    value = space.get(key)
-    if is_grid(value):
-        return list(value["grid_search"])
-    if isinstance(value, Categorical):
-        return list(value.categories)
-    if isinstance(value, Domain):
-        return []
-    return [value]
 
 
 def sample_config(space: Space, seed: int = 0) -> dict[str, Any]:
@@ -45,7 +27,7 @@ def sample_config(space: Space, seed: int = 0) -> dict[str, Any]:
 
 def _fill(space: Space, grid_values: Mapping[str, Any], rng: Any, overrides: Mapping[str, Any]) -> dict[str, Any]:
     """A config: grid values, random dimensions drawn (or overridden), derived keys computed."""
-    from ray.tune.search.sample import Domain, Function
+    from sweeps.engine.space import is_derived
 
     config: dict[str, Any] = {}
     for key, value in space.items():
@@ -53,12 +35,12 @@ def _fill(space: Space, grid_values: Mapping[str, Any], rng: Any, overrides: Map
             config[key] = overrides[key]
         elif key in grid_values:
             config[key] = grid_values[key]
-        elif isinstance(value, Domain) and not isinstance(value, Function):
+        elif is_sampled(value):
             config[key] = value.sample(random_state=rng)
-        elif not isinstance(value, Function):
+        elif not is_derived(value):
             config[key] = value
     for key, value in space.items():  # sample_from: depends on the keys filled above
-        if isinstance(value, Function) and key not in overrides:
+        if is_derived(value) and key not in overrides:
             try:
                 config[key] = value.sample(config=config)
             except Exception as error:  # the sweep's own function, fed a value the user set
@@ -79,9 +61,9 @@ def _grid_configs(space: Space, seed: int) -> Iterator[dict[str, Any]]:
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    grid_keys = [key for key, value in space.items() if is_grid(value)]
-    for combination in itertools.product(*(space[key]["grid_search"] for key in grid_keys)):
-        yield _fill(space, dict(zip(grid_keys, combination)), rng, {})
+    keys = grid_keys(space)
+    for combination in itertools.product(*(space[key]["grid_search"] for key in keys)):
+        yield _fill(space, dict(zip(keys, combination)), rng, {})
 
 
 def _extreme_values(space: Space) -> Iterator[tuple[str, Any]]:
@@ -114,9 +96,9 @@ def configs_to_check(space: Space, seed: int = 0) -> Iterator[dict[str, Any]]:
 def check_space(space: Space, seed: int = 0) -> None:
     """Raise UsageError with the trainable's message for the first config it would reject."""
     for key in DATA_KEYS:
-        if key in space and (is_grid(space[key]) or _is_domain(space[key])):
+        if key in space and (is_grid(space[key]) or is_sampled(space[key])):
             raise UsageError(f"{key} must be one value for the whole sweep (the data is loaded once)")
-    combinations = math.prod(len(value["grid_search"]) for value in space.values() if is_grid(value))
+    combinations = grid_size(space)
     if combinations > MAX_GRID_COMBINATIONS:
         raise UsageError(f"the grids make {combinations} trials per sample (more than {MAX_GRID_COMBINATIONS}); "
                          "fewer --set lists or --repeats")
@@ -137,8 +119,3 @@ def _parse(config: Mapping[str, Any]) -> None:
     except (ValueError, TypeError) as error:
         raise UsageError(str(error).splitlines()[0] if str(error) else repr(error)) from None
 
-
-def _is_domain(value: Any) -> bool:
-    from ray.tune.search.sample import Domain
-
-    return isinstance(value, Domain)

@@ -4,7 +4,9 @@ Each callback logs a trial's flat config as the run's parameters and every per-e
 result as metrics (step = Tune's training iteration, which is the epoch here). Where the
 runs go follows each tool's usual environment variables, then `--tracker-uri` /
 `--tracker-project`, then a default beside the experiment, so nothing lands in the
-working directory by surprise.
+working directory by surprise. With the experiments on object storage (`--storage-path s3://...`)
+that default is local to the driver, under ~/ray_results (`locations.LOCAL_FALLBACK`): an SQLite
+database, an Aim repository and W&B's offline runs are files, which a bucket cannot hold.
 """
 
 from __future__ import annotations
@@ -57,8 +59,11 @@ def wandb_credentials() -> bool:
 
 
 def mlflow_uri(uri: str | None, storage_path: str) -> str:
-    """--tracker-uri, else $MLFLOW_TRACKING_URI, else a SQLite store beside the experiments."""
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(storage_path) / 'mlflow.db'}"
+    """--tracker-uri, else $MLFLOW_TRACKING_URI, else a SQLite store beside the experiments (on
+    object storage: under the local fallback)."""
+    from sweeps.engine.locations import tracker_root
+
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(tracker_root(storage_path)) / 'mlflow.db'}"
 
 
 def mlflow_callback(name: str, storage_path: str, uri: str | None, project: str | None) -> Any:
@@ -81,21 +86,26 @@ def wandb_callback(name: str, family: str, experiment_dir: Path, project: str | 
 
 
 def aim_callback(name: str, storage_path: str, uri: str | None) -> Any:
-    """Repository: --tracker-uri, $AIM_REPO, else the storage path (one .aim repo for all sweeps)."""
+    """Repository: --tracker-uri, $AIM_REPO, else the storage path (one .aim repo for all sweeps;
+    on object storage: the local fallback)."""
     from ray.tune.logger.aim import AimLoggerCallback
 
-    return AimLoggerCallback(repo=uri or os.environ.get("AIM_REPO") or storage_path, experiment_name=name)
+    from sweeps.engine.locations import tracker_root
+
+    return AimLoggerCallback(repo=uri or os.environ.get("AIM_REPO") or tracker_root(storage_path), experiment_name=name)
 
 
 def tracker_callbacks(names: Sequence[str], *, name: str, family: str, storage_path: str,
                       uri: str | None = None, project: str | None = None) -> list[Any]:
     """The Tune callbacks for `names` (each at most once, in the order given)."""
+    from sweeps.engine.locations import tracker_root
+
     callbacks = []
     for tracker in dict.fromkeys(names):
         if tracker == "mlflow":
             callbacks.append(mlflow_callback(name, storage_path, uri, project))
         elif tracker == "wandb":
-            callbacks.append(wandb_callback(name, family, Path(storage_path) / name, project))
+            callbacks.append(wandb_callback(name, family, Path(tracker_root(storage_path)) / name, project))
         elif tracker == "aim":
             callbacks.append(aim_callback(name, storage_path, uri))
         else:

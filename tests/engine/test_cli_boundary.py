@@ -7,11 +7,9 @@ that are about the process itself (--help time, imports, tracebacks) run the scr
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from sweeps import aprelu_cifar, relu_family_beans, selu_mnist
 from sweeps.engine.cli import UsageError
 from sweeps.engine.plan import plan_from_args
 from sweeps.engine.runner import main
+from support.hostile_data import hostile_cifar_archive
 
 
 def run_main(sweep, argv, tmp_path, capsys) -> tuple[int, str]:
@@ -94,14 +93,6 @@ def test_resume_of_a_sweep_that_never_ran_checks_no_data(tmp_path, capsys, monke
     monkeypatch.setattr(sweeps.engine.preflight, "check_data", must_not_run)
     code, err = run_main(aprelu_cifar.SWEEP, ["--resume", "--name", "never-ran"], tmp_path, capsys)
     assert code == 2 and "nothing to resume: no experiment 'never-ran'" in err
-
-
-def hostile_cifar_archive(directory: Path) -> None:
-    with tarfile.open(directory / "cifar-10-python.tar.gz", "w:gz") as archive:
-        member = tarfile.TarInfo("../x")
-        payload = b"outside"
-        member.size = len(payload)
-        archive.addfile(member, io.BytesIO(payload))
 
 
 def test_hostile_archive_is_refused_before_ray_starts(tmp_path, capsys, monkeypatch):
@@ -200,7 +191,8 @@ def test_storage_failure_during_the_run_is_one_line(tmp_path, capsys, monkeypatc
     import sweeps.engine.runner
 
     def disk_full_midway(plan):
-        raise OSError(errno.ENOSPC, "No space left on device", str(plan.experiment_dir / "experiment_state.json"))
+        state = os.path.join(plan.experiment_dir, "experiment_state.json")
+        raise OSError(errno.ENOSPC, "No space left on device", state)
 
     monkeypatch.setattr(sweeps.engine.runner, "run", disk_full_midway)
     code, err = run_main(aprelu_cifar.SWEEP, ["--smoke", "--name", "x"], tmp_path, capsys)

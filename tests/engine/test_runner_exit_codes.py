@@ -87,7 +87,7 @@ def test_data_error_after_ray_starts_is_one_line_exit_2(tmp_path, capsys, monkey
     import sweeps.engine.preflight
     import sweeps.engine.runner
     from sweeps import aprelu_cifar
-    from test_cli_boundary import hostile_cifar_archive
+    from support.hostile_data import hostile_cifar_archive
 
     monkeypatch.setattr(sweeps.engine.preflight, "check_data", lambda dataset, data_dir: None)  # as if it missed it
     data = tmp_path / "data"

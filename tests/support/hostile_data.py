@@ -43,3 +43,12 @@ def cifar_archive(data_dir, replace: dict | None = None, extra: dict | None = No
         for name, payload in (extra or {}).items():
             add_bytes(tar, name, payload)
     return archive
+
+
+def hostile_cifar_archive(directory) -> None:
+    """cifar-10-python.tar.gz whose one member would be written outside the data directory."""
+    with tarfile.open(directory / "cifar-10-python.tar.gz", "w:gz") as archive:
+        member = tarfile.TarInfo("../x")
+        payload = b"outside"
+        member.size = len(payload)
+        archive.addfile(member, io.BytesIO(payload))

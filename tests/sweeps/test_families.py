@@ -1,4 +1,4 @@
-"""Every sweep script found by glob plans its `--smoke` sweep: a new script is tested unedited."""
+"""Every family in the registry plans its `--smoke` and full sweeps: a new family is tested unedited."""
 
 from __future__ import annotations
 
@@ -6,21 +6,48 @@ import pytest
 
 from sweeps.engine.plan import plan_from_args
 from sweeps.engine.space_checks import configs_to_check
-from support.families import load_sweep, smoke_trial_epochs, sweep_scripts
+from sweeps import families, get_family
+from support.families import family_names, script_of, smoke_trial_epochs
 
-SCRIPTS = sweep_scripts()
-
-
-def test_the_glob_finds_the_sweep_scripts():
-    names = {script.stem for script in SCRIPTS}
-    assert {"aprelu_cifar", "selu_mnist", "relu_family_beans", "antirectifier_mnist"} <= names
-    assert not names & {"runner", "cli", "plan", "sweep"}, "only scripts that declare a SWEEP"
+FAMILIES = family_names()
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda script: script.stem)
-def test_every_sweep_script_plans_its_smoke_sweep(script, tmp_path):
-    sweep = load_sweep(script)
-    assert sweep.family == script.stem, "the resume hint and README name the script by its family"
+def test_the_registry_holds_the_experiment_declarations_and_nothing_else():
+    assert {"aprelu_cifar", "selu_mnist", "relu_family_beans", "antirectifier_mnist"} <= set(FAMILIES)
+    assert not set(FAMILIES) & {"engine", "runner", "cli", "plan", "sweep"}
+    for family in FAMILIES:
+        assert script_of(family).is_file()
+
+
+def _write_module(folder, name: str, text: str) -> None:
+    (folder / f"{name}.py").write_text(text)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("X = 1\n", "declares no SWEEP"),
+    ("from sweeps.antirectifier_mnist import SWEEP\n", "a family is named after its file"),
+])
+def test_a_module_that_breaks_the_convention_is_an_error_not_skipped(tmp_path, monkeypatch, text, message):
+    import sweeps
+
+    _write_module(tmp_path, "zz_broken_family", text)
+    monkeypatch.setattr(sweeps, "__path__", [*sweeps.__path__, str(tmp_path)])
+    try:
+        with pytest.raises((TypeError, ValueError), match=message):
+            families()
+    finally:
+        import sys
+        sys.modules.pop("sweeps.zz_broken_family", None)
+
+
+def test_an_unknown_family_names_the_known_ones():
+    with pytest.raises(ValueError, match="known: antirectifier_mnist"):
+        get_family("nope")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_plans_its_smoke_sweep(family, tmp_path):
+    sweep = get_family(family)
     assert sweep.description.strip(), "the docstring is the script's --help"
     plan = plan_from_args(sweep, ["--smoke", "--storage-path", str(tmp_path), "--name", "x"])
     assert plan.dataset == sweep.smoke_dataset and plan.dataset.startswith(("synthetic-", "digits"))
@@ -32,9 +59,9 @@ def test_every_sweep_script_plans_its_smoke_sweep(script, tmp_path):
     assert not (tmp_path / "x").exists(), "planning writes nothing"
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda script: script.stem)
-def test_every_sweep_script_plans_its_full_sweep_without_downloading(script, tmp_path):
-    sweep = load_sweep(script)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_plans_its_full_sweep_without_downloading(family, tmp_path):
+    sweep = get_family(family)
     plan = plan_from_args(sweep, ["--storage-path", str(tmp_path)])
     assert plan.dataset == sweep.dataset and plan.max_epochs == sweep.max_epochs
     for record in sweep.records:

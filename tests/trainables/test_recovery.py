@@ -1,5 +1,5 @@
 """Which checkpoint a resumed trial continues from when the one Tune recorded was deleted (the
-whole path, killed and resumed through Ray, is in tests/test_confirm.py)."""
+whole path, killed and resumed through Ray, is in tests/engine/test_confirm.py)."""
 
 from __future__ import annotations
 

@@ -115,6 +115,11 @@ def get_model(name: str, **kwargs) -> keras.Model:
     return _builder(name)(**kwargs)
 
 
+def builder(name: str) -> Callable[..., keras.Model]:
+    """The registered builder function (its signature and docstring describe the model)."""
+    return _builder(name)
+
+
 def _builder(name: str) -> Callable[..., keras.Model]:
     if not isinstance(name, str) or name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(available_models())}")

@@ -24,6 +24,8 @@ BATCHES = tuple(f"data_batch_{index}" for index in range(1, 6)) + ("test_batch",
 
 
 class Cifar10(KerasFileSource):
+    """CIFAR-10: 50,000 + 10,000 colour images of 10 classes (keras.datasets, or cifar-10-python.tar.gz)."""
+
     name = "cifar10"
     shape = (32, 32, 3)
     num_classes = 10

@@ -16,6 +16,8 @@ KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
 class Mnist(KerasFileSource):
+    """MNIST: 60,000 + 10,000 handwritten digits (keras.datasets, or mnist.npz)."""
+
     name = "mnist"
     shape = (28, 28, 1)
     num_classes = 10

@@ -1,0 +1,117 @@
+"""Where a sweep's experiments live, for the engine: a local folder or object storage, alike.
+
+`analysis.storage` owns the filesystem choice (a path or an `s3://` / `gs://` URI, reached
+through pyarrow); this module applies it to a sweep: the search's and its confirmation's
+folders, the checks before Ray starts (exists? writable?), what Tune is given (storage
+filesystem, restore source, trial folder names), and the cleanup after a usage error.
+Storage failures become `UsageError`s of one line that never shows a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Callable
+
+from analysis import storage
+from analysis.storage import StorageError
+from sweeps.engine.cli import UsageError
+
+log = logging.getLogger(__name__)
+
+# Where the trackers' local files go when the experiments are on object storage (an SQLite
+# database, an Aim repository and W&B's offline runs are local files): Tune's default.
+LOCAL_FALLBACK = os.path.expanduser("~/ray_results")
+
+
+@contextmanager
+def _as_usage_error() -> Iterator[None]:
+    """Object storage that cannot be reached, read or written: one line, exit 2."""
+    try:
+        yield
+    except StorageError as error:
+        raise UsageError(str(error)) from None
+
+
+def experiment_dirs(plan: Any) -> tuple[str, str]:
+    """The search's folder and its confirmation's (`<name>-confirm` beside it), paths or URIs."""
+    from sweeps.engine.confirm import confirm_name
+
+    return plan.experiment_dir, storage.join(storage.parent(plan.experiment_dir), confirm_name(plan.name))
+
+
+def exists(path: str) -> bool:
+    with _as_usage_error():
+        return storage.exists(path)
+
+
+def is_dir(path: str) -> bool:
+    with _as_usage_error():
+        return storage.is_dir(path)
+
+
+def is_file(path: str) -> bool:
+    with _as_usage_error():
+        return storage.is_file(path)
+
+
+def read_text(path: str) -> str:
+    with _as_usage_error():
+        return storage.read_text(path)
+
+
+def check_object_storage(storage_path: str) -> None:
+    """Write and delete a probe under the storage path: bucket, endpoint and credentials work
+    before Ray starts, not at the first checkpoint inside a trial."""
+    probe = storage.join(storage_path, f".probe-{secrets.token_hex(8)}")
+    try:
+        location = storage.locate(probe)
+        location.write_bytes_atomically(b"actsweep write probe\n")
+        location.delete_file()
+    except (StorageError, OSError) as error:
+        raise UsageError(f"--storage-path {storage.redact(storage_path)} is not usable: {storage.one_line(error)}"
+                         ) from None
+
+
+def tune_storage(storage_path: str) -> dict[str, Any]:
+    """RunConfig's storage arguments: a local path alone, or a URI's path on the filesystem
+    resolved once here (with its endpoint), which Tune hands to every trial worker."""
+    with _as_usage_error():
+        path, filesystem = storage.ray_storage(storage_path)
+    return {"storage_path": path, "storage_filesystem": filesystem}
+
+
+def restore_source(experiment_dir: str) -> tuple[str, Any]:
+    """(path, storage_filesystem) for Tuner.can_restore / Tuner.restore / ExperimentAnalysis."""
+    with _as_usage_error():
+        return storage.ray_storage(experiment_dir)
+
+
+def trial_dirname_creator(storage_path: str, chosen: Callable[[Any], str] | None) -> Callable[[Any], str] | None:
+    """Trial folder names: on object storage `storage.trial_dirname` (no '=' or ','), which every
+    S3-compatible server signs alike (ray-project/ray#29845 saw '=' break signatures); on a disk
+    the search's own choice (None: Tune's descriptive names, which TensorBoard shows as run names)."""
+    return storage.trial_dirname if storage.is_remote(storage_path) else chosen
+
+
+def tracker_root(storage_path: str) -> str:
+    """A local folder for a tracker's files: the storage path itself, or LOCAL_FALLBACK for a URI."""
+    return LOCAL_FALLBACK if storage.is_remote(storage_path) else storage_path
+
+
+def remove_unfinished(directories: tuple[str, ...], keep: frozenset[str], finished_file: str) -> None:
+    """Delete the folders this run created that hold no finished tables; never fails the caller
+    (it runs while reporting another error)."""
+    for directory in directories:
+        if directory in keep:
+            continue
+        try:
+            location = storage.locate(directory)
+            if location.is_dir() and not location.child(finished_file).is_file():
+                location.delete_dir()
+        except (StorageError, OSError) as error:
+            log.warning("could not remove the unfinished experiment %s: %s", storage.redact(directory),
+                        storage.one_line(error))
