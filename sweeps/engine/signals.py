@@ -153,14 +153,14 @@ class StopSignals:
         if self.received is not None:
             raise Stopped(self.received)
         self.received = signum
+        self._timer = threading.Timer(self.grace_seconds, self._grace_over)  # the way out is bounded either way
+        self._timer.daemon = True
+        self._timer.start()
         tune_stop = signal.getsignal(signal.SIGUSR1) if self._in_fit else None
         if not callable(tune_stop) or tune_stop == self._handle:
             raise Stopped(signum)
         log.warning("%s: stopping the sweep and saving its state (at most %.0f s; %s again stops at once)",
                     signal_name(signum), self.grace_seconds, "Ctrl-C" if signum == signal.SIGINT else "the signal")
-        self._timer = threading.Timer(self.grace_seconds, self._grace_over)
-        self._timer.daemon = True
-        self._timer.start()
         tune_stop(signal.SIGUSR1, frame)
 
     def _grace_over(self) -> None:
