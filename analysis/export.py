@@ -215,7 +215,7 @@ def _stopped_by_rung(table: pa.Table, rows: Sequence[dict[str, Any]]) -> pa.Tabl
     Ray's `stop_trial` on a PAUSED trial does not always refresh the saved experiment state,
     so such a trial can read as still running (or as ended by the time budget)."""
     statuses = table.column("status").to_pylist()
-    fixed = ["stopped_early" if row.get("stopped") and status in ("running", "time_budget") else status
+    fixed = ["stopped_early" if row.get("stopped") and status in ("running", "interrupted", "time_budget") else status
              for status, row in zip(statuses, rows)]
     if fixed == statuses:
         return table

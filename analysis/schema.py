@@ -20,7 +20,10 @@ METADATA_KEY = b"actsweep"
 TRIALS_FILE = "trials.parquet"
 EPOCHS_FILE = "epochs.parquet"
 
-STATUSES = ("terminated", "stopped_early", "time_budget", "diverged", "errored", "running")
+STATUSES = ("terminated", "stopped_early", "time_budget", "diverged", "errored", "running", "interrupted")
+# A running sweep's driver holds this file in the experiment folder and deletes it when it ends
+# (sweeps.engine.lease): an unfinished trial of an experiment without it is interrupted, not running.
+DRIVER_LEASE_FILE = "driver.lease.json"
 DEFAULT_METRIC = "best_val_accuracy"
 # The one status of a trial that ran its whole `epochs` budget: the full-budget comparisons use it.
 FULL_BUDGET_STATUS = "terminated"
@@ -30,7 +33,7 @@ TRIAL_FIELDS: dict[str, tuple[pa.DataType, str]] = {
     "trial_id": (pa.string(), "Tune trial id, unique within an experiment"),
     "trial_dir": (pa.string(), "trial directory name inside the experiment directory"),
     "family": (pa.string(), "config `family` (sweep family)"),
-    "status": (pa.string(), "terminated | stopped_early | time_budget | diverged | errored | running"),
+    "status": (pa.string(), "terminated | stopped_early | time_budget | diverged | errored | running | interrupted"),
     "activation": (pa.string(), "config `activation` (the scientific variable)"),
     "seed": (pa.int64(), "config `seed`"),
     "repeat": (pa.int64(), "config `repeat` (repeat index of the same settings)"),

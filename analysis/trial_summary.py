@@ -22,6 +22,8 @@ def trial_status(trial: TrialFiles, epochs_completed: int) -> str:
 
     A trial that failed, was retried and then finished is finished (its failures are counted in
     num_failures), although error.txt exists. Without a usable state, Tune's done flag decides.
+    An unfinished trial is running only while a driver holds the experiment (its lease file);
+    once none does, it is errored (it has an error file) or interrupted (`--resume` continues it).
     """
     if _is_diverged(trial.rows):
         return "diverged"
@@ -30,8 +32,10 @@ def trial_status(trial: TrialFiles, epochs_completed: int) -> str:
     # The state file is saved periodically, so a RUNNING state may be stale: the done flag wins.
     finished = trial.state_status == "TERMINATED" or trial.done
     if not finished:
-        still_retrying = trial.state_status in ("RUNNING", "PENDING", "PAUSED")
-        return "errored" if trial.error is not None and not still_retrying else "running"
+        still_retrying = trial.state_status in ("RUNNING", "PENDING", "PAUSED") and trial.driver_running
+        if trial.error is not None and not still_retrying:
+            return "errored"
+        return "running" if trial.driver_running else "interrupted"
     budget = trial.config.get("epochs")
     if not isinstance(budget, (int, float)) or isinstance(budget, bool) or epochs_completed >= budget:
         return "terminated"

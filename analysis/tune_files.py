@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from analysis.schema import DRIVER_LEASE_FILE
 from analysis.storage import Entry, Location, locate
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class TrialFiles:
     num_failures: int  # Tune's failure count (experiment_state), else the failures in error.txt
     checkpoints: dict[int, str]  # epoch -> absolute path (or URI) of each checkpoint still on storage
     sweep_metric: str | None  # the metric Tune ranked trials by, when the state says
+    driver_running: bool = True  # the experiment holds a driver's lease: its unfinished trials may run
 
 
 def _read_json_lines(path: Location, files: Mapping[str, Entry]) -> list[dict[str, Any]]:
@@ -225,7 +227,7 @@ def _config(
 
 
 def _read_trial(
-    experiment_dir: Location, name: str, experiment_state: _ExperimentState
+    experiment_dir: Location, name: str, experiment_state: _ExperimentState, driver_running: bool = True
 ) -> TrialFiles | None:
     """One trial directory, or None when it is no trial directory."""
     states = experiment_state.trials
@@ -252,6 +254,7 @@ def _read_trial(
         num_failures=_num_failures(state, error_lines),
         checkpoints=_checkpoints(trial_dir, files, raw_rows),
         sweep_metric=experiment_state.metric,
+        driver_running=driver_running,
     )
 
 
@@ -261,9 +264,10 @@ def read_experiment(experiment_dir: str | os.PathLike | Location) -> list[TrialF
     entries = experiment.list_dir()
     experiment_state = _read_state(experiment, entries)
     names = [entry.name for entry in entries if entry.is_dir]
+    driver = any(entry.name == DRIVER_LEASE_FILE and not entry.is_dir for entry in entries)
     if experiment.remote:  # each file a round trip: read several trials at once
         with ThreadPoolExecutor(max_workers=_REMOTE_READERS) as pool:
-            found = list(pool.map(lambda name: _read_trial(experiment, name, experiment_state), names))
+            found = list(pool.map(lambda name: _read_trial(experiment, name, experiment_state, driver), names))
     else:
-        found = [_read_trial(experiment, name, experiment_state) for name in names]
+        found = [_read_trial(experiment, name, experiment_state, driver) for name in names]
     return [trial for trial in found if trial is not None]

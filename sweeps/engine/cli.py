@@ -158,6 +158,9 @@ def _resource_flags(group: Any, *, gpus_per_trial: float) -> None:
                             "else a local instance)")
     group.add_argument("--dashboard", action="store_true",
                        help="start the Ray dashboard on 127.0.0.1 and print its URL (local instance only)")
+    group.add_argument("--polite", action="store_true",
+                       help="run a local instance's trial workers at Ray's low CPU priority (nice +15), so other "
+                            "work on this machine goes first (default: the driver's priority; see docs/faults.md)")
 
 
 def _output_flags(group: Any, *, dataset: str) -> None:

@@ -35,11 +35,20 @@ def confirm_name(name: str) -> str:
 
 
 def search_finished(plan: Plan) -> bool:
-    """The search wrote its tables: the export runs only once its `fit()` returned complete."""
+    """The search wrote its tables (the export runs only once its `fit()` returned complete) and
+    no trial errored: a search with errored trials exits 1 before the confirmation, and `--resume`
+    retries them first (sweeps.engine.lost_trials)."""
+    import pyarrow.parquet as pq
+
     from analysis.schema import TRIALS_FILE
     from sweeps.engine.locations import is_file
 
-    return is_file(storage.join(plan.experiment_dir, TRIALS_FILE))
+    path = storage.join(plan.experiment_dir, TRIALS_FILE)
+    if not is_file(path):
+        return False
+    location = storage.locate(path)
+    statuses = pq.read_table(location.path, filesystem=location.filesystem, columns=["status"]).column("status")
+    return "errored" not in statuses.to_pylist()
 
 
 def confirmation_only(plan: Plan) -> bool:

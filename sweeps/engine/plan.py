@@ -58,6 +58,7 @@ class Plan:
     confirm: int | None = None  # each arm's top K configurations re-run after the search (sweeps.engine.confirm)
     confirm_repeats: int = DEFAULT_CONFIRM_REPEATS  # new seeds per confirmed configuration
     confirmed: tuple[Any, ...] = ()  # a confirmation plan's chosen configurations (analysis.confirmation)
+    polite: bool = False  # a local instance's trial workers at Ray's niceness +15 (sweeps.engine.priority)
 
     @property
     def experiment_dir(self) -> str:
@@ -108,6 +109,9 @@ def plan_from_args(sweep: Sweep, argv: Sequence[str] | None = None) -> Plan:
     _check_confirm(args)
     if args.dashboard and args.address:
         raise UsageError("--dashboard starts a local instance; with --address, open the cluster's own dashboard")
+    if args.polite and args.address:
+        raise UsageError("--polite sets the priority of a local instance's workers; a cluster's workers run as "
+                         "its operator configured them")
     return Plan(
         sweep=sweep, param_space=space, num_samples=_samples(sweep, args), max_epochs=max_epochs,
         scheduler=args.scheduler, grace_period=grace, reduction_factor=args.reduction_factor,
@@ -119,6 +123,7 @@ def plan_from_args(sweep: Sweep, argv: Sequence[str] | None = None) -> Plan:
         verbose=args.verbose, argv=tuple(argv), tools=tools_from_args(args), stratify=stratify,
         trials_per_arm=_trials_per_arm(space, stratify, _samples(sweep, args)) if stratify else None,
         confirm=args.confirm, confirm_repeats=args.confirm_repeats or DEFAULT_CONFIRM_REPEATS,
+        polite=args.polite,
     )
 
 

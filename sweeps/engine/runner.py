@@ -5,9 +5,10 @@ becomes a checked `Plan` (`sweeps.engine.plan`, no I/O), the outside world is ch
 (`sweeps.engine.preflight`), and only then does Ray start: ASHA, resources, resume, and the
 Parquet export at the end live here, with the exit codes.
 
-Exit codes: 0 the sweep ran and at least one trial finished; 1 every trial errored (one
-line naming the first error); 2 a usage error (one line); 130 interrupted (Ctrl-C), with
-the command that resumes it.
+Exit codes: 0 the sweep ran and no trial errored; 1 a trial errored, some or all (one line
+naming them, the first error and the command that retries them); 2 a usage error (one line);
+128 + the signal when stopped by one (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), with the command
+that resumes it (sweeps.engine.signals). docs/faults.md says why.
 """
 
 from __future__ import annotations
@@ -17,24 +18,33 @@ import logging
 import os
 import posixpath
 import shlex
+import signal
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from sweeps.engine.cli import UsageError
 from sweeps.engine.plan import Plan, plan_from_args
 from sweeps.engine.sweep import Record, Space, Sweep, tune
+
+if TYPE_CHECKING:
+    from sweeps.engine.signals import StopSignals
 
 __all__ = ["Plan", "Record", "Space", "Sweep", "main", "plan_from_args", "run", "sample_config", "make_trainable",
            "tune"]
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_ALL_ERRORED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERRORED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_ALL_ERRORED = EXIT_ERRORED  # the name before issue 24: 1 now means any errored trial
 
 
 class Interrupted(Exception):
-    """Tune stopped on SIGINT and `fit()` returned: the sweep is not finished."""
+    """Tune stopped (on a stop signal, or SIGUSR1) and `fit()` returned: the sweep is not finished."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 def sample_config(space: Space, seed: int = 0) -> dict[str, Any]:
@@ -69,9 +79,12 @@ def start_ray(plan: Plan) -> Any:
     import ray
 
     from sweeps.engine.console import forward_worker_logs
+    from sweeps.engine.priority import worker_environment
+    from sweeps.engine.signals import Stopped
     from trainables.devices import trial_environment
 
-    env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", **trial_environment()}}  # KERAS_BACKEND among them
+    env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", **trial_environment(),  # KERAS_BACKEND among them
+                        **worker_environment(local=not plan.address, polite=plan.polite)}}
     to_driver = forward_worker_logs(plan.verbose)  # workers' TF notices and checkpoint lines
     try:
         if plan.address:
@@ -84,6 +97,10 @@ def start_ray(plan: Plan) -> Any:
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"at {plan.address}" if plan.address else "locally"
         raise UsageError(f"could not start or join a Ray cluster {where}: {str(error).splitlines()[0]}") from None
+    except SystemExit as exit_:  # ray.init's own SIGTERM handler, until StopSignals.install takes it back
+        if exit_.code == signal.SIGTERM:
+            raise Stopped(signal.SIGTERM) from None
+        raise
 
 
 def print_dashboard(context: Any) -> None:
@@ -159,8 +176,10 @@ def make_tuner(plan: Plan, trainable: Any):
         reopen_lost_checkpoints(plan)
         return tune.Tuner.restore(path, trainable=trainable, resume_errored=True, param_space=param_space,
                                   storage_filesystem=filesystem)
+    from sweeps.engine.lost_trials import record_errors
+
     settings["trial_dirname_creator"] = trial_dirname_creator(plan.storage_path, settings.get("trial_dirname_creator"))
-    scheduler = scheduler_for(plan)  # ASHA, budget-fair ASHA (--stratify) or FIFO
+    scheduler = record_errors(scheduler_for(plan))  # ASHA, budget-fair ASHA (--stratify) or FIFO; errors saved
     return tune.Tuner(
         trainable,
         param_space=param_space,
@@ -201,40 +220,63 @@ def load_data(plan: Plan) -> Any:
 
 def run(plan: Plan) -> int:
     """Check the outside world, run the search and/or its confirmation, report; returns the exit code."""
+    from sweeps.engine.signals import StopSignals
+
+    active = StopSignals.active()  # main's
+    if active is not None:
+        return run_with(plan, active)
+    with StopSignals() as stop:
+        return run_with(plan, stop)
+
+
+def run_with(plan: Plan, stop: StopSignals) -> int:
+    """`run`, with the stop signals handled by `stop`."""
     import ray
 
-    from sweeps.engine import confirm
+    from sweeps.engine import confirm, lease
     from sweeps.engine.console import quiet_driver_environment
     from sweeps.engine.preflight import check_experiment_dir, preflight
     from sweeps.engine.shared_storage import check_shared_storage
 
+    stop.last_words = lambda signum: interrupted_line(plan, signum)  # if Ray never lets the main thread out
+    lease.check_free(plan.storage_path, [plan.name, confirm.confirm_name(plan.name)])  # reads only
     only_confirm = confirm.confirmation_only(plan)
     confirm_plan = confirm.confirmation_plan(plan) if only_confirm else None
     preflight(confirm_plan or plan)
-    quiet_driver_environment()
-    context = start_ray(plan)
-    try:
-        check_shared_storage(plan.storage_path)  # on several nodes a local path must be one shared disk
-        if plan.dashboard:
-            print_dashboard(context)
-        gpus = resolve_gpus(plan)
-        data = load_data(confirm_plan or plan)  # the confirmation runs on the data the search ran on
-        if confirm_plan is None:
-            code = run_stage(plan, data, gpus)
-            if plan.confirm is None or code != EXIT_OK:
-                return code
-            confirm_plan = confirm.confirmation_plan(plan)
-            check_experiment_dir(confirm_plan)
-        confirm.announce(confirm_plan, asked=plan.confirm)
-        code = run_stage(confirm_plan, data, gpus)
-        if code == EXIT_OK:
-            confirm.print_verdict(confirm_plan)
-        return code
-    finally:
-        ray.shutdown()
+    stages = [plan.name] + ([confirm_plan.name] if confirm_plan else [])
+    with lease.holding(plan.storage_path, stages, on_lost=lambda holder: stop.request_stop()) as leases:
+
+        def last_words(signum: int) -> str:  # the process ends itself (sweeps.engine.signals): no lease left
+            leases.release()
+            return interrupted_line(plan, signum)
+
+        stop.last_words = last_words
+        quiet_driver_environment()
+        context = start_ray(plan)
+        stop.install()  # after ray.init, which put its own handlers (and absl's crash dump) on SIGTERM
+        try:
+            check_shared_storage(plan.storage_path)  # on several nodes a local path must be one shared disk
+            if plan.dashboard:
+                print_dashboard(context)
+            gpus = resolve_gpus(plan)
+            data = load_data(confirm_plan or plan)  # the confirmation runs on the data the search ran on
+            if confirm_plan is None:
+                code = run_stage(plan, data, gpus, stop)
+                if plan.confirm is None or code != EXIT_OK:
+                    return code
+                confirm_plan = confirm.confirmation_plan(plan)
+                check_experiment_dir(confirm_plan)
+                leases.hold(confirm_plan.name)
+            confirm.announce(confirm_plan, asked=plan.confirm)
+            code = run_stage(confirm_plan, data, gpus, stop)
+            if code == EXIT_OK:
+                confirm.print_verdict(confirm_plan)
+            return code
+        finally:
+            ray.shutdown()
 
 
-def run_stage(plan: Plan, data: Any, gpus: float) -> int:
+def run_stage(plan: Plan, data: Any, gpus: float, stop: StopSignals | None = None) -> int:
     """One Tune experiment (the search, or the confirmation) to its tables."""
     from trainables.devices import keras_backend
 
@@ -250,29 +292,42 @@ def run_stage(plan: Plan, data: Any, gpus: float) -> int:
     # the interrupted search had not generated every trial yet (Tune's documented switch;
     # the experiment state is saved after every trial checkpoint; one lost in between is
     # handled by trainables.recovery).
+    # Stop signals (Ctrl-C, SIGTERM, SIGHUP) are the runner's (sweeps.engine.signals): it hands
+    # them to Tune's stop switch during fit(), so Tune's own SIGINT handler stays off (Tune's
+    # documented switch); a fit() that returns after a stop signal is reported as interrupted
+    # even when Tune's ResultGrid looks complete (a search that had not generated every trial).
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-    results = make_tuner(plan, make_trainable(plan, data, gpus)).fit()
+    from sweeps.engine.signals import StopSignals
+
+    stop = stop or StopSignals()
+    with stop.tune_running():
+        results = make_tuner(plan, make_trainable(plan, data, gpus)).fit()
+    if stop.received is not None:
+        raise Interrupted(stop.received)
     return finish(results, plan)
 
 
 def finish(results: Any, plan: Plan) -> int:
     """Summary, tables and exit code of a sweep whose `fit()` returned."""
+    from sweeps.engine.lost_trials import errored_summary
+
     if results.num_terminated + results.num_errors < len(results):
-        raise Interrupted  # Tune stopped early (SIGUSR1): trials are still running or pending
+        raise Interrupted(signal.SIGUSR1)  # Tune stopped early (SIGUSR1): trials are still running or pending
     summarize(results, plan)
     trials_path, epochs_path = export_tables(plan.experiment_dir)
     print(f"tables: {trials_path}\n        {epochs_path}")
-    if len(results) and results.num_errors == len(results):
-        print(f"error: every trial errored; the first: {first_error_line(results.errors[0])}", file=sys.stderr)
-        return EXIT_ALL_ERRORED
+    line = errored_summary(list(results), resume_command(plan))
+    if line is not None:
+        print(f"error: {line}", file=sys.stderr)
+        return EXIT_ERRORED
     return EXIT_OK
 
 
 def first_error_line(error: BaseException) -> str:
     """The exception a trial raised, in one line (Ray wraps it with the remote traceback)."""
-    cause = getattr(error, "cause", None) or error
-    text = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {text[-1] if text else ''}".strip()
+    from sweeps.engine.lost_trials import error_line
+
+    return error_line(error)
 
 
 def summarize(results: Any, plan: Plan) -> None:
@@ -309,26 +364,33 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
     """Entry point of every sweep script; returns the process exit code."""
     from sweeps.engine.plan import parse_args
     from sweeps.engine.preflight import existing_experiments
+    from sweeps.engine.signals import StopSignals
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     argv = list(sys.argv[1:] if argv is None else argv)
     plan, existing = None, None  # existing: None until known (then a usage error may clean up)
-    try:
-        parse_args(sweep, argv)  # --help and malformed flags answer before Keras is imported (~5 s)
-        import_keras_quietly()
-        plan = plan_from_args(sweep, argv)
-        if plan.tools.dry_run:
-            return dry_run(plan)
-        existing = existing_experiments(plan)
-        return run(plan)
-    except UsageError as error:
-        return usage_error(error, plan, existing)
-    except OSError as error:
-        return storage_error(error, plan)
-    except ValueError as error:  # analysis.storage.StorageError: object storage failed during the run
-        return object_storage_error(error, plan, existing)
-    except (KeyboardInterrupt, Interrupted):
-        return interrupted(plan)
+    with StopSignals():
+        try:
+            args = parse_args(sweep, argv)  # --help and malformed flags answer before Keras is imported (~5 s)
+            if args.name and not args.dry_run:  # so does a second driver on a running experiment
+                from sweeps.engine.confirm import confirm_name
+                from sweeps.engine.lease import check_free
+
+                check_free(args.storage_path, [args.name, confirm_name(args.name)])
+            import_keras_quietly()
+            plan = plan_from_args(sweep, argv)
+            if plan.tools.dry_run:
+                return dry_run(plan)
+            existing = existing_experiments(plan)
+            return run(plan)
+        except UsageError as error:
+            return usage_error(error, plan, existing)
+        except OSError as error:
+            return storage_error(error, plan)
+        except ValueError as error:  # analysis.storage.StorageError: object storage failed during the run
+            return object_storage_error(error, plan, existing)
+        except (KeyboardInterrupt, Interrupted) as error:
+            return interrupted(plan, getattr(error, "signum", signal.SIGINT))
 
 
 def dry_run(plan: Plan) -> int:
@@ -356,10 +418,12 @@ def dry_run(plan: Plan) -> int:
 
 
 def usage_error(error: UsageError, plan: Plan | None, existing: frozenset[str] | None = None) -> int:
-    """One line, exit 2; what this run created goes, once it is known what was there before it."""
+    """One line, exit 2; what this run created goes, once it is known what was there before it
+    (never another live driver's experiment)."""
+    from sweeps.engine.lease import LeaseHeld
     from sweeps.engine.preflight import remove_unfinished_experiment
 
-    if plan is not None and existing is not None:
+    if plan is not None and existing is not None and not isinstance(error, LeaseHeld):
         remove_unfinished_experiment(plan, keep=existing)
     print(f"error: {error}", file=sys.stderr)
     return EXIT_USAGE
@@ -386,18 +450,29 @@ def storage_error(error: OSError, plan: Plan | None) -> int:
     return EXIT_USAGE
 
 
-def interrupted(plan: Plan | None) -> int:
+def interrupted(plan: Plan | None, signum: int = signal.SIGINT) -> int:
+    """128 + the signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), and one line saying how to resume."""
+    from sweeps.engine.signals import exit_code
+
+    try:
+        print(interrupted_line(plan, signum), file=sys.stderr)
+    except OSError:  # SIGHUP: the terminal is gone
+        pass
+    return exit_code(signum)
+
+
+def interrupted_line(plan: Plan | None, signum: int) -> str:
     from analysis import storage
+    from sweeps.engine.signals import signal_name
 
     try:
         started = plan is not None and storage.is_dir(plan.experiment_dir)
     except ValueError:  # object storage unreachable now: the hint may still help
         started = True
+    by = f"by {signal_name(signum)}"
     if not started:
-        print("interrupted before the sweep started; nothing to resume", file=sys.stderr)
-    else:
-        print(f"interrupted; resume with: {resume_command(plan)}", file=sys.stderr)
-    return EXIT_INTERRUPTED
+        return f"interrupted {by} before the sweep started; nothing to resume"
+    return f"interrupted {by}; resume with: {resume_command(plan)}"
 
 
 def import_keras_quietly() -> None:

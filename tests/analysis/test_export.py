@@ -327,8 +327,8 @@ def test_trials_stopped_by_the_time_budget_have_their_own_status(tmp_path: Path)
 
 # The standard fake experiment exported in place, as pyarrow 26.0.1 writes it: the export must not
 # change a byte of local tables (a refactor of how files are read or written is caught here).
-KNOWN_GOOD_SHA256 = {
-    TRIALS_FILE: "74e65563aa8f76668a6b232d7556f8dc20e5b249bbd92eb771a7324a26b3d618",
+KNOWN_GOOD_SHA256 = {  # trials: the metadata's status list gained "interrupted" (issue 24), the rows are the same
+    TRIALS_FILE: "17a0aa6e29d1a04e3de94121992a07b82e8ebc863e4cf10d8c7693fdd121493c",
     EPOCHS_FILE: "09c3dd8303450c8e6fc21ad6e048a40230828a99042e80604e672615dee0123a",
 }
 
@@ -341,3 +341,25 @@ def test_local_export_is_byte_identical_to_the_known_good_tables(tmp_path: Path)
     paths = export_experiment(experiment)
     assert {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in paths} == KNOWN_GOOD_SHA256
     assert sorted(path.name for path in experiment.iterdir() if path.suffix == ".parquet") == sorted(KNOWN_GOOD_SHA256)
+
+
+def test_unfinished_trials_are_running_only_while_a_driver_holds_the_experiment(tmp_path: Path) -> None:
+    """Issue 24: an export never says `running` once the sweep's driver has ended (it deletes its
+    lease, DRIVER_LEASE_FILE); such a trial is `interrupted` (`--resume` continues it), or `errored`
+    when Tune recorded an error for it and its saved state still read RUNNING."""
+    from analysis.schema import DRIVER_LEASE_FILE
+
+    fakes = [FakeTrial("relu", 0, [0.5, 0.6], epochs=5, status="running"),
+             FakeTrial("selu", 0, [], epochs=5, status="pending"), FakeTrial("relu", 1, [0.5, 0.6, 0.7])]
+    experiment = write_fake_experiment(tmp_path, "live", fakes)
+    assert (experiment / DRIVER_LEASE_FILE).is_file()  # (the fake of a live sweep has its driver's lease)
+    export_experiment(experiment)
+    assert read_tables(experiment).trials["status"].tolist() == ["running", "running", "terminated"]
+
+    (experiment / DRIVER_LEASE_FILE).unlink()  # the driver ended: SIGTERM, Ctrl-C, a crash after which it was taken
+    running_dir = sorted(path for path in experiment.iterdir() if path.name.startswith("train_"))[0]
+    export_experiment(experiment)
+    assert read_tables(experiment).trials["status"].tolist() == ["interrupted", "interrupted", "terminated"]
+    (running_dir / "error.txt").write_text("Failure # 1\nThe actor is dead because its worker process has died.\n")
+    export_experiment(experiment)
+    assert read_tables(experiment).trials["status"].tolist() == ["errored", "interrupted", "terminated"]

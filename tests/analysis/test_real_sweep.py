@@ -70,4 +70,7 @@ def test_a_trial_ended_by_tunes_time_budget_is_time_budget(tmp_path: Path) -> No
     assert completed.returncode == 0, completed.stderr[-2000:]
     export_experiment(tmp_path / "budget")
     trials = read_tables(tmp_path / "budget").trials
-    assert list(trials["status"]) == ["time_budget"] and 0 < trials["epochs_completed"].item() < 200
+    # 200 epochs of at least 0.2 s never fit in the 3 s budget, on any machine: the budget ended the
+    # trial. How many epochs it ran first depends on the load (none, when starting the trial took
+    # longer than the budget), so that count is not asserted.
+    assert list(trials["status"]) == ["time_budget"] and trials["epochs_completed"].item() < 200

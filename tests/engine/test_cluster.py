@@ -6,25 +6,70 @@
   as it would real ones, so the GPU scheduling is checked without a GPU.
 - Two nodes on this machine (a head plus `ray start --address`): trials spread over both.
 
+- `--address` joins a `ray start --head` cluster; an exploding learning rate ends its trial cleanly.
+- A sweep started before these tests, on the same machine, finishes after them (issue 24): every
+  cluster here is started on free ports and stopped by killing its own processes, never with
+  `ray stop` (which stops every Ray instance on the machine, as the suite once did to a user's sweep).
+
 Each sweep runs as a user would (a subprocess), on tiny configurations; the clusters are
 private to these tests (see tests/support/cluster.py). Slow by nature: tens of seconds each.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from support.cluster import RayCluster, result_rows, run_sweep, sweep_command, trial_dirs, tune_trial_states
+from support.cluster import (Driver, RayCluster, first_worker_pid, kill_process_groups, result_rows, run_sweep, start_sweep, sweep_command,
+                             trial_dirs, tune_trial_states, wait_until)
 
 pytestmark = pytest.mark.slow
 
 SCRIPT = "antirectifier_mnist.py"  # --smoke: 4 trials (activation x units), a tiny MLP
+BYSTANDER_EPOCHS = 20  # a tiny MLP: under a second an epoch; frozen after its first for the whole module
+
+
+@dataclass
+class Bystander:
+    driver: Driver
+    experiment: Path
+    worker: int
+
+
+@pytest.fixture(scope="module", autouse=True)
+def bystander(repo_root, tmp_path_factory):
+    """A local sweep (its own Ray instance) started before this module's clusters, as a user's
+    sweep beside the test suite would be. Its trial worker is frozen (SIGSTOP) after the first
+    epoch and stays so while the clusters here start and stop, so it is mid-sweep through all
+    of them whatever the machine's speed; the last test of the module lets it finish."""
+    storage = tmp_path_factory.mktemp("bystander")
+    experiment = storage / "bystander"
+    driver = start_sweep(repo_root, SCRIPT, "--smoke", "--scheduler", "fifo", "--max-epochs", str(BYSTANDER_EPOCHS),
+                         "--set", "units=16", "--set", "activation=relu", "--storage-path", str(storage),
+                         "--name", "bystander", "--verbose", "0", logs=storage / "logs")
+    worker = None
+    try:
+        wait_until(lambda: first_worker_pid(experiment), driver, what="the bystander sweep reported an epoch")
+        worker = first_worker_pid(experiment)
+        os.kill(worker, signal.SIGSTOP)
+        (trial,) = trial_dirs(experiment)
+        assert driver.process.poll() is None and len(result_rows(trial)) < BYSTANDER_EPOCHS, "it finished already"
+        yield Bystander(driver, experiment, worker)
+    finally:
+        if worker is not None:
+            try:
+                os.kill(worker, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        driver.end()
 
 
 def read_tables(experiment: Path):
@@ -117,7 +162,7 @@ def fault_run(repo_root, tmp_path_factory):
         output, _ = driver.communicate(timeout=400)
     finally:
         if driver.poll() is None:
-            os.killpg(driver.pid, signal.SIGKILL)
+            kill_process_groups([driver.pid])  # the driver, its Ray and its trial workers, by pid
             driver.wait()
     assert driver.returncode == 0, output[-4000:]
     return storage / "fault", killed
@@ -199,6 +244,43 @@ def test_default_gpu_share_only_when_the_cluster_has_gpus(repo_root, tmp_path, g
     assert local.epochs["gpu_ids"].isna().all(), "the trial reported GPU ids"
 
 
+# --------------------------------------------------------------------------- a joined cluster
+
+
+def node_id_of_cluster(address: str, env: dict[str, str]) -> str:
+    """The node id of a one-node cluster, asked by a driver that joins it (as the runner does)."""
+    code = ("import ray; from sweeps.engine.runner import use_auth_token_if_present; use_auth_token_if_present(); "
+            f"ray.init(address={address!r}, logging_level='ERROR'); print(ray.get_runtime_context().get_node_id())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+                            check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.split()[-1]
+
+
+def test_diverged_trial_is_recorded_and_sweep_finishes_on_a_joined_cluster(repo_root, tmp_path):
+    """`--address` joins a `ray start --head` cluster; an exploding LR ends its trial cleanly."""
+    with RayCluster() as cluster:
+        address = cluster.start_head(num_cpus=2)
+        head_node = node_id_of_cluster(address, cluster.env)
+        run_sweep(
+            repo_root, "selu_mnist.py", "--smoke", "--address", address,
+            "--storage-path", str(tmp_path), "--name", "diverge", "--scheduler", "fifo",
+            "--set", "kernel_initializer=glorot_uniform", "--set", "optimizer=sgd", "--set", "lr=[1e-2, 1e30]",
+            "--set", "batch_norm=false", "--set", "activation=selu",  # no dead units: the blow-up reaches inf
+            env=cluster.env,
+        )
+    experiment = tmp_path / "diverge"
+    by_lr = {json.loads((trial / "params.json").read_text())["lr"]: result_rows(trial) for trial in trial_dirs(experiment)}
+    assert set(by_lr) == {1e-2, 1e30}
+    exploded, healthy = by_lr[1e30], by_lr[1e-2]
+    assert exploded[-1]["diverged"] is True and exploded[-1]["stop_reason"].startswith("diverged")
+    assert len(exploded) < 3, "a diverged trial must stop, not burn its budget"
+    assert [row["epoch"] for row in healthy] == [1, 2, 3] and not healthy[-1]["diverged"]
+    assert {state["status"] for state in tune_trial_states(experiment).values()} == {"TERMINATED"}
+    # Joined, not a local instance of its own: every epoch ran on the head node started above.
+    assert {row["node_id"] for history in by_lr.values() for row in history} == {head_node}
+
+
 # --------------------------------------------------------------------------- two nodes
 
 
@@ -218,3 +300,16 @@ def test_sweep_spreads_over_two_nodes_and_its_tables_are_complete(repo_root, tmp
     for trial in trial_dirs(experiment):  # a trial stays on its node
         assert len({row["node_id"] for row in result_rows(trial)}) == 1
     assert set(tables.epochs["node_id"]) == set(tables.trials["node_id"])
+
+
+# --------------------------------------------------------------------------- the bystander (keep last)
+
+
+def test_a_sweep_started_before_the_cluster_tests_finishes_after_them(bystander):
+    """Every cluster above started and stopped while the bystander sweep was mid-trial (its
+    worker frozen): none of them touched its Ray instance, so it finishes as if alone."""
+    assert bystander.driver.process.poll() is None, bystander.driver.stderr()[-3000:]
+    os.kill(bystander.worker, signal.SIGCONT)
+    code = bystander.driver.wait(timeout=600)
+    assert code == 0, bystander.driver.stdout()[-2000:] + bystander.driver.stderr()[-3000:]
+    assert_complete(bystander.experiment, epochs=BYSTANDER_EPOCHS)

@@ -383,15 +383,16 @@ tuner.fit()
 @pytest.mark.slow
 def test_a_killed_fair_sweep_resumes_with_the_same_decisions(tmp_path, repo_root):
     import os
-    import signal
     import subprocess
     import sys
     import time
 
+    from support.cluster import kill_process_groups
+
     script = tmp_path / "sweep.py"
     script.write_text(RESUMABLE_SWEEP)
     environment = {**os.environ, "PYTHONPATH": repo_root}
-    with open(tmp_path / "run.err", "w") as errors:  # start_new_session: killpg ends its Ray too
+    with open(tmp_path / "run.err", "w") as errors:  # start_new_session: its pid is its process group
         process = subprocess.Popen([sys.executable, str(script), "run", str(tmp_path)], env=environment,
                                    start_new_session=True, stdout=subprocess.DEVNULL, stderr=errors)
     state_file = tmp_path / "fair" / STATE_FILE
@@ -404,9 +405,8 @@ def test_a_killed_fair_sweep_resumes_with_the_same_decisions(tmp_path, repo_root
                 break
         time.sleep(0.2)
     assert before, f"no rung was decided: {(tmp_path / 'run.err').read_text()[-2000:]}"
-    os.killpg(process.pid, signal.SIGKILL)
+    kill_process_groups([process.pid])  # the driver, its Ray and its trial workers (sessions of their own)
     process.wait()
-    time.sleep(1)
     resumed = subprocess.run([sys.executable, str(script), "resume", str(tmp_path)], env=environment,
                              timeout=300, capture_output=True, text=True, check=False)
     assert resumed.returncode == 0, resumed.stderr[-2000:]

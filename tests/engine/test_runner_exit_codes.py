@@ -1,4 +1,4 @@
-"""Exit codes a script can trust, through real sweeps: 1 when every trial errored, 130 on
+"""Exit codes a script can trust, through real sweeps: 1 when a trial errored, 130 on
 Ctrl-C (with the command that resumes, and no summary or tables as if finished), 2 for a
 data error found after Ray started (Ray shut down, no experiment directory left) or a
 `--resume` of a directory Tune never wrote an experiment into."""
@@ -43,7 +43,9 @@ def test_every_trial_errored_exits_1_with_one_line(tmp_path, capsys, monkeypatch
     captured = capsys.readouterr()
     ours = [line for line in captured.err.splitlines() if line.startswith("error: ")]
     assert code == 1, captured.out[-2000:] + captured.err[-3000:]
-    assert ours == ["error: every trial errored; the first: ValueError: the model cannot take this data"], ours
+    assert len(ours) == 1 and ours[0].startswith("error: every trial errored (4: "), ours
+    assert "; the first: ValueError: the model cannot take this data; retry them with: python " in ours[0], ours
+    assert ours[0].endswith(" --resume --name broken"), ours
     assert "4 trial(s), 4 errored" in captured.out
 
 
@@ -67,7 +69,7 @@ def test_ctrl_c_exits_130_with_the_resume_command_and_no_summary(repo_root, tmp_
     assert driver.returncode == 130, stdout[-2000:] + stderr[-3000:]
     assert "best trial" not in stdout and "errored" not in stdout and "tables:" not in stdout, stdout[-2000:]
     assert not (experiment / "trials.parquet").exists()
-    hint = [line for line in stderr.splitlines() if line.startswith("interrupted; resume with: ")]
+    hint = [line for line in stderr.splitlines() if line.startswith("interrupted by SIGINT; resume with: ")]
     assert len(hint) == 1, stderr[-3000:]
     command = shlex.split(hint[0].split("resume with: ", 1)[1])
     assert command[-3:] == ["--resume", "--name", name] and "--smoke" in command

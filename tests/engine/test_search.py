@@ -96,14 +96,13 @@ def trial_configs(experiment) -> list[dict]:
 @pytest.mark.slow
 def test_optuna_under_asha_two_arms_equal_counts_and_resumes_after_sigkill(repo_root, tmp_path):
     """A real sweep: SIGKILLed once some trials are done, resumed, 3 trials per arm at the end."""
-    import os
-    import signal
     import subprocess
     import sys
     import time
     from pathlib import Path
 
     import pandas as pd
+    from support.cluster import kill_process_groups
 
     name = "optuna"
     experiment = tmp_path / name
@@ -118,7 +117,7 @@ def test_optuna_under_asha_two_arms_equal_counts_and_resumes_after_sigkill(repo_
         while len(list(experiment.glob("*/params.json"))) < 3 and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
-        os.killpg(driver.pid, signal.SIGKILL)
+        kill_process_groups([driver.pid])  # the driver, its Ray and its trial workers (sessions of their own)
         driver.wait()
     assert 3 <= len(trial_configs(experiment)) < 6, "the sweep must be killed midway"
     before = {path.parent.name for path in experiment.glob("*/params.json")}

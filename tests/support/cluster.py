@@ -15,6 +15,7 @@ any other Ray instance on the machine (other test runs, a user's own cluster):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 _HEAD_PORTS = ("--port", "--ray-client-server-port", "--dashboard-port")
@@ -162,6 +164,80 @@ def sweep_command(repo_root: str, script: str, *args: str) -> list[str]:
     return [sys.executable, str(Path(repo_root) / "sweeps" / script), *args]
 
 
+@dataclass
+class Driver:
+    """A sweep driver started by a test: its process (a session of its own, so its pid is its
+    process group) and its output in files (a pipe nobody reads could block a chatty driver)."""
+
+    process: subprocess.Popen
+    out_path: Path
+    err_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stdout(self) -> str:
+        return self.out_path.read_text(errors="replace")
+
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")
+
+    def wait(self, timeout: float = 600) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def end(self) -> None:
+        """After a test: a driver still running is killed with its Ray and trial workers, by pid."""
+        if self.process.poll() is None:
+            kill_process_groups([self.process.pid])
+            self.process.wait()
+
+
+def start_sweep(repo_root: str, script: str, *args: str, logs: Path, env: dict[str, str] | None = None) -> Driver:
+    """Start a sweep script as a user would, its stdout and stderr going to files under `logs`."""
+    logs.mkdir(parents=True, exist_ok=True)
+    number = len(list(logs.glob("*.out")))
+    out_path, err_path = logs / f"driver{number}.out", logs / f"driver{number}.err"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        process = subprocess.Popen(sweep_command(repo_root, script, *args), start_new_session=True, text=True,
+                                   stdout=out, stderr=err, env=env)
+    return Driver(process, out_path, err_path)
+
+
+def wait_until(condition, driver: Driver | None = None, timeout: float = 300, what: str = "") -> None:
+    """Poll `condition` until it holds; fail at once if `driver` ended first (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if driver is not None and driver.process.poll() is not None:
+            raise AssertionError(f"the sweep ended (exit {driver.process.returncode}) before {what}:\n"
+                                 f"{driver.stdout()[-2000:]}\n{driver.stderr()[-3000:]}")
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def frozen(pid: int):
+    """SIGSTOP a process (a trial worker) for the block, SIGCONT after: whatever it was doing, it
+    is still doing when the block ends, so a test needs no timing to act mid-trial."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield pid
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
+def first_worker_pid(experiment: Path) -> int | None:
+    """The pid of the worker that reported the first result row of the experiment, once there is one."""
+    for trial in trial_dirs(experiment):
+        rows = result_rows(trial)
+        if rows:
+            return int(rows[0]["pid"])
+    return None
+
+
 def run_sweep(repo_root: str, script: str, *args: str, env: dict[str, str] | None = None,
               timeout: int = 480) -> str:
     """Run a sweep script as a user would; its output, after checking it exited 0."""
@@ -173,11 +249,18 @@ def run_sweep(repo_root: str, script: str, *args: str, env: dict[str, str] | Non
 
 
 def result_rows(trial_dir: Path) -> list[dict]:
-    """What Tune wrote for one trial, one dict per report (none before the first)."""
+    """What Tune wrote for one trial, one dict per report (none before the first; a last line
+    Tune is still writing is left out)."""
     path = trial_dir / "result.json"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
 
 
 def trial_dirs(experiment: Path) -> list[Path]:

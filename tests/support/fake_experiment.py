@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis.schema import DRIVER_LEASE_FILE
+
 TIMESTAMP = "2026-01-01_00-00-00"
 EPOCH_SECONDS = 2.0
 
@@ -176,6 +178,8 @@ def write_fake_experiment(
         }
         runtime = {"last_result": rows[-1] if rows else {}, "num_failures": trial.failures + int(trial.status == "errored")}
         trial_data.append([json.dumps(state, indent=2), json.dumps(runtime, indent=2)])
+    if any(trial.status in ("running", "pending") for trial in trials):  # a live driver holds the experiment
+        (experiment_dir / DRIVER_LEASE_FILE).write_text("{}")
     if with_state:
         (experiment_dir / f"experiment_state-{TIMESTAMP}.json").write_text(
             json.dumps({"trial_data": trial_data, "runner_data": {"_metric": metric}, "stats": {"start_time": 0.0}})
