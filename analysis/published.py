@@ -1,6 +1,7 @@
 """The numbers the five seed experiments published (shared/reference/EXPERIMENTS.md).
 
-Each entry says which trials reproduce it (config values that must match) and which exported
+Each entry says which trials reproduce it (config values that must match, the published
+dataset among them: a digits stand-in is never set against MNIST's number) and which exported
 metric column to compare. The seeds' "test" split is this project's validation split, so a
 published test accuracy is compared with `val_accuracy`; "train accuracy" is `accuracy`.
 """
@@ -22,7 +23,7 @@ class PublishedResult:
     metric: str  # reported metric name: val_accuracy or accuracy
     value: float
     epochs: int  # epochs the published number was measured at
-    match: Mapping[str, Any] = field(default_factory=dict)  # config column -> required value
+    match: Mapping[str, Any] = field(default_factory=dict)  # config column -> required value (dataset included)
     source: str = ""
 
 
@@ -37,7 +38,7 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         metric="val_accuracy",
         value=0.8898,
         epochs=1000,
-        match=_frozen({"family": "aprelu_cifar", "activation": "aprelu", "record": 1}),
+        match=_frozen({"family": "aprelu_cifar", "dataset": "cifar10", "activation": "aprelu", "record": 1}),
         source="EXPERIMENTS.md section 1",
     ),
     PublishedResult(
@@ -46,7 +47,7 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         metric="val_accuracy",
         value=0.889,
         epochs=3345,
-        match=_frozen({"family": "aprelu_cifar", "activation": "aprelu", "record": 16}),
+        match=_frozen({"family": "aprelu_cifar", "dataset": "cifar10", "activation": "aprelu", "record": 16}),
         source="EXPERIMENTS.md section 2",
     ),
     PublishedResult(
@@ -56,7 +57,8 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         value=0.47,
         epochs=3,
         match=_frozen(
-            {"family": "selu_mnist", "activation": "selu", "batch_norm": True, "kernel_initializer": "lecun_uniform"}
+            {"family": "selu_mnist", "dataset": "mnist", "activation": "selu", "batch_norm": True,
+             "kernel_initializer": "lecun_uniform"}
         ),
         source="EXPERIMENTS.md section 3",
     ),
@@ -67,7 +69,7 @@ PUBLISHED: tuple[PublishedResult, ...] = (
             metric="val_accuracy",
             value=value,
             epochs=100,
-            match=_frozen({"family": "relu_family_beans", "activation": activation}),
+            match=_frozen({"family": "relu_family_beans", "dataset": "beans", "activation": activation}),
             source="EXPERIMENTS.md section 4",
         )
         for activation, value in (("relu6", 0.8516), ("leaky_relu", 0.7969), ("prelu", 0.8125), ("selu", 0.8672))
@@ -78,7 +80,8 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         metric="val_accuracy",
         value=0.978,
         epochs=4,
-        match=_frozen({"family": "antirectifier_mnist", "activation": "antirectifier", "units": 256}),
+        match=_frozen({"family": "antirectifier_mnist", "dataset": "mnist", "activation": "antirectifier",
+                       "units": 256}),
         source="EXPERIMENTS.md section 5",
     ),
 )
