@@ -293,10 +293,10 @@ def paired_comparison(
 
 def _sequential(at: AtBudget, trials: pd.DataFrame, plan: LookPlan, min_pairs: int) -> list[PairedComparison]:
     """A confirmation run in looks: the verdicts its stage reached (analysis.verdicts)."""
-    rows = trials.loc[:, ["family", "confirm_arm", "confirm_rank", "seed", "confirm_look"]].copy()
-    rows["value"] = np.nan
-    reached = at.trials.index.intersection(rows.index)
-    rows.loc[reached, "value"] = at.trials.loc[reached, at.metric].astype(float)
+    # Only trials that reached the budget: one that did not (an interrupted run's leftover directory,
+    # an errored or diverged trial) drops its pairs, as the stage did.
+    rows = at.trials.loc[:, ["family", "confirm_arm", "confirm_rank", "seed", "confirm_look"]].copy()
+    rows["value"] = at.trials[at.metric].astype(float)
     result = []
     for item in look_verdicts(rows, plan, "value", higher_is_better=higher_is_better(at.metric)):
         if item.verdict.n < max(min_pairs, 1):

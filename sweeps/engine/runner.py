@@ -331,6 +331,8 @@ def dry_run(plan: Plan) -> int:
     lines = dry_run_lines(plan, before_join=use_auth_token_if_present)
     if plan.confirm is not None:
         lines += confirm.describe(plan)
+    elif plan.confirmed:
+        lines += confirm.describe_confirmation(plan)
     print("\n".join(lines))
     return EXIT_OK
 
