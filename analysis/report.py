@@ -203,8 +203,9 @@ def render_markdown(data: ReportData, plot_links: Sequence[str] = ()) -> str:
 
 
 def _plain(value: object) -> object:
-    """JSON-ready: NaN and NA become null, numpy scalars Python numbers, tuples lists."""
-    if value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and math.isnan(value)):
+    """JSON-ready: NaN, infinities (the t of differences that are all equal) and NA become null, numpy
+    scalars Python numbers, tuples lists."""
+    if value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and not math.isfinite(value)):
         return None
     if isinstance(value, np.generic):
         return value.item()

@@ -184,14 +184,9 @@ def _cost_lines(looks: Any, configurations: int, epochs: int, fewer: str = "") -
         f"  worst case: {most} seed(s) per configuration = {configurations * most} trial(s), "
         f"{configurations * most * epochs} trial-epochs{fewer}",
         f"  best case: every comparison decided at the first look, {first} seed(s) = {configurations * first} "
-        f"trial(s); typically between the two (on digits the calibration's mean was {CALIBRATED_FRACTION:.0%} of the "
-        f"worst case: docs/verdicts.md)",
+        f"trial(s); typically a clear difference or equivalence stops at about two thirds of the worst case and "
+        f"a close call uses all of it (the digits calibration: docs/verdicts.md)",
     ]
-
-
-# Mean seeds of the sequential stage over its worst case in benchmarks/verdict_calibration.py on
-# recorded digits runs (BENCHMARKS.md, "Verdict calibration"): a typical cost, said as such.
-CALIBRATED_FRACTION = 0.5
 
 
 def describe(plan: Plan) -> list[str]:

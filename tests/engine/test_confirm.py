@@ -199,6 +199,7 @@ def test_the_dry_run_says_what_the_confirmation_will_run(tmp_path, capsys):
     # 2 arms (the activations) x 2 configurations x 5 seeds, 3 epochs each (the smoke budget)
     assert "worst case: 5 seed(s) per configuration = 20 trial(s), 60 trial-epochs" in out
     assert "best case: every comparison decided at the first look, 2 seed(s) = 8 trial(s)" in out
+    assert "a close call uses all of it" in out
     assert not any(tmp_path.iterdir())
     main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run", "--confirm", "1"])
     assert "looks at 2, 4, 6, 8, 10 seed(s) per configuration (batch 2, at most 10), margin ±0.01" in capsys.readouterr().out
