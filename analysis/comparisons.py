@@ -132,6 +132,8 @@ class PairedComparison:
     p_not_worse_a_adjusted: float
     p_not_worse_b: float
     p_not_worse_b_adjusted: float
+    level_two_sided: float  # what the adjusted two-sided p-value was compared with (alpha, or the look's level)
+    level_one_sided: float  # ... the adjusted one-sided ones (TOST halves, not-worse)
     difference_significant: bool
     probability_a_beats_b: float
     probability_low: float
@@ -244,6 +246,7 @@ def _row(paired: _Paired, verdict: Verdict, metric: str, budget: str, seeds: int
         p_equivalence=verdict.p_equivalence, p_equivalence_adjusted=verdict.p_equivalence_adjusted,
         p_not_worse_a=verdict.p_not_worse_a, p_not_worse_a_adjusted=verdict.p_not_worse_a_adjusted,
         p_not_worse_b=verdict.p_not_worse_b, p_not_worse_b_adjusted=verdict.p_not_worse_b_adjusted,
+        level_two_sided=verdict.alpha, level_one_sided=verdict.alpha_one_sided,
         difference_significant=verdict.difference_significant,
         probability_a_beats_b=verdict.probability_a_beats_b, probability_low=verdict.probability_low,
         probability_high=verdict.probability_high, seeds_needed_total=verdict.seeds_needed_total,

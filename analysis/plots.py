@@ -210,14 +210,8 @@ OUTCOME_COLORS = {"equivalent": "C2", "a_better": "C0", "b_better": "C0", "a_not
                   "b_not_worse": "C1", "inconclusive": "C7"}
 
 
-def outcome_words(outcome: str, arm_a: str, arm_b: str) -> str:
-    """'relu better', 'selu not worse', 'equivalent', 'inconclusive'."""
-    side = arm_a if outcome.startswith("a_") else arm_b
-    if outcome.endswith("_better"):
-        return f"{side} better"
-    if outcome.endswith("_not_worse"):
-        return f"{side} not worse"
-    return outcome
+OUTCOME_WORDS = {"equivalent": "equivalent", "a_better": "A better", "b_better": "B better",
+                 "a_not_worse": "A not worse", "b_not_worse": "B not worse", "inconclusive": "inconclusive"}
 
 
 def comparisons_plot(comparisons: pd.DataFrame) -> Figure:
@@ -243,13 +237,13 @@ def comparisons_plot(comparisons: pd.DataFrame) -> Figure:
             axes.plot([low, high], [position, position], color=color, linewidth=2.5, solid_capstyle="butt")
         axes.plot([row.mean_difference], [position], "o", color=color, markersize=7)
         look = f", look {row.look}/{row.looks}" if pd.notna(row.look) else ""
-        axes.annotate(f"{outcome_words(row.outcome, row.arm_a, row.arm_b)} ({row.seeds} seeds, n={row.n}{look})",
+        axes.annotate(f"{OUTCOME_WORDS.get(row.outcome, row.outcome)} ({row.seeds} seeds, n={row.n}{look})",
                       (1.01, position), xycoords=("axes fraction", "data"), va="center", fontsize="small", color=color)
-    axes.set_yticks(positions, [f"{row.arm_a}\n\u2212 {row.arm_b}" for row in rows.itertuples(index=False)],
+    axes.set_yticks(positions, [f"A: {row.arm_a}\nB: {row.arm_b}" for row in rows.itertuples(index=False)],
                     fontsize="small")
     axes.set_ylim(-0.7, len(rows) - 0.3)
     metric = rows["metric"].iloc[0]
-    axes.set(xlabel=f"difference in {metric} (arm a \u2212 arm b), mean over paired seeds, 95% interval")
+    axes.set(xlabel=f"difference in {metric}, A \u2212 B: mean over the paired seeds and its 95% interval")
     axes.set_title(f"{metric}: paired differences against the \u00b1{margin:g} margin\n(green: equivalent, "
                    "blue: a winner, orange: not worse, grey: inconclusive)", fontsize="medium")
     axes.grid(alpha=0.3, axis="x")

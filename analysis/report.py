@@ -45,10 +45,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# Each verdict is taken on the adjusted p-values against the levels (alpha, or a look's); the JSON has all.
 COMPARISON_SHOWN = [
     "arm_a", "arm_b", "outcome", "seeds", "n", "look", "mean_difference", "ci_low", "ci_high", "margin", "p_value",
-    "p_adjusted", "p_equivalence", "p_equivalence_adjusted", "probability_a_beats_b", "probability_low",
-    "probability_high", "more_seeds", "cut_short",
+    "p_adjusted", "p_equivalence_adjusted", "p_not_worse_a_adjusted", "p_not_worse_b_adjusted", "level_two_sided",
+    "level_one_sided", "probability_a_beats_b", "probability_low", "probability_high", "more_seeds", "cut_short",
 ]
 CALIBRATION = ("How often these verdicts are wrong was measured on real runs (two arms of one configuration: false "
                "winners; a difference of one margin: power; seeds against a fixed count): docs/verdicts.md, "

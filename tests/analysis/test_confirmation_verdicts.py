@@ -99,11 +99,15 @@ def test_the_report_says_which_look_decided_each_comparison_and_carries_the_new_
     for row in rows.values():
         for key in ("outcome", "margin", "p_value", "p_adjusted", "p_equivalence", "p_equivalence_adjusted",
                     "p_not_worse_a", "p_not_worse_b", "probability_a_beats_b", "probability_low", "probability_high",
-                    "seeds_needed_total", "more_seeds", "more_seeds_for", "look", "looks", "seeds", "n"):
+                    "seeds_needed_total", "more_seeds", "more_seeds_for", "look", "looks", "seeds", "n",
+                    "level_two_sided", "level_one_sided"):
             assert key in row, key
         assert row["looks"] == 3 and row["seeds"] == [2, 4, 6][row["look"] - 1] and row["margin"] == 0.01
         assert row["probability_low"] <= row["probability_a_beats_b"] <= row["probability_high"]
     winner, equivalent, noisy = rows["a", "b"], rows["a", "c"], rows["a", "d"]
+    levels = sequential.look_levels(1, PLAN.looks)  # what look 2 tested at
+    assert (winner["level_two_sided"], winner["level_one_sided"]) == pytest.approx((levels.two_sided,
+                                                                                    levels.one_sided))
     assert (winner["outcome"], winner["look"], winner["seeds"], winner["n"]) == ("b_better", 2, 4, 4)
     assert (equivalent["outcome"], equivalent["look"], equivalent["seeds"]) == ("equivalent", 2, 4)
     a = [_value("a", seed) for seed in range(4)]

@@ -203,3 +203,25 @@ def test_the_dry_run_says_what_the_confirmation_will_run(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
     main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run", "--confirm", "1"])
     assert "looks at 2, 4, 6, 8, 10 seed(s) per configuration (batch 2, at most 10), margin ±0.01" in capsys.readouterr().out
+
+
+def test_the_dry_run_of_a_confirmation_only_states_its_worst_case(tmp_path, capsys):
+    """`--confirm` with --name of a finished search: its configurations are known, the trials shown
+    are the worst case (every seed), and the looks say what may be left out."""
+    from analysis.export import export_experiment
+    from support.fake_experiment import FakeTrial, write_fake_experiment
+
+    trials = [FakeTrial(activation, 0, [0.5, 0.6 + 0.1 * (activation == "relu")], family="antirectifier_mnist",
+                        extra_config={"model": "antirectifier_mlp", "dataset": "synthetic-mnist", "units": 16,
+                                      "depth": 2, "dropout": 0.1, "batch_norm": None, "kernel_initializer": None})
+              for activation in ("antirectifier", "relu")]
+    search = write_fake_experiment(tmp_path, "s", trials)
+    export_experiment([search], search)
+    code = main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run", "--name", "s",
+                                            "--confirm", "1", "--confirm-repeats", "6", "--confirm-batch", "3"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "trials: 12 = 1 sample(s) x 12 grid combination(s)" in out  # 2 configurations x 6 seeds: every seed
+    assert "confirmation s-confirm: 2 configuration(s), new seeds in looks at 3, 6 seed(s) per configuration" in out
+    assert "worst case: 6 seed(s) per configuration = 12 trial(s)" in out
+    assert not (tmp_path / "s-confirm").exists()
