@@ -206,18 +206,66 @@ def accuracy_vs_compute(trials: pd.DataFrame, metric: str = DEFAULT_METRIC, fami
     return figure
 
 
+OUTCOME_COLORS = {"equivalent": "C2", "a_better": "C0", "b_better": "C0", "a_not_worse": "C1",
+                  "b_not_worse": "C1", "inconclusive": "C7"}
+
+
+OUTCOME_WORDS = {"equivalent": "equivalent", "a_better": "A better", "b_better": "B better",
+                 "a_not_worse": "A not worse", "b_not_worse": "B not worse", "inconclusive": "inconclusive"}
+
+
+def comparisons_plot(comparisons: pd.DataFrame) -> Figure:
+    """Each comparison's mean difference (arm a - arm b) with its interval, against the +-margin band.
+
+    One row per comparison (a paired_comparisons table), coloured by its verdict and labelled with
+    the seeds it used; what a reader looks at first: where each interval lies against the band.
+    """
+    rows = comparisons.reset_index(drop=True)
+    figure = _new_figure(10.0, 1.9 + 0.55 * max(len(rows), 1))
+    axes = figure.add_subplot()
+    if rows.empty:
+        axes.text(0.5, 0.5, "no comparison with 2 or more pairs", ha="center", va="center", transform=axes.transAxes)
+        return figure
+    margin = float(rows["margin"].iloc[0])
+    axes.axvspan(-margin, margin, color="C2", alpha=0.12, linewidth=0, label=f"\u00b1 margin ({margin:g})")
+    axes.axvline(0.0, color="black", linewidth=0.8)
+    positions = np.arange(len(rows))[::-1]
+    for position, row in zip(positions, rows.itertuples(index=False)):
+        color = OUTCOME_COLORS.get(row.outcome, "C7")
+        low, high = row.ci_low, row.ci_high
+        if np.isfinite(low) and np.isfinite(high):
+            axes.plot([low, high], [position, position], color=color, linewidth=2.5, solid_capstyle="butt")
+        axes.plot([row.mean_difference], [position], "o", color=color, markersize=7)
+        look = f", look {row.look}/{row.looks}" if pd.notna(row.look) else ""
+        axes.annotate(f"{OUTCOME_WORDS.get(row.outcome, row.outcome)} ({row.seeds} seeds, n={row.n}{look})",
+                      (1.01, position), xycoords=("axes fraction", "data"), va="center", fontsize="small", color=color)
+    axes.set_yticks(positions, [f"A: {row.arm_a}\nB: {row.arm_b}" for row in rows.itertuples(index=False)],
+                    fontsize="small")
+    axes.set_ylim(-0.7, len(rows) - 0.3)
+    metric = rows["metric"].iloc[0]
+    axes.set(xlabel=f"difference in {metric}, A \u2212 B: mean over the paired seeds and its 95% interval")
+    axes.set_title(f"{metric}: paired differences against the \u00b1{margin:g} margin\n(green: equivalent, "
+                   "blue: a winner, orange: not worse, grey: inconclusive)", fontsize="medium")
+    axes.grid(alpha=0.3, axis="x")
+    axes.legend(loc="lower left", fontsize="small")
+    return figure
+
+
 def _safe(name: object) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))
 
 
 def save_plots(
-    trials: pd.DataFrame, epochs: pd.DataFrame, out_dir: str | os.PathLike, metric: str = DEFAULT_METRIC
+    trials: pd.DataFrame, epochs: pd.DataFrame, out_dir: str | os.PathLike, metric: str = DEFAULT_METRIC,
+    comparisons: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """Write every plot as PNG into out_dir; returns the paths in a fixed order."""
+    """Write every plot as PNG into out_dir; returns the paths in a fixed order (the comparisons first)."""
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
     curve_metric = metric.removeprefix("best_").removeprefix("last_")
     figures: list[tuple[str, Figure]] = []
+    if comparisons is not None and not comparisons.empty:
+        figures.append((f"{_safe(metric)}_comparisons.png", comparisons_plot(comparisons)))
     for family in sorted(trials["family"].dropna().unique()):
         figures.append((f"{_safe(family)}_learning_curves.png", learning_curves(trials, epochs, family, curve_metric)))
         if metric in trials.columns:

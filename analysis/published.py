@@ -1,6 +1,7 @@
 """The numbers the five seed experiments published, each with its public source.
 
-Each entry says which trials reproduce it (config values that must match) and which exported
+Each entry says which trials reproduce it (config values that must match, the
+published dataset among them: a digits stand-in is never set against MNIST's number) and which exported
 metric the seed reported: `val_accuracy` where the seed validated on its test split (the report
 compares it with this project's `test_accuracy`, the same split; analysis.reproduction), and
 `accuracy` for a train accuracy.
@@ -23,7 +24,7 @@ class PublishedResult:
     metric: str  # reported metric name: val_accuracy or accuracy
     value: float
     epochs: int  # epochs the published number was measured at
-    match: Mapping[str, Any] = field(default_factory=dict)  # config column -> required value
+    match: Mapping[str, Any] = field(default_factory=dict)  # config column -> required value (dataset included)
     source: str = ""
 
 
@@ -59,7 +60,7 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         metric="val_accuracy",
         value=0.8898,
         epochs=1000,
-        match=_frozen({"family": "aprelu_cifar", "activation": "aprelu", "record": 1}),
+        match=_frozen({"family": "aprelu_cifar", "dataset": "cifar10", "activation": "aprelu", "record": 1}),
         source=SOURCES["aprelu_record1"],
     ),
     PublishedResult(
@@ -68,7 +69,7 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         metric="val_accuracy",
         value=0.889,
         epochs=3345,
-        match=_frozen({"family": "aprelu_cifar", "activation": "aprelu", "record": 16}),
+        match=_frozen({"family": "aprelu_cifar", "dataset": "cifar10", "activation": "aprelu", "record": 16}),
         source=SOURCES["aprelu_record16"],
     ),
     PublishedResult(
@@ -78,7 +79,8 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         value=0.47,
         epochs=3,
         match=_frozen(
-            {"family": "selu_mnist", "activation": "selu", "batch_norm": True, "kernel_initializer": "lecun_uniform"}
+            {"family": "selu_mnist", "dataset": "mnist", "activation": "selu", "batch_norm": True,
+             "kernel_initializer": "lecun_uniform"}
         ),
         source=SOURCES["selu_mnist"],
     ),
@@ -89,7 +91,7 @@ PUBLISHED: tuple[PublishedResult, ...] = (
             metric="val_accuracy",
             value=value,
             epochs=100,
-            match=_frozen({"family": "relu_family_beans", "activation": activation}),
+            match=_frozen({"family": "relu_family_beans", "dataset": "beans", "activation": activation}),
             source=SOURCES["beans"],
         )
         for activation, value in (("relu6", 0.8516), ("leaky_relu", 0.7969), ("prelu", 0.8125), ("selu", 0.8672))
@@ -100,7 +102,8 @@ PUBLISHED: tuple[PublishedResult, ...] = (
         metric="val_accuracy",
         value=0.978,
         epochs=4,
-        match=_frozen({"family": "antirectifier_mnist", "activation": "antirectifier", "units": 256}),
+        match=_frozen({"family": "antirectifier_mnist", "dataset": "mnist", "activation": "antirectifier",
+                       "units": 256}),
         source=SOURCES["antirectifier"],
     ),
 )

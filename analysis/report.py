@@ -1,10 +1,13 @@
 """Reports over exported tables: leaderboard, paired comparisons, compute, reproduction.
 
-    python -m analysis.report <tables-dir> [--at-epoch E] [--plots DIR] [--out report.md] [--json]
+    python -m analysis.report <tables-dir> [--at-epoch E] [--margin D] [--plots DIR] [--out report.md] [--json]
 
-prints Markdown (or, with --json, the same numbers as JSON). Every comparison is made at one
-budget, stated beside it: by default each trial's full `epochs` budget, with --at-epoch E every
-trial that reached epoch E at that epoch; trials that did not reach it are counted and listed.
+prints Markdown (or, with --json, the same numbers as JSON). It opens with the verdicts in words,
+one line per comparison (analysis.comparisons: equivalent, a winner, not worse or inconclusive at a
+margin, Benjamini-Hochberg across the report's comparisons; a confirmation run in looks as its stage
+decided it); the tables after it hold numbers only. Every comparison is made at one budget, stated
+beside it: by default each trial's full `epochs` budget, with --at-epoch E every trial that reached
+epoch E at that epoch; trials that did not reach it are counted and listed.
 The tables are built by functions that return pandas DataFrames, so the notebook and tests
 call the same code; this module only assembles and formats them.
 """
@@ -25,26 +28,32 @@ import numpy as np
 import pandas as pd
 
 from analysis.budget import at_budget
-from analysis.cli_parser import OneLineParser, positive_int
-from analysis.comparisons import PairedComparison, leaderboard, paired_comparison, paired_comparisons
+from analysis.cli_parser import OneLineParser, positive_float, positive_int
+from analysis.comparisons import PairedComparison, leaderboard, paired_comparison, paired_comparisons, resolve_margin
 from analysis.compute import compute_accounting
 from analysis.confirmation import confirmation_metric, is_confirmation
 from analysis.reproduction import reproduction_table
 from analysis.schema import DEFAULT_METRIC, ExportError
+from analysis.stats import DEFAULT_MARGIN
 from analysis.tables import Tables, read_tables
 
 __all__ = [
     "DEFAULT_METRIC", "PairedComparison", "ReportData", "build_report", "compute_accounting", "leaderboard",
     "main", "paired_comparison", "paired_comparisons", "render_json", "render_markdown", "reproduction_table",
-    "to_markdown",
+    "to_markdown", "verdict_lines",
 ]
 
 logger = logging.getLogger(__name__)
 
+# Each verdict is taken on the adjusted p-values against the levels (alpha, or a look's); the JSON has all.
 COMPARISON_SHOWN = [
-    "family", "activation_a", "activation_b", "budget", "n", "cut_short", "mean_difference", "ci_low", "ci_high",
-    "p_value", "p_adjusted", "wilcoxon_p", "verdict",
+    "arm_a", "arm_b", "outcome", "seeds", "n", "look", "mean_difference", "ci_low", "ci_high", "margin", "p_value",
+    "p_adjusted", "p_equivalence_adjusted", "p_not_worse_a_adjusted", "p_not_worse_b_adjusted", "level_two_sided",
+    "level_one_sided", "probability_a_beats_b", "probability_low", "probability_high", "more_seeds", "cut_short",
 ]
+CALIBRATION = ("How often these verdicts are wrong was measured on real runs (two arms of one configuration: false "
+               "winners; a difference of one margin: power; seeds against a fixed count): docs/verdicts.md, "
+               "\"Calibration\".")
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,7 @@ class ReportData:
 
     metric: str
     budget: str | None  # None when no trial reported the metric
+    margin: float
     summary: dict[str, object]
     leaderboard: pd.DataFrame | None
     comparisons: pd.DataFrame | None
@@ -66,10 +76,13 @@ def default_metric(trials: pd.DataFrame) -> str:
     return confirmation_metric(trials) if is_confirmation(trials) else DEFAULT_METRIC
 
 
-def build_report(tables: Tables, metric: str | None = None, at_epoch: int | None = None) -> ReportData:
-    """All report tables at one budget (full by default, else epoch at_epoch)."""
+def build_report(tables: Tables, metric: str | None = None, at_epoch: int | None = None,
+                 margin: float | None = None) -> ReportData:
+    """All report tables at one budget (full by default, else epoch at_epoch), verdicts at `margin`
+    (analysis.comparisons.resolve_margin: a confirmation's own, else this, else the default)."""
     trials, epochs = tables.trials, tables.epochs
     metric = metric or default_metric(trials)
+    margin = resolve_margin(trials, margin)
     summary = {
         "trials": len(trials),
         "trial_epochs": len(epochs),
@@ -81,9 +94,9 @@ def build_report(tables: Tables, metric: str | None = None, at_epoch: int | None
         at = at_budget(trials, metric, epochs=epochs, at_epoch=at_epoch)
         budget, cut_short = at.budget, at.cut_short
         board = leaderboard(trials, metric, epochs=epochs, at_epoch=at_epoch)
-        comparisons = paired_comparisons(trials, metric, epochs=epochs, at_epoch=at_epoch)
+        comparisons = paired_comparisons(trials, metric, epochs=epochs, at_epoch=at_epoch, margin=margin)
     return ReportData(
-        metric=metric, budget=budget, summary=summary, leaderboard=board, comparisons=comparisons,
+        metric=metric, budget=budget, margin=margin, summary=summary, leaderboard=board, comparisons=comparisons,
         cut_short=cut_short, compute=compute_accounting(trials), reproduction=reproduction_table(trials, epochs),
     )
 
@@ -113,6 +126,34 @@ def to_markdown(table: pd.DataFrame, float_digits: int = 4) -> str:
     return "\n".join([header, rule, *body])
 
 
+def verdict_lines(comparisons: pd.DataFrame | None) -> list[str]:
+    """One line per comparison: the verdict in words with its difference, interval, margin and seeds."""
+    if comparisons is None or comparisons.empty:
+        return []
+    most = comparisons.attrs.get("max_seeds")
+    lines = []
+    for row in comparisons.itertuples(index=False):
+        seeds = f"{row.seeds} seed(s) per configuration" + (f" of at most {most}" if most else "")
+        lines.append(f"{row.sentence.removesuffix('.')}. Used {seeds}, {row.n} pair(s).")
+    return lines
+
+
+def _verdict_section(data: ReportData) -> str:
+    comparisons = data.comparisons
+    looks = comparisons.attrs.get("looks") if comparisons is not None else None
+    design = (f"decided in looks at {', '.join(map(str, looks))} seeds (analysis.sequential: the error rates hold "
+              "across looks), each comparison at its first conclusive look" if looks else "one look at all pairs")
+    heading = f"## Verdicts ({data.metric} at {data.budget}, margin ±{data.margin:g}, {design})"
+    lines = verdict_lines(comparisons)
+    if not lines:
+        return f"{heading}\n\n_nothing to compare: one arm, or fewer than 2 pairs per comparison_"
+    multiple = (f" Benjamini-Hochberg across the {len(lines)} comparisons." if len(lines) > 1 else "")
+    return (f"{heading}\n\n" + "\n".join(f"- {line}" for line in lines)
+            + f"\n\nEquivalent: the difference lies within ±{data.margin:g} (two one-sided tests); better: the "
+              "paired t-test finds a difference (which may still be smaller than the margin); not worse: worse by "
+              f"less than {data.margin:g} (one-sided), neither better nor equivalent.{multiple} {CALIBRATION}")
+
+
 def _comparison_sections(data: ReportData) -> list[str]:
     if data.leaderboard is None:
         return [f"## Leaderboard\n\n_no {data.metric} column: no trial reported it yet_"]
@@ -121,10 +162,16 @@ def _comparison_sections(data: ReportData) -> list[str]:
     return [
         note,
         f"## Leaderboard ({data.metric} at {data.budget}, mean over seeds, 95% t-interval)\n\n" + to_markdown(data.leaderboard),
-        f"## Paired comparisons ({_pairing(data)}, at {data.budget})\n\n"
-        + to_markdown(data.comparisons[COMPARISON_SHOWN]),
+        f"## Paired comparisons ({_pairing(data)}, at {data.budget}; the verdicts above in numbers)\n\n"
+        + to_markdown(data.comparisons[_shown(data.comparisons)]),
         f"## Cut short (did not reach the {data.budget}; not compared)\n\n" + to_markdown(data.cut_short),
     ]
+
+
+def _shown(comparisons: pd.DataFrame) -> list[str]:
+    """The numbers of the comparison table; the family too when several share the report."""
+    several = comparisons["family"].nunique() > 1
+    return ["family", *COMPARISON_SHOWN] if several else COMPARISON_SHOWN
 
 
 def _pairing(data: ReportData) -> str:
@@ -139,9 +186,13 @@ def render_markdown(data: ReportData, plot_links: Sequence[str] = ()) -> str:
     sections = [
         f"# Sweep report\n\n{summary['trials']} trials, {summary['trial_epochs']} trial-epochs, "
         f"experiments: {', '.join(summary['experiments'])}.",
+    ]
+    if data.leaderboard is not None:
+        sections.append(_verdict_section(data))
+    sections += [
         *_comparison_sections(data),
         "## Compute (spent vs every trial run to its epoch budget)\n\n" + to_markdown(data.compute),
-        "## Reproduction of published numbers (at the published epoch count)\n\n"
+        "## Reproduction of published numbers (at the published epoch count, on the published dataset)\n\n"
         + to_markdown(data.reproduction.drop(columns=["description"])),
     ]
     if plot_links:
@@ -153,8 +204,9 @@ def render_markdown(data: ReportData, plot_links: Sequence[str] = ()) -> str:
 
 
 def _plain(value: object) -> object:
-    """JSON-ready: NaN and NA become null, numpy scalars Python numbers, tuples lists."""
-    if value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and math.isnan(value)):
+    """JSON-ready: NaN, infinities (the t of differences that are all equal) and NA become null, numpy
+    scalars Python numbers, tuples lists."""
+    if value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and not math.isfinite(value)):
         return None
     if isinstance(value, np.generic):
         return value.item()
@@ -171,10 +223,15 @@ def _records(table: pd.DataFrame | None) -> list[dict[str, object]] | None:
 
 def render_json(data: ReportData) -> str:
     """The same tables as the Markdown, unrounded, as one JSON object."""
+    comparisons = data.comparisons
+    looks = comparisons.attrs.get("looks") if comparisons is not None else None
     document = {
         "metric": data.metric,
         "budget": data.budget,
+        "margin": data.margin,
+        "looks": list(looks) if looks else None,
         **data.summary,
+        "verdicts": verdict_lines(comparisons),
         "leaderboard": _records(data.leaderboard),
         "comparisons": _records(data.comparisons),
         "cut_short": _records(data.cut_short),
@@ -187,11 +244,11 @@ def render_json(data: ReportData) -> str:
 # --------------------------------------------------------------------------- command line
 
 
-def _write_plots(tables: Tables, plots_dir: str, metric: str, out: str | None) -> list[str]:
+def _write_plots(tables: Tables, data: ReportData, plots_dir: str, out: str | None) -> list[str]:
     """Write the PNGs; links relative to report.md's folder (to the working directory on stdout)."""
     from analysis import plots  # matplotlib only when plots are asked for
 
-    paths = plots.save_plots(tables.trials, tables.epochs, plots_dir, metric)
+    paths = plots.save_plots(tables.trials, tables.epochs, plots_dir, data.metric, comparisons=data.comparisons)
     base = Path(out).resolve().parent if out else Path.cwd()
     return [Path(os.path.relpath(path.resolve(), base)).as_posix() for path in paths]
 
@@ -204,6 +261,10 @@ def _parser() -> argparse.ArgumentParser:
                              "last_test_accuracy, the verdict's metric)")
     parser.add_argument("--at-epoch", type=positive_int, default=None, metavar="E",
                         help="compare every trial that reached epoch E at that epoch (default: the full budget)")
+    parser.add_argument("--margin", type=positive_float, default=None, metavar="D",
+                        help="the smallest difference that matters, in the metric's units (0.01 = one accuracy "
+                             "point): inside it two arms are equivalent (default: a confirmation's own, recorded "
+                             f"with its trials, else {DEFAULT_MARGIN})")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON instead of Markdown")
     parser.add_argument("--plots", default=None, metavar="DIR", help="also write PNG plots to DIR (Markdown only)")
     parser.add_argument("--out", default=None, metavar="FILE", help="write the report to FILE instead of stdout")
@@ -218,12 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         tables = read_tables(args.tables_dir)
-        data = build_report(tables, args.metric, args.at_epoch)
-        metric = data.metric
+        data = build_report(tables, args.metric, args.at_epoch, args.margin)
         if args.json:
             text = render_json(data)
         else:
-            links = _write_plots(tables, args.plots, metric, args.out) if args.plots else []
+            links = _write_plots(tables, data, args.plots, args.out) if args.plots else []
             text = render_markdown(data, links)
         if args.out:
             Path(args.out).write_text(text, encoding="utf-8")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -17,9 +18,9 @@ REPRODUCTION_COLUMNS = [
 ]
 
 
-def _matches(trials: pd.DataFrame, published: PublishedResult) -> pd.Series:
+def _matches(trials: pd.DataFrame, match: Mapping[str, Any]) -> pd.Series:
     mask = pd.Series(True, index=trials.index)
-    for column, value in published.match.items():
+    for column, value in match.items():
         if column not in trials.columns:
             return pd.Series(False, index=trials.index)
         mask &= trials[column].eq(value).fillna(False).astype(bool)
@@ -55,16 +56,15 @@ def _row(result: PublishedResult, matching: pd.DataFrame, epochs: pd.DataFrame) 
 def reproduction_table(
     trials: pd.DataFrame, epochs: pd.DataFrame, published: Sequence[PublishedResult] = PUBLISHED
 ) -> pd.DataFrame:
-    """Each published number of a family present in the trials beside the reproduced ones.
+    """Each published number with trials of its family on its dataset, beside the reproduced ones.
 
     The budget is the published epoch count: only trials that reported that epoch count, with
     their value at it (mean and t-interval over them, and the best); the matching trials that
     stopped before it are counted in cut_short.
     """
-    families = set(trials["family"].dropna())
-    rows = [
-        _row(result, trials[_matches(trials, result)], epochs)
-        for result in published
-        if result.match.get("family") in families
-    ]
+    rows = []
+    for result in published:
+        same_data = {key: result.match[key] for key in ("family", "dataset") if key in result.match}
+        if _matches(trials, same_data).any():  # never a digits stand-in against MNIST's number
+            rows.append(_row(result, trials[_matches(trials, result.match)], epochs))
     return pd.DataFrame(rows, columns=REPRODUCTION_COLUMNS)

@@ -223,6 +223,11 @@ def _prefix(values: Values, pairs: int) -> np.ndarray:
     return np.asarray(values, dtype=float).ravel()[:pairs]
 
 
+def _arrived(values: Values, arrival: Values, look_index: int) -> np.ndarray:
+    """The values whose pair arrived at or before look `look_index` (0-based)."""
+    return np.asarray(values, dtype=float).ravel()[np.asarray(arrival).ravel() <= look_index]
+
+
 def decide_at_look(
     pairs_per_comparison: Sequence[tuple[Values, Values]],
     look_index: int,
@@ -233,11 +238,15 @@ def decide_at_look(
     higher_is_better: bool = True,
     spending: str = DEFAULT_SPENDING,
     details: bool = True,
+    arrivals: Sequence[Values] | None = None,
 ) -> list[Verdict]:
     """The verdicts at look `look_index` (0-based) of a plan from plan_looks.
 
     Each comparison is (a, b) in seed order; look j uses its first looks[j] entries (non-finite
-    pairs are then dropped, as in decide). Looks 0..look_index are replayed: at each, all
+    pairs are then dropped, as in decide). With `arrivals` (one array per comparison: the 0-based
+    look at which each pair arrived), look j uses the pairs that arrived by then instead: the
+    confirmation stage counts its looks in seeds, and a comparison pairs several configurations
+    per seed (analysis.confirmation_verdicts); `looks` then only gives the information fractions. Looks 0..look_index are replayed: at each, all
     comparisons are decided together (Benjamini-Hochberg across them, as decide_all) at that
     look's nominal levels, and a comparison is frozen at its first conclusive verdict (its
     Verdict.look says which, 1-based). The others get their verdict at look_index; at the final
@@ -251,20 +260,27 @@ def decide_at_look(
     for index in range(look_index + 1):
         if all(look is not None for look in frozen_at):
             break
-        verdicts = _decide_look(pairs_per_comparison, index, looks, margin, alpha, higher_is_better, spending, False)
+        verdicts = _decide_look(pairs_per_comparison, index, looks, margin, alpha, higher_is_better, spending, False,
+                                arrivals)
         for position, verdict in enumerate(verdicts):
             if frozen_at[position] is None and verdict.conclusive:
                 frozen_at[position] = index
     final = [look_index if look is None else look for look in frozen_at]
-    by_look = {look: _decide_look(pairs_per_comparison, look, looks, margin, alpha, higher_is_better, spending, details)
+    by_look = {look: _decide_look(pairs_per_comparison, look, looks, margin, alpha, higher_is_better, spending, details,
+                                  arrivals)
                for look in sorted(set(final))}
     return [by_look[look][position] for position, look in enumerate(final)]
 
 
 def _decide_look(pairs_per_comparison: Sequence[tuple[Values, Values]], look_index: int, looks: tuple[int, ...],
-                 margin: float, alpha: float, higher_is_better: bool, spending: str, details: bool) -> list[Verdict]:
-    pairs = looks[look_index]
-    prefixes = [(_prefix(a, pairs), _prefix(b, pairs)) for a, b in pairs_per_comparison]
+                 margin: float, alpha: float, higher_is_better: bool, spending: str, details: bool,
+                 arrivals: Sequence[Values] | None = None) -> list[Verdict]:
+    if arrivals is None:
+        pairs = looks[look_index]
+        prefixes = [(_prefix(a, pairs), _prefix(b, pairs)) for a, b in pairs_per_comparison]
+    else:
+        prefixes = [(_arrived(a, arrival, look_index), _arrived(b, arrival, look_index))
+                    for (a, b), arrival in zip(pairs_per_comparison, arrivals)]
     return decide_all(prefixes, margin, alpha=alpha, higher_is_better=higher_is_better,
                       levels=look_levels(look_index, looks, alpha, spending=spending), details=details)
 

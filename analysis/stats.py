@@ -22,6 +22,9 @@ from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import ttost_paired
 
 SIGNIFICANCE_LEVEL = 0.05
+# The smallest difference that matters when nothing else is said: one accuracy point. Sweeps
+# declare their own (sweeps.engine.sweep.Sweep.margin), users set it with --margin.
+DEFAULT_MARGIN = 0.01
 
 Values = Sequence[float] | np.ndarray
 
@@ -608,7 +611,7 @@ def _sentence(result: Verdict, name_a: str, name_b: str, metric: str) -> str:
         if result.difference_significant:
             text += f"; the difference itself is significant (paired t p = {result.p_value:.3g}) but inside the margin"
     elif outcome in (Outcome.A_BETTER, Outcome.B_BETTER):
-        text = (f"{first} is better than {second} on {metric} ({numbers}, paired t p = "
+        text = (f"{first} is better than {second} on {metric} ({numbers}, margin ±{margin}, paired t p = "
                 f"{_format_p(result.p_value, result.p_value_adjusted, result.comparisons)}{tail})")
     elif outcome in (Outcome.A_NOT_WORSE, Outcome.B_NOT_WORSE):
         p_raw, p_adjusted = ((result.p_not_worse_b, result.p_not_worse_b_adjusted) if first_is_b
@@ -641,6 +644,7 @@ def _probability_words(result: Verdict, first: str, second: str, flip: float) ->
 
 __all__ = [
     "CONCLUSIVE",
+    "DEFAULT_MARGIN",
     "DecisionLevels",
     "MeanInterval",
     "Outcome",

@@ -67,7 +67,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -80,39 +80,57 @@ sys.path.insert(0, str(REPO_ROOT))
 from analysis import sequential  # noqa: E402
 from analysis.schema import higher_is_better  # noqa: E402
 from analysis.stats import Outcome, decide_all  # noqa: E402
+from analysis.verdicts import LookPlan  # noqa: E402
 
-FORMAT = "actsweep-verdict-calibration/1"
+FORMAT = "actsweep-verdict-calibration/2"  # /1: one metric per file (still read)
 SWEEP_SCRIPT = "sweeps/antirectifier_mnist.py"
 WINNERS = (Outcome.A_BETTER, Outcome.B_BETTER)
 AIM_POWER = 0.8
 AIM_SEEDS_RATIO = 0.6
-MAX_FIXED_PAIRS = 400  # a replay resamples this many from the recorded seeds: past it, nothing is calibrated
+DEFAULT_METRIC = "last_test_accuracy"  # the confirmation's verdict metric (analysis.confirmation)
+RECORDED_METRICS = ("last_test_accuracy", "best_val_accuracy", "last_val_accuracy")
+DEFAULT_MAX_SEEDS = 10  # the worked examples' --confirm-repeats
+DEFAULT_BATCH = 2  # sweeps.engine.cli.DEFAULT_CONFIRM_BATCH (not imported: the replay runs without the engine)
 
 
 @dataclass(frozen=True)
 class Recording:
-    """Per configuration, the metric of each seed (NaN where a seed did not finish)."""
+    """Per configuration, one metric of each seed (NaN where a seed did not finish); `metrics` holds
+    every recorded metric the same way, so one recording replays on any of them."""
 
     metric: str
     seeds: tuple[int, ...]
     configurations: dict[str, np.ndarray]
     source: dict
+    metrics: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    def select(self, metric: str) -> Recording:
+        every = self.metrics or {self.metric: self.configurations}
+        if metric not in every:
+            raise SystemExit(f"error: the recording has no {metric!r}; it has {', '.join(every)}")
+        return Recording(metric, self.seeds, every[metric], self.source, every)
 
     def save(self, path: Path) -> None:
-        values = {name: [None if not math.isfinite(v) else float(v) for v in column]
-                  for name, column in self.configurations.items()}
-        document = {"format": FORMAT, "metric": self.metric, "higher_is_better": True, "seeds": list(self.seeds),
-                    "configurations": values, "source": self.source}
+        every = self.metrics or {self.metric: self.configurations}
+        values = {metric: {name: [None if not math.isfinite(v) else float(v) for v in column]
+                           for name, column in columns.items()}
+                  for metric, columns in every.items()}
+        document = {"format": FORMAT, "metrics": values, "higher_is_better": True, "seeds": list(self.seeds),
+                    "source": self.source}
         path.write_text(json.dumps(document, indent=1) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> Recording:
+    def load(cls, path: Path, metric: str = DEFAULT_METRIC) -> Recording:
         document = json.loads(Path(path).read_text())
-        if document.get("format") != FORMAT:
+        if document.get("format") == "actsweep-verdict-calibration/1":
+            document["metrics"] = {document["metric"]: document["configurations"]}
+        elif document.get("format") != FORMAT:
             raise SystemExit(f"error: {path} is not a {FORMAT} recording")
-        configurations = {name: np.array([math.nan if v is None else v for v in column], dtype=float)
-                          for name, column in document["configurations"].items()}
-        return cls(document["metric"], tuple(document["seeds"]), configurations, document.get("source", {}))
+        every = {name: {configuration: np.array([math.nan if v is None else v for v in column], dtype=float)
+                        for configuration, column in columns.items()}
+                 for name, columns in document["metrics"].items()}
+        first = next(iter(every))
+        return cls(first, tuple(document["seeds"]), every[first], document.get("source", {}), every).select(metric)
 
 
 # --- Recording -------------------------------------------------------------------------------
@@ -129,47 +147,48 @@ def record(seeds: int, max_epochs: int, units: list[int], storage: Path, metric:
     if result.returncode != 0:
         raise SystemExit(f"error: the sweep failed ({result.returncode}):\n"
                          f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    print(f"recorded in {time.perf_counter() - started:.0f} s", flush=True)
+    seconds = time.perf_counter() - started
+    print(f"recorded in {seconds:.0f} s", flush=True)
     from analysis.export import read_tables
 
     trials = read_tables(storage / name).trials
     return _from_trials(trials, metric, max_epochs, {"command": " ".join(command[1:]), "max_epochs": max_epochs,
-                                                     "units": units, "seeds": seeds})
+                                                     "units": units, "seeds": seeds, "seconds": round(seconds)})
 
 
 def _from_trials(trials, metric: str, max_epochs: int, source: dict) -> Recording:
-    """One column per configuration (activation-units), one row per seed; unfinished trials are NaN."""
+    """One column per configuration (activation-units), one row per seed, per recorded metric;
+    unfinished trials are NaN."""
     finished = trials[(trials["status"] == "terminated") & (trials["epochs_completed"] == max_epochs)]
     seeds = tuple(sorted(int(seed) for seed in trials["seed"].dropna().unique()))
-    configurations = {}
-    for (activation, units), group in trials.groupby(["activation", "units"], sort=True):
-        values = finished[finished.index.isin(group.index)].set_index("seed")[metric].astype(float)
-        configurations[f"{activation}-{int(units)}"] = np.array([values.get(seed, math.nan) for seed in seeds])
-    return Recording(metric, seeds, configurations, source)
+    every: dict[str, dict[str, np.ndarray]] = {}
+    for name in dict.fromkeys((metric, *RECORDED_METRICS)):
+        if name not in trials.columns:
+            continue
+        for (activation, units), group in trials.groupby(["activation", "units"], sort=True):
+            values = finished[finished.index.isin(group.index)].set_index("seed")[name].astype(float)
+            every.setdefault(name, {})[f"{activation}-{int(units)}"] = np.array(
+                [values.get(seed, math.nan) for seed in seeds])
+    return Recording(metric, seeds, every[metric], source, every)
 
 
 # --- Replay ----------------------------------------------------------------------------------
 
-def _default_reference(names: list[str]) -> str:
-    """relu at its largest width (the baseline of the sweep's claim), else the first configuration."""
-    relu = [name for name in names if name.startswith("relu-")]
-    return max(relu, key=lambda name: int(name.rpartition("-")[2])) if relu else names[0]
-
-
-def plan(recording: Recording, reference: str, margin: float, batch: int, alpha: float) -> dict:
-    """Fixed N with 80% power at one margin at the recorded spread, and the sequential plan of equal power."""
+def plan(recording: Recording, reference: str, margin: float, max_seeds: int, batch: int, alpha: float,
+         spending: str = sequential.DEFAULT_SPENDING) -> dict:
+    """The two protocols of one confirmation: the fixed one runs `max_seeds` seeds for every comparison
+    (today's `--confirm-repeats N`), the sequential one looks after every `batch` seeds up to the same N
+    (analysis.verdicts.LookPlan, the engine's own looks). Both test at alpha across their looks."""
     values = recording.configurations[reference]
     values = values[np.isfinite(values)]
     spread = float(np.std(values, ddof=1) * math.sqrt(2.0))  # sd of a - b for two seeds of one configuration
     if not spread > 0:
         raise SystemExit(f"error: {reference} has no spread across seeds; nothing to calibrate")
-    fixed = max(2, math.ceil(TTestPower().solve_power(effect_size=margin / spread, alpha=alpha, power=AIM_POWER)))
-    if fixed > MAX_FIXED_PAIRS:
-        raise SystemExit(f"error: a margin of {margin} at a spread of {spread:.4f} needs {fixed} paired seeds for 80% "
-                         f"power (more than {MAX_FIXED_PAIRS}); choose a larger --margin or train longer")
-    maximum = sequential.max_pairs_for_power(fixed, batch, alpha, AIM_POWER)
-    looks = sequential.plan_looks(maximum, batch)
-    return {"spread": spread, "fixed_pairs": fixed, "max_pairs": maximum, "looks": looks}
+    looks = LookPlan(max_seeds=max_seeds, batch=batch, margin=margin, alpha=alpha, spending=spending).looks
+    # What a fixed design would need for 80% power at one margin at this spread (statsmodels), for the record.
+    needed = math.ceil(TTestPower().solve_power(effect_size=margin / spread, alpha=alpha, power=AIM_POWER))
+    return {"spread": spread, "fixed_pairs": max_seeds, "max_pairs": max_seeds, "looks": looks,
+            "pairs_for_power": needed, "spending": spending}
 
 
 def _same_configuration(values: np.ndarray, pairs: int, shift: float, rng: np.random.Generator):
@@ -183,7 +202,7 @@ def _replay_one(pairs_per_comparison, design: dict, margin: float, alpha: float)
     """(sequential verdicts, fixed-N verdicts, pairs the sequential procedure spent)."""
     looks = design["looks"]
     verdicts = sequential.decide_at_look(pairs_per_comparison, len(looks) - 1, looks, margin, alpha=alpha,
-                                         details=False)
+                                         spending=design["spending"], details=False)
     fixed_pairs = design["fixed_pairs"]
     fixed = decide_all([(a[:fixed_pairs], b[:fixed_pairs]) for a, b in pairs_per_comparison], margin, alpha=alpha,
                        details=False)
@@ -214,33 +233,39 @@ def _column(outcomes: list[list[str]], index: int) -> list[str]:
     return [run[index] for run in outcomes]
 
 
-def replay(recording: Recording, *, margin: float = 0.01, batch: int = 4, alpha: float = 0.05, replays: int = 2000,
-           reference: str | None = None, seed: int = 0) -> dict:
-    """The three scenarios, and the summary the last line prints."""
+def replay(recording: Recording, *, margin: float = 0.01, max_seeds: int = DEFAULT_MAX_SEEDS,
+           batch: int = DEFAULT_BATCH, alpha: float = 0.05, replays: int = 2000,
+           references: list[str] | None = None, seed: int = 0, spending: str = sequential.DEFAULT_SPENDING) -> dict:
+    """The null and one-margin scenarios of every reference configuration, the real one, and the summary."""
     if not higher_is_better(recording.metric):
         raise SystemExit(f"error: {recording.metric} is lower-is-better; the scenarios shift arm A up as an "
                          f"improvement")
     names = list(recording.configurations)
-    reference = reference or _default_reference(names)
-    design = plan(recording, reference, margin, batch, alpha)
+    unknown = sorted(set(references or ()) - set(names))
+    if unknown:
+        raise SystemExit(f"error: no configuration {', '.join(unknown)} in the recording ({', '.join(names)})")
     rng = np.random.default_rng(seed)
-    reference_values = recording.configurations[reference]
-    reference_values = reference_values[np.isfinite(reference_values)]
-    maximum = design["max_pairs"]
-    null = replay_scenario("null", lambda: [_same_configuration(reference_values, maximum, 0.0, rng)],
-                           design, margin, alpha, replays)
-    shifted = replay_scenario("margin", lambda: [_same_configuration(reference_values, maximum, margin, rng)],
-                              design, margin, alpha, replays)
+    by_reference = {}
+    for reference in references or names:
+        design = plan(recording, reference, margin, max_seeds, batch, alpha, spending)
+        values = recording.configurations[reference]
+        values = values[np.isfinite(values)]
+        null = replay_scenario(f"null {reference}", lambda: [_same_configuration(values, max_seeds, 0.0, rng)],
+                               design, margin, alpha, replays)
+        shifted = replay_scenario(f"margin {reference}",
+                                  lambda: [_same_configuration(values, max_seeds, margin, rng)],
+                                  design, margin, alpha, replays)
+        by_reference[reference] = (design, null, shifted)
     pairs = list(itertools.combinations(names, 2))
     columns = recording.configurations
     seeds = len(recording.seeds)
 
     def draw_real():
-        rows = rng.integers(seeds, size=maximum)
+        rows = rng.integers(seeds, size=max_seeds)
         return [(columns[a][rows], columns[b][rows]) for a, b in pairs]
 
     real = replay_scenario("real", draw_real, design, margin, alpha, replays)
-    return summarize(recording, reference, design, margin, batch, alpha, replays, null, shifted, real, pairs)
+    return summarize(recording, by_reference, real, pairs, margin, alpha, replays)
 
 
 def _real_pairs(recording: Recording, pairs: list[tuple[str, str]], real: dict, margin: float,
@@ -268,39 +293,56 @@ def _wrong_winner_rate(rows: list[dict], protocol: str) -> float:
     return wrong / total
 
 
-def summarize(recording, reference, design, margin, batch, alpha, replays, null, shifted, real, pairs) -> dict:
-    fixed_pairs = design["fixed_pairs"]
-    scenarios = (null, shifted, real)
+def _pooled(runs: list[dict], protocol: str, wanted: tuple[str, ...]) -> dict:
+    return _rate([outcome for run in runs for outcome in _column(run[protocol], 0)], wanted)
+
+
+def _rates(nulls: list[dict], margins: list[dict], protocol: str) -> dict:
+    """A protocol's error rates and power, pooled over the scenarios given."""
+    return {
+        "false_winner_rate": _pooled(nulls, protocol, WINNERS)["rate"],
+        "false_winner_ci": _pooled(nulls, protocol, WINNERS)["ci"],
+        "power": _pooled(margins, protocol, (Outcome.A_BETTER,))["rate"],
+        "power_ci": _pooled(margins, protocol, (Outcome.A_BETTER,))["ci"],
+        "equivalence_rate": _pooled(nulls, protocol, (Outcome.EQUIVALENT,))["rate"],
+        "false_equivalence_rate": _pooled(margins, protocol, (Outcome.EQUIVALENT,))["rate"],
+        "significant_difference_rate": float(np.mean([flag for run in nulls
+                                                      for flag in _column(run[f"{protocol}_significant"], 0)])),
+    }
+
+
+def summarize(recording: Recording, by_reference: dict, real: dict, pairs: list, margin: float, alpha: float,
+              replays: int) -> dict:
+    """Headline rates pooled over the reference configurations (each weighs the same), seeds over every
+    scenario run (each reference's null and one-margin, and the real one), against N."""
+    design = next(iter(by_reference.values()))[0]
+    maximum = design["max_pairs"]
+    nulls = [null for _, null, _ in by_reference.values()]
+    margins = [shifted for _, _, shifted in by_reference.values()]
+    scenarios = [*nulls, *margins, real]
     result = {
-        "false_winner_rate": _rate(_column(null["sequential"], 0), WINNERS)["rate"],
-        "false_winner_ci": _rate(_column(null["sequential"], 0), WINNERS)["ci"],
-        "power": _rate(_column(shifted["sequential"], 0), (Outcome.A_BETTER,))["rate"],
-        "power_ci": _rate(_column(shifted["sequential"], 0), (Outcome.A_BETTER,))["ci"],
-        "equivalence_rate": _rate(_column(null["sequential"], 0), (Outcome.EQUIVALENT,))["rate"],
-        "significant_difference_rate": float(np.mean(_column(null["sequential_significant"], 0))),
-        "false_equivalence_rate": _rate(_column(shifted["sequential"], 0), (Outcome.EQUIVALENT,))["rate"],
-        "seeds_ratio": float(np.mean([s["mean_pairs"] for s in scenarios]) / fixed_pairs),
-        "seeds_ratio_by_scenario": {s["name"]: s["mean_pairs"] / fixed_pairs for s in scenarios},
+        **_rates(nulls, margins, "sequential"),
+        "seeds_ratio": float(np.mean([scenario["mean_pairs"] for scenario in scenarios]) / maximum),
+        "seeds_ratio_by_scenario": {scenario["name"]: scenario["mean_pairs"] / maximum for scenario in scenarios},
         "margin": margin,
         "alpha": alpha,
-        "fixed": {
-            "false_winner_rate": _rate(_column(null["fixed"], 0), WINNERS)["rate"],
-            "power": _rate(_column(shifted["fixed"], 0), (Outcome.A_BETTER,))["rate"],
-            "equivalence_rate": _rate(_column(null["fixed"], 0), (Outcome.EQUIVALENT,))["rate"],
-            "false_equivalence_rate": _rate(_column(shifted["fixed"], 0), (Outcome.EQUIVALENT,))["rate"],
-            "significant_difference_rate": float(np.mean(_column(null["fixed_significant"], 0))),
-        },
-        "mean_pairs": {s["name"]: s["mean_pairs"] for s in scenarios},
-        "fixed_pairs": fixed_pairs,
-        "max_pairs": design["max_pairs"],
-        "batch": batch,
+        "fixed": _rates(nulls, margins, "fixed"),
+        "fixed_pairs": maximum,
+        "max_pairs": maximum,
+        "batch": design["looks"][0] if len(design["looks"]) > 1 else maximum,
         "looks": list(design["looks"]),
-        "spread": design["spread"],
-        "reference": reference,
+        "spending": design["spending"],
+        "by_reference": {
+            reference: {"spread": ref_design["spread"], "pairs_for_power": ref_design["pairs_for_power"],
+                        "sequential": {**_rates([null], [shifted], "sequential"),
+                                       "seeds_null": null["mean_pairs"], "seeds_margin": shifted["mean_pairs"]},
+                        "fixed": _rates([null], [shifted], "fixed")}
+            for reference, (ref_design, null, shifted) in by_reference.items()},
         "replays": replays,
         "recorded_seeds": len(recording.seeds),
         "metric": recording.metric,
         "real_pairs": _real_pairs(recording, pairs, real, margin, alpha),
+        "real_seeds": real["mean_pairs"],
     }
     result["real_wrong_winner_rate"] = _wrong_winner_rate(result["real_pairs"], "sequential")
     result["fixed"]["real_wrong_winner_rate"] = _wrong_winner_rate(result["real_pairs"], "fixed")
@@ -322,23 +364,28 @@ def _print_recording(recording: Recording) -> None:
 
 
 def _print_result(result: dict) -> None:
-    print(f"plan: reference {result['reference']}, sd of same-configuration differences {result['spread']:.4f}, "
-          f"fixed N = {result['fixed_pairs']}, sequential looks {result['looks']}")
-    print(f"{'':>28} {'sequential':>10} {'fixed-N':>8}")
-    rows = (("false winner (null)", result["false_winner_rate"], result["fixed"]["false_winner_rate"]),
-            ("equivalent (null)", result["equivalence_rate"], result["fixed"]["equivalence_rate"]),
-            ("A better (one margin)", result["power"], result["fixed"]["power"]),
-            ("equivalent (one margin)", result["false_equivalence_rate"], result["fixed"]["false_equivalence_rate"]),
-            ("two-sided rejects (null)", result["significant_difference_rate"],
-             result["fixed"]["significant_difference_rate"]),
-            ("wrong-sign winner (real)", result["real_wrong_winner_rate"], result["fixed"]["real_wrong_winner_rate"]))
-    for label, seq, fixed in rows:
-        print(f"{label:>28} {seq:>10.3f} {fixed:>8.3f}")
-    for name, pairs in result["mean_pairs"].items():
-        print(f"{'mean seeds (' + name + ')':>28} {pairs:>10.1f} {result['fixed_pairs']:>8}")
+    print(f"protocols: fixed N = {result['max_pairs']} seeds for every comparison; sequential looks at "
+          f"{result['looks']} seeds ({result['spending']} spending), margin {result['margin']}, alpha {result['alpha']}")
+    header = (f"{'reference':>18} {'sd(a-b)':>8} {'N80%':>5} | {'false winner':>13} {'equivalent@0':>13} "
+              f"{'power@1m':>13} {'equiv@1m':>13} {'seeds@0':>8} {'seeds@1m':>8}")
+    print(header + "\n" + " " * 35 + "(sequential / fixed)")
+    for reference, row in result["by_reference"].items():
+        seq, fixed = row["sequential"], row["fixed"]
+        cells = [f"{seq[key]:.3f}/{fixed[key]:.3f}" for key in
+                 ("false_winner_rate", "equivalence_rate", "power", "false_equivalence_rate")]
+        print(f"{reference:>18} {row['spread']:>8.4f} {row['pairs_for_power']:>5} | "
+              + " ".join(f"{cell:>13}" for cell in cells)
+              + f" {seq['seeds_null']:>8.1f} {seq['seeds_margin']:>8.1f}")
+    fixed = result["fixed"]
+    print(f"{'pooled':>34} | {result['false_winner_rate']:.3f}/{fixed['false_winner_rate']:.3f} "
+          f"{result['equivalence_rate']:.3f}/{fixed['equivalence_rate']:.3f} {result['power']:.3f}/{fixed['power']:.3f} "
+          f"{result['false_equivalence_rate']:.3f}/{fixed['false_equivalence_rate']:.3f}")
+    print(f"real (every pair together): mean seeds {result['real_seeds']:.1f} of {result['max_pairs']}; "
+          f"wrong-sign winners {result['real_wrong_winner_rate']:.4f} (fixed {fixed['real_wrong_winner_rate']:.4f})")
     for row in result["real_pairs"]:
-        print(f"real {row['a']} vs {row['b']}: all {row['n']} seeds {row['difference']:+.4f} "
+        print(f"  {row['a']} vs {row['b']}: all {row['n']} seeds {row['difference']:+.4f} "
               f"({row['all_seeds_verdict']}); sequential {row['sequential']}; fixed {row['fixed']}")
+    print(f"seeds ratio (sequential / fixed N, mean over the scenarios): {result['seeds_ratio']:.3f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -346,15 +393,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=40, help="seeds recorded per configuration")
     parser.add_argument("--max-epochs", type=int, default=30)
     parser.add_argument("--units", type=int, nargs="+", default=[256, 512], help="widths recorded (the sweep's)")
-    parser.add_argument("--metric", default="best_val_accuracy")
+    parser.add_argument("--metric", default=DEFAULT_METRIC,
+                        help=f"replayed metric (every one of {', '.join(RECORDED_METRICS)} is recorded; default: "
+                             "%(default)s, the confirmation verdict's)")
     parser.add_argument("--storage-path", default=None, help="keep the recorded experiment here (default: a temp dir)")
     parser.add_argument("--save", type=Path, help="write the recording here")
     parser.add_argument("--load", type=Path, help="replay this recording instead of training")
     parser.add_argument("--replays", type=int, default=2000, help="resampled replays per scenario")
     parser.add_argument("--margin", type=float, default=0.01, help="in the metric's units (0.01 = one accuracy point)")
-    parser.add_argument("--batch", type=int, default=4, help="paired seeds per look")
+    parser.add_argument("--max-seeds", type=int, default=DEFAULT_MAX_SEEDS,
+                        help="N: the fixed protocol's seeds, the sequential one's most (default: %(default)s, the "
+                             "worked examples' --confirm-repeats)")
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH,
+                        help="seeds per look (default: %(default)s, the engine's --confirm-batch default)")
     parser.add_argument("--alpha", type=float, default=0.05)
-    parser.add_argument("--reference", default=None, help="configuration of the null and one-margin scenarios")
+    parser.add_argument("--spending", choices=sorted(sequential.SPENDING), default=sequential.DEFAULT_SPENDING,
+                        help="alpha-spending function of the looks (default: %(default)s, the engine's)")
+    parser.add_argument("--reference", action="append", default=None,
+                        help="a configuration for the null and one-margin scenarios (repeatable; default: every one)")
     parser.add_argument("--replay-seed", type=int, default=0)
     parser.add_argument("--tiny", action="store_true",
                         help="the path only: 4 seeds x 2 epochs of 16/32-unit nets, margin 0.1 (2-epoch nets differ by "
@@ -364,7 +420,7 @@ def main(argv: list[str] | None = None) -> None:
         args.seeds, args.max_epochs, args.units, args.replays, args.margin = 4, 2, [16, 32], 40, 0.1
     started = time.perf_counter()
     if args.load:
-        recording = Recording.load(args.load)
+        recording = Recording.load(args.load, args.metric)
         print(f"loaded {args.load}: {len(recording.seeds)} seeds", flush=True)
     else:
         with tempfile.TemporaryDirectory() as temporary:
@@ -374,8 +430,8 @@ def main(argv: list[str] | None = None) -> None:
         recording.save(args.save)
         print(f"saved {args.save}", flush=True)
     _print_recording(recording)
-    result = replay(recording, margin=args.margin, batch=args.batch, alpha=args.alpha, replays=args.replays,
-                    reference=args.reference, seed=args.replay_seed)
+    result = replay(recording, margin=args.margin, max_seeds=args.max_seeds, batch=args.batch, alpha=args.alpha,
+                    replays=args.replays, references=args.reference, seed=args.replay_seed, spending=args.spending)
     _print_result(result)
     result["wall_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result))

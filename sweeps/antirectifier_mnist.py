@@ -4,8 +4,9 @@
     python sweeps/antirectifier_mnist.py --smoke
 
 Scientific: activation (antirectifier vs relu) and width (256 vs 512 units): the claim is
-that antirectifier at 256 (337k parameters) matches relu at 512 (670k). Fixed as the
-example: Dense -> activation -> Dropout(0.1), twice; RMSprop, batch 128.
+that antirectifier at 256 (337k parameters) matches relu at 512 (670k), tested as equivalence
+or non-inferiority within one point of test accuracy (--margin 0.01). Fixed as the example:
+Dense -> activation -> Dropout(0.1), twice; RMSprop, batch 128.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ SWEEP = Sweep(
     smoke_samples=1,
     smoke_epochs=3,
     gpus_per_trial=0.25,
+    margin=0.01,  # "matches": within one point of test accuracy, the Keras example's own resolution (0.978)
 )
 
 if __name__ == "__main__":

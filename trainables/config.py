@@ -94,6 +94,12 @@ class TrainConfig:
     confirms: str = ""
     confirm_arm: str = ""
     confirm_rank: Annotated[int, AtLeast(0)] = 0
+    # ...and the stage's look plan (analysis.verdicts): its margin, the most seeds a configuration may
+    # run, the seeds added per look, and the 1-based look this trial's seed belongs to (0 = none).
+    confirm_margin: NonNegative = 0.0
+    confirm_seeds: Annotated[int, AtLeast(0)] = 0
+    confirm_batch: Annotated[int, AtLeast(0)] = 0
+    confirm_look: Annotated[int, AtLeast(0)] = 0
     model_args: dict[str, Any] = field(default_factory=dict)  # builder arguments
     activation_args: dict[str, Any] = field(default_factory=dict)  # settings of the chosen activation
 

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from trainables.config import TrainConfig
 from trainables.constraints import check_value
+from trainables.determinism import make_deterministic, random_state, restore_random_state
 from trainables.devices import configure_gpus
 from trainables.recovery import MODEL_FILE, STATE_FILE, checkpoint_to_load
 from trainables.schedules import step_decay
@@ -145,7 +146,8 @@ def compile_model(model, config: TrainConfig, optimizer) -> None:
 
 def save_checkpoint(directory: Path, model, epoch: int, config: TrainConfig, flat: Mapping[str, Any]) -> None:
     model.save(directory / MODEL_FILE)  # includes the optimizer's slots (momentum)
-    state = {"epoch": epoch, "lr": lr_for(config, epoch - 1), "config": dict(flat)}
+    state = {"epoch": epoch, "lr": lr_for(config, epoch - 1), "config": dict(flat),
+             "random_state": random_state(model)}  # .keras leaves it out (trainables.determinism)
     (directory / STATE_FILE).write_text(json.dumps(state, default=str))
 
 
@@ -158,6 +160,7 @@ def load_checkpoint(directory: Path, config: TrainConfig):
     model = keras.models.load_model(directory / MODEL_FILE)
     compile_model(model, config, model.optimizer)
     state = json.loads((directory / STATE_FILE).read_text())
+    restore_random_state(model, state.get("random_state"))
     return model, int(state["epoch"])
 
 
@@ -217,27 +220,31 @@ def start_model(settings: TrainConfig, data: Any):
 
 @dataclass(frozen=True)
 class Batches:
-    """A trial's input pipelines; `test` is None when the test split is the validation split."""
+    """A trial's input pipelines; `test` is None when the test split is the validation split.
+    `epoch` is the variable the training order is drawn for (set before each epoch)."""
 
     train: Any
     val: Any
     test: Any
     num_train: int
+    epoch: Any = None
 
 
 def make_batches(settings: TrainConfig, data: Any, start_epoch: int) -> Batches:
-    from trainables.data.pipeline import eval_dataset, train_dataset
+    from trainables.data.pipeline import epoch_variable, eval_dataset, train_dataset
 
     eval_batch = max(settings.batch_size, 256)
     x_test = getattr(data, "x_test", None)
+    epoch = epoch_variable(start_epoch)  # each epoch's order and draws follow (seed, epoch): resumes match
     return Batches(
         train=train_dataset(
             data.x_train, data.y_train, batch_size=settings.batch_size,
-            augmentation=augmentation_for(settings, "pipeline"), seed=settings.seed + start_epoch,
+            augmentation=augmentation_for(settings, "pipeline"), seed=settings.seed, epoch=epoch,
         ),
         val=eval_dataset(data.x_val, data.y_val, batch_size=eval_batch),
         test=None if x_test is None or x_test is data.x_val else eval_dataset(x_test, data.y_test, batch_size=eval_batch),
         num_train=len(data.x_train),
+        epoch=epoch,
     )
 
 
@@ -247,6 +254,8 @@ def run_epoch(model, batches: Batches, settings: TrainConfig, epoch_index: int) 
 
     lr = lr_for(settings, epoch_index)
     model.optimizer.learning_rate.assign(lr)
+    if batches.epoch is not None:
+        batches.epoch.assign(epoch_index)
     started = time.perf_counter()
     history = model.fit(
         batches.train, epochs=1, verbose=0, shuffle=False,  # the pipeline shuffles
@@ -295,6 +304,7 @@ def train(config: Mapping[str, Any], data: Any = None) -> None:
     """Train one trial, reporting every epoch to Tune; see the module docstring."""
     gpus = configure_gpus()  # before any TensorFlow op of this process
     settings = parse_config(config)
+    make_deterministic(settings.cpus_per_trial, ops=not settings.jit_compile)  # before any op: the pool starts then
     release_previous_trial()
     set_precision(settings, gpus)
     seed_everything(settings.seed)

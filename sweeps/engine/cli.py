@@ -38,7 +38,8 @@ _positive_float = _number(float, 0, inclusive=False, what="a positive number")
 _seed = _number(int, 0, inclusive=True, what="an integer >= 0")
 MAX_SEED = 2**32 - 1  # NumPy's and TensorFlow's seeds are 32-bit
 MAX_REPEATS = 1000  # seeds per configuration; more is a typo, not a statistic
-DEFAULT_CONFIRM_REPEATS = 3  # new seeds per configuration the confirmation stage re-runs
+DEFAULT_CONFIRM_REPEATS = 10  # the most new seeds a configuration the confirmation stage re-runs may use
+DEFAULT_CONFIRM_BATCH = 2  # seeds added per look (analysis.sequential; docs/verdicts.md says why)
 _retries = _number(int, -1, inclusive=True, what="an integer >= 0 (or -1: retry without limit)")
 _reduction = _number(float, 1, inclusive=False, what="a number above 1 (ASHA keeps the top 1/F)")
 
@@ -91,7 +92,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epochs: int,
                  dataset: str, records: Sequence[int], num_samples: int,
-                 gpus_per_trial: float) -> argparse.ArgumentParser:
+                 gpus_per_trial: float, margin: float = 0.01) -> argparse.ArgumentParser:
     """The shared parser; flags whose default depends on --smoke or --record default to None."""
     parser = _Parser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
                      allow_abbrev=False)
@@ -108,14 +109,23 @@ def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epo
                        help="budget-fair ASHA: every combination of these keys' values (an arm) has its own "
                             "rungs; 'none' = one pool (default: the sweep's scientific keys that take more "
                             "than one value)")
-    confirm = parser.add_argument_group("confirmation (after the search; see docs/comparing-activations.md)")
+    confirm = parser.add_argument_group("confirmation (after the search; see docs/comparing-activations.md and "
+                                        "docs/verdicts.md)")
     confirm.add_argument("--confirm", type=_positive_int, default=None, metavar="K",
                          help="re-run each arm's top K configurations with new seeds to the full budget under "
                               "FIFO, as the experiment <name>-confirm, and print the verdict from those runs; "
                               "with --name of a finished search, runs only the confirmation")
     confirm.add_argument("--confirm-repeats", type=_repeats, default=None, metavar="N",
-                         help=f"new seeds per confirmed configuration, the same N in every arm "
+                         help=f"the most new seeds a confirmed configuration may use, the same in every arm: seeds "
+                              f"are added in looks of --confirm-batch until every comparison is decided "
                               f"(default: {DEFAULT_CONFIRM_REPEATS})")
+    confirm.add_argument("--confirm-batch", type=_positive_int, default=None, metavar="B",
+                         help=f"new seeds per configuration at each look; B >= N runs one look of N, the fixed "
+                              f"design (default: {DEFAULT_CONFIRM_BATCH})")
+    confirm.add_argument("--margin", type=_positive_float, default=None, metavar="DELTA",
+                         help=f"the smallest difference that matters, in the verdict metric's units (test accuracy: "
+                              f"0.01 = one point): two arms within +-DELTA are equivalent, a difference is called "
+                              f"only where it is significant (default: the sweep's, {margin:g})")
     sched.add_argument("--metric", default=metric, help="metric to optimise, one the trial reports (default: %(default)s)")
     sched.add_argument("--mode", choices=("max", "min"), default=mode, help="default: %(default)s")
     _resource_flags(parser.add_argument_group("resources"), gpus_per_trial=gpus_per_trial)

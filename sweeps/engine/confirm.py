@@ -1,13 +1,18 @@
-"""The confirmation stage (`--confirm K --confirm-repeats N`): the search's verdict, re-run.
+"""The confirmation stage (`--confirm K --confirm-repeats N --confirm-batch B --margin D`): the
+search's verdict, re-run.
 
 A search ranks configurations on one seed, under early stopping, on the validation split:
 its best is optimistically biased. So each arm (a combination of the scientific keys'
 values: `--stratify`'s keys, else the sweep's scientific keys that vary) sends its top K
 configurations (`analysis.confirmation.top_configurations`) to a second Tune experiment,
-`<name>-confirm`, beside the search: every configuration with the same N new seeds (after
+`<name>-confirm`, beside the search: every configuration with the same new seeds (after
 every seed the search used), to the search's full budget, under FIFO. Arms pair up by
-(configuration rank, seed), so each comparison has N x K pairs, and the verdict comes from
-those trials only, on test accuracy at the end of the fixed budget.
+(configuration rank, seed), and the verdict comes from those trials only, on test accuracy
+at the end of the fixed budget, with a margin D (analysis.stats.decide).
+
+The seeds come in looks of B (sweeps.engine.looks): after each look every comparison of arms
+is decided with group-sequential boundaries (analysis.sequential), and the stage stops adding
+seeds once every one is equivalent or has a winner, or after N seeds (the worst case).
 
 Which stage runs follows from what is on storage (a local disk or object storage, alike): a
 search with its tables (`trials.parquet`, written when it finished) is done, so `--confirm`
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import shlex
 from collections import Counter
 from typing import Any, Callable
@@ -26,6 +32,9 @@ from typing import Any, Callable
 from analysis import storage
 from sweeps.engine.cli import MAX_SEED, UsageError
 from sweeps.engine.plan import Plan
+
+# The look plan's config keys, and the flags that set them.
+PLAN_FLAGS = {"confirm_margin": "--margin", "confirm_seeds": "--confirm-repeats", "confirm_batch": "--confirm-batch"}
 
 SUFFIX = "-confirm"
 
@@ -74,6 +83,7 @@ def confirmation_plan(plan: Plan) -> Plan:
         raise UsageError(f"--confirm: no trial of {plan.name!r} reported {plan.metric!r}; nothing to rank")
     seeds = _new_seeds(configs, plan.confirm_repeats)
     epochs = max(int(candidate.config["epochs"]) for candidate in chosen)
+    _check_resumed_plan(plan)
     return dataclasses.replace(
         plan, param_space=_space(plan, chosen, seeds), name=confirm_name(plan.name), scheduler="fifo",
         stratify=(), trials_per_arm=None, num_samples=1, max_epochs=epochs,
@@ -81,6 +91,32 @@ def confirmation_plan(plan: Plan) -> Plan:
         tools=dataclasses.replace(plan.tools, search="random", time_budget=None, dry_run=False),
         confirm=None, confirmed=tuple(chosen),
     )
+
+
+def look_plan(plan: Plan) -> Any:
+    """The stage's looks (analysis.verdicts.LookPlan) from --confirm-repeats, --confirm-batch, --margin."""
+    from analysis.verdicts import LookPlan
+
+    return LookPlan(max_seeds=plan.confirm_repeats, batch=plan.confirm_batch, margin=plan.margin)
+
+
+def _check_resumed_plan(plan: Plan) -> None:
+    """A resumed confirmation keeps the looks and margin it started with: its decisions depend on them."""
+    from sweeps.engine.locations import experiment_dirs, is_dir
+
+    directory = experiment_dirs(plan)[1]
+    wanted = {"confirm_margin": plan.margin, "confirm_seeds": plan.confirm_repeats, "confirm_batch": plan.confirm_batch}
+    trials = sorted(entry.name for entry in storage.list_dir(directory) if entry.is_dir) if is_dir(directory) else []
+    for trial in trials[:1]:
+        try:
+            recorded = json.loads(storage.read_text(storage.join(directory, trial, "params.json")))
+        except (OSError, ValueError):  # JSONDecodeError and StorageError are ValueErrors
+            return
+        differ = [f"{PLAN_FLAGS[key]} {float(recorded[key]):g} (asked: {float(wanted[key]):g})"
+                  for key in PLAN_FLAGS if key in recorded and float(recorded[key]) != float(wanted[key])]
+        if differ:
+            raise UsageError(f"the confirmation {confirm_name(plan.name)!r} ran with {', '.join(differ)}; "
+                             "give the same values to continue it")
 
 
 def _search_configs(experiment_dir: str, trials: Any) -> dict[str, dict[str, Any]]:
@@ -122,6 +158,9 @@ def _space(plan: Plan, chosen: list[Any], seeds: list[int]) -> dict[str, Any]:
     space["seed"] = tune.grid_search(seeds)
     first = seeds[0]
     space["repeat"] = tune.sample_from(lambda config: config["seed"] - first)
+    looks = look_plan(plan)  # every trial says which look of which plan it belongs to (analysis.verdicts)
+    space.update(confirm_margin=looks.margin, confirm_seeds=looks.max_seeds, confirm_batch=looks.batch)
+    space["confirm_look"] = tune.sample_from(lambda config: looks.look_of(config["seed"] - first))
     space["cpus_per_trial"] = plan.cpus_per_trial
     if plan.data_dir:  # the user's --data-dir wins (the data moved); else the search's
         space["data_dir"] = plan.data_dir
@@ -135,18 +174,64 @@ def _lookup(table: dict[str, dict[str, Any]], key: str) -> Callable[[Any], Any]:
     return value
 
 
+def search_settings(plan: Plan) -> dict[str, Any]:
+    """TuneConfig settings of a confirmation plan: its trials come from the look searcher."""
+    from sweeps.engine.looks import LookSearcher
+
+    seeds = plan.param_space["seed"]["grid_search"]
+    epochs = int(plan.max_epochs)
+    searcher = LookSearcher(look_plan(plan), seeds, plan.confirmed, epochs, str(plan.experiment_dir),
+                            plan.sweep.family, max_concurrent=plan.max_concurrent)
+    return {"search_alg": searcher, "num_samples": len(plan.confirmed) * len(seeds)}
+
+
+def _arms(plan: Plan) -> int:
+    """Arms the search will send (the grids of the stratification keys, else the scientific ones)."""
+    from sweeps.engine.space_checks import is_grid
+
+    keys = plan.stratify or plan.sweep.scientific
+    return math.prod(len(plan.param_space[key]["grid_search"]) for key in keys if is_grid(plan.param_space.get(key)))
+
+
+def _cost_lines(looks: Any, configurations: int, epochs: int, fewer: str = "") -> list[str]:
+    first, most = looks.looks[0], looks.max_seeds
+    return [
+        f"  worst case: {most} seed(s) per configuration = {configurations * most} trial(s), "
+        f"{configurations * most * epochs} trial-epochs{fewer}",
+        f"  best case: every comparison decided at the first look, {first} seed(s) = {configurations * first} "
+        f"trial(s); typically a clear difference or equivalence stops at about two thirds of the worst case and "
+        f"a close call uses all of it (the digits calibration: docs/verdicts.md)",
+    ]
+
+
 def describe(plan: Plan) -> list[str]:
     """What the confirmation will run, before the search has said which configurations."""
-    return [f"confirmation: each arm's top {plan.confirm} configuration(s) x {plan.confirm_repeats} new seed(s), "
-            f"FIFO to the full budget ({plan.max_epochs} epochs) -> "
-            f"{storage.join(plan.storage_path, confirm_name(plan.name))}; "
-            "the verdict comes from those trials only (test accuracy at the budget)"]
+    looks = look_plan(plan)
+    configurations = _arms(plan) * plan.confirm
+    return [f"confirmation: each arm's top {plan.confirm} configuration(s), FIFO to the full budget "
+            f"({plan.max_epochs} epochs) -> {storage.redact(storage.join(plan.storage_path, confirm_name(plan.name)))}; "
+            f"new seeds in {looks.describe()}: "
+            "it stops adding seeds once every comparison of arms is equivalent or has a winner; the verdict "
+            "comes from those trials only (test accuracy at the budget)",
+            *_cost_lines(looks, configurations, plan.max_epochs, fewer=" (fewer when an arm has fewer configurations "
+                                                                        "at its top rung)")]
+
+
+def describe_confirmation(plan: Plan) -> list[str]:
+    """A confirmation plan's looks and cost (its configurations are known): for --dry-run."""
+    looks = look_plan(plan)
+    return [f"confirmation {plan.name}: {len(plan.confirmed)} configuration(s), new seeds in {looks.describe()}; "
+            "the trials above are the worst case",
+            *_cost_lines(looks, len(plan.confirmed), plan.max_epochs)]
 
 
 def announce(plan: Plan, asked: int) -> None:
     """One line per confirmed configuration: what the search chose, and where it was ranked."""
-    print(f"[{plan.sweep.family}] confirming {len(plan.confirmed)} configuration(s) with seeds "
-          f"{', '.join(map(str, plan.param_space['seed']['grid_search']))}:", flush=True)
+    seeds = plan.param_space["seed"]["grid_search"]
+    looks = look_plan(plan)
+    print(f"[{plan.sweep.family}] confirming {len(plan.confirmed)} configuration(s) with new seeds "
+          f"{seeds[0]}-{seeds[-1]} in {looks.describe()} (worst case {len(plan.confirmed) * len(seeds)} trials):",
+          flush=True)
     for candidate in plan.confirmed:
         print(f"  {candidate.arm or 'one arm'} #{candidate.rank}: search trial {candidate.trial_id}, "
               f"{plan.metric}={candidate.value:.4f} at epoch {candidate.rung_epoch}", flush=True)
@@ -157,17 +242,23 @@ def announce(plan: Plan, asked: int) -> None:
 
 
 def print_verdict(plan: Plan) -> None:
-    """Every pair of arms, paired by configuration rank and seed, on test accuracy at the budget."""
+    """Every pair of arms, as the stage decided it, in words (analysis.report's verdict lines)."""
     from analysis.comparisons import paired_comparisons
     from analysis.confirmation import confirmation_metric
+    from analysis.report import verdict_lines
     from analysis.tables import read_tables
 
     tables = read_tables(plan.experiment_dir)
     metric = confirmation_metric(tables.trials)
     table = paired_comparisons(tables.trials, metric, epochs=tables.epochs)
-    print(f"verdict ({metric} at the full budget, {plan.name} trials only, paired by configuration rank and seed):")
+    looks = table.attrs.get("looks")
+    ran = int(tables.trials["confirm_look"].max()) if "confirm_look" in tables.trials.columns else None
+    where = (f"; looks at {', '.join(map(str, looks))} seeds, stopped after look {ran} of {len(looks)}"
+             if looks and ran else "")
+    print(f"verdict ({metric} at the full budget, {plan.name} trials only, paired by configuration rank and seed, "
+          f"margin ±{table.attrs['margin']:g}{where}):")
     if table.empty:
         print("  nothing to compare: one arm, or fewer than 2 pairs of finished trials per comparison")
-    for row in table.itertuples(index=False):
-        print(f"  {row.verdict}")
+    for line in verdict_lines(table):
+        print(f"  {line}")
     print(f"report: python -m analysis.report {shlex.quote(plan.experiment_dir)}")

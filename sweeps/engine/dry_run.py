@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from analysis import storage
 from analysis.arms import arm_label, promoted_count, rung_epochs
 from sweeps.engine.resources import Resources, concurrency, gpu_share
 from sweeps.engine.space import grid_keys, sampled_keys
@@ -115,7 +116,7 @@ def describe(plan: Any, resources: Resources) -> list[str]:
     trials = generate_trials(space, plan.num_samples, plan.seed)
     grid = len(trials) // plan.num_samples
     lines = [f"dry run of {plan.sweep.family} (nothing started, nothing written): would create "
-             f"{plan.storage_path}/{plan.name}",
+             f"{storage.redact(plan.experiment_dir)}",
              f"trials: {len(trials)} = {plan.num_samples} sample(s) x {grid} grid combination(s) "
              f"(repeats/seeds included)"]
     arms = trials_per_arm(trials, plan.stratify)

@@ -74,6 +74,10 @@ def tune_settings(plan: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     budget = {"time_budget_s": plan.tools.time_budget}
+    if plan.confirmed:  # a confirmation stage: its trials come look by look (sweeps.engine.looks)
+        from sweeps.engine.confirm import search_settings
+
+        return plan.param_space, {**search_settings(plan), **budget}
     if plan.tools.search == "optuna":
         from sweeps.engine.search import optuna_search
 

@@ -14,12 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from sweeps.engine.cli import (
-    DEFAULT_CONFIRM_REPEATS,
-    MAX_SEED,
-    UsageError,
-    build_parser,
-)
+from sweeps.engine.cli import DEFAULT_CONFIRM_BATCH, DEFAULT_CONFIRM_REPEATS, MAX_SEED, UsageError, build_parser
 from sweeps.engine.integrations import Tools, tools_from_args
 from sweeps.engine.sweep import Space, Sweep
 
@@ -56,7 +51,9 @@ class Plan:
     argv: tuple[str, ...] = ()  # the command line, for the resume hint
     tools: Tools = Tools()  # dry run, time budget, search, trackers (sweeps.engine.integrations)
     confirm: int | None = None  # each arm's top K configurations re-run after the search (sweeps.engine.confirm)
-    confirm_repeats: int = DEFAULT_CONFIRM_REPEATS  # new seeds per confirmed configuration
+    confirm_repeats: int = DEFAULT_CONFIRM_REPEATS  # the most new seeds per confirmed configuration
+    confirm_batch: int = DEFAULT_CONFIRM_BATCH  # new seeds per look (sweeps.engine.looks)
+    margin: float = 0.01  # the confirmation verdict's margin (--margin, else the sweep's)
     confirmed: tuple[Any, ...] = ()  # a confirmation plan's chosen configurations (analysis.confirmation)
     polite: bool = False  # a local instance's trial workers at Ray's niceness +15 (sweeps.engine.priority)
 
@@ -80,7 +77,7 @@ def parse_args(sweep: Sweep, argv: Sequence[str]) -> argparse.Namespace:
     parser = build_parser(
         prog=f"sweeps/{sweep.family}.py", description=sweep.description, metric=sweep.metric,
         mode=sweep.mode, max_epochs=sweep.max_epochs, dataset=sweep.dataset, records=sorted(sweep.records),
-        num_samples=sweep.num_samples, gpus_per_trial=sweep.gpus_per_trial,
+        num_samples=sweep.num_samples, gpus_per_trial=sweep.gpus_per_trial, margin=sweep.margin,
     )
     return parser.parse_args(argv)
 
@@ -123,13 +120,16 @@ def plan_from_args(sweep: Sweep, argv: Sequence[str] | None = None) -> Plan:
         verbose=args.verbose, argv=tuple(argv), tools=tools_from_args(args), stratify=stratify,
         trials_per_arm=_trials_per_arm(space, stratify, _samples(sweep, args)) if stratify else None,
         confirm=args.confirm, confirm_repeats=args.confirm_repeats or DEFAULT_CONFIRM_REPEATS,
+        confirm_batch=args.confirm_batch or DEFAULT_CONFIRM_BATCH, margin=args.margin or sweep.margin,
         polite=args.polite,
     )
 
 
 def _check_confirm(args: argparse.Namespace) -> None:
-    if args.confirm_repeats is not None and args.confirm is None:
-        raise UsageError("--confirm-repeats sets the seeds of the confirmation stage: give --confirm K too")
+    for flag, value in (("--confirm-repeats", args.confirm_repeats), ("--confirm-batch", args.confirm_batch),
+                        ("--margin", args.margin)):
+        if value is not None and args.confirm is None:
+            raise UsageError(f"{flag} belongs to the confirmation stage: give --confirm K too")
     repeats = args.confirm_repeats or DEFAULT_CONFIRM_REPEATS
     if args.confirm is not None and args.seed + args.repeats + repeats - 1 > MAX_SEED:
         raise UsageError(f"--seed {args.seed}: the confirmation's {repeats} new seeds would pass 2**32")

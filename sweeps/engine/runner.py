@@ -413,6 +413,8 @@ def dry_run(plan: Plan) -> int:
                      "checked when the sweep starts, with a write probe)")
     if plan.confirm is not None:
         lines += confirm.describe(plan)
+    elif plan.confirmed:
+        lines += confirm.describe_confirmation(plan)
     print("\n".join(lines))
     return EXIT_OK
 

@@ -64,3 +64,6 @@ class Sweep:
     # The scientific keys (playbook): the budget-fair scheduler's default arms are those of them
     # that take more than one value (--stratify; sweeps.engine.fair_asha).
     scientific: tuple[str, ...] = ("activation",)
+    # The confirmation's margin (--margin): the smallest difference in the verdict metric (test
+    # accuracy) that matters for this family's claim; within it two arms are "equivalent".
+    margin: float = 0.01

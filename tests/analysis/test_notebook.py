@@ -27,11 +27,12 @@ def test_results_notebook_executes(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
     assert not [output for output in outputs if output.output_type == "error"]
-    text = "\n".join(str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", "")) for output in outputs)
+    text = "\n".join(str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+                     + str(output.get("data", {}).get("text/markdown", "")) for output in outputs)
     assert "12 trials" in text and "selu is better than relu" in text
     assert "compared at the full budget (4 epochs); 4 trial(s) cut short" in text
     images = [output["data"]["image/png"] for output in outputs if "image/png" in output.get("data", {})]
-    assert len(images) == 3  # learning curves, hyperparameters, compute
+    assert len(images) == 4  # comparisons, learning curves, hyperparameters, compute
 
 
 def test_results_notebook_reads_the_tables_from_object_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,6 +53,7 @@ def test_results_notebook_reads_the_tables_from_object_storage(tmp_path: Path, m
 
     outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
     assert not [output for output in outputs if output.output_type == "error"]
-    text = "\n".join(str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", "")) for output in outputs)
+    text = "\n".join(str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+                     + str(output.get("data", {}).get("text/markdown", "")) for output in outputs)
     assert "12 trials" in text and "selu is better than relu" in text and FAKE_SECRET not in text
-    assert len([output for output in outputs if "image/png" in output.get("data", {})]) == 3
+    assert len([output for output in outputs if "image/png" in output.get("data", {})]) == 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 from support import REPO_ROOT
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def test_mixing_budgets_would_flip_the_verdict_and_the_report_does_not(tmp_path:
 
     fair = report.paired_comparison(trials, "selu", "relu")
     assert fair.n == 4 and fair.cut_short == 12 and fair.budget == "full budget (4 epochs)"
-    assert fair.verdict.startswith("selu is better than relu")
+    assert fair.outcome == "a_better" and fair.sentence.startswith("selu is better than relu")
     expected = scipy_stats.ttest_rel([0.82 + 0.001 * s for s in SEEDS], [0.80 + 0.002 * s for s in SEEDS])
     assert fair.p_value == pytest.approx(expected.pvalue)
     board = report.leaderboard(trials).set_index("activation")
@@ -80,7 +81,7 @@ def test_at_epoch_compares_every_trial_that_reached_it_at_that_epoch(tmp_path: P
     tables = read_tables(_export(tmp_path, asha_trials()))
     at_one = report.paired_comparison(tables.trials, "selu", "relu", epochs=tables.epochs, at_epoch=1)
     assert at_one.n == 10 and at_one.cut_short == 0 and at_one.budget == "epoch 1"
-    assert at_one.verdict.startswith("relu is better than selu")  # true at epoch 1
+    assert at_one.sentence.startswith("relu is better than selu")  # true at epoch 1
     board = report.leaderboard(tables.trials, epochs=tables.epochs, at_epoch=2).set_index("activation")
     assert (board.loc["relu", "n"], board.loc["relu", "cut_short"]) == (10, 0)
     assert (board.loc["selu", "n"], board.loc["selu", "cut_short"]) == (4, 6)
@@ -112,7 +113,7 @@ def test_paired_comparison_against_scipy(tables) -> None:
     assert comparison.p_value == pytest.approx(expected.pvalue, rel=1e-8)
     assert (comparison.ci_low, comparison.ci_high) == pytest.approx(tuple(expected.confidence_interval(0.95)))
     assert comparison.wilcoxon_p == pytest.approx(scipy_stats.wilcoxon(SELU_BEST, RELU_BEST).pvalue)
-    assert comparison.distinguishable and comparison.verdict.startswith("selu is better than relu")
+    assert comparison.outcome == "a_better" and comparison.sentence.startswith("selu is better than relu")
     assert {"seed", "repeat", "lr", "family"} <= set(comparison.matched_on)
     assert "activation" not in comparison.matched_on and "gpus_per_trial" not in comparison.matched_on
 
@@ -124,12 +125,12 @@ def test_paired_comparison_not_distinguishable_and_too_few(tmp_path: Path) -> No
     trials += [FakeTrial("selu", 0, [0.9])]
     frame = read_tables(_export(tmp_path, trials)).trials
     noisy = report.paired_comparison(frame, "gelu", "relu")
-    assert noisy.n == 4 and noisy.p_value >= 0.05 and "not distinguishable" in noisy.verdict
+    assert noisy.n == 4 and noisy.p_value >= 0.05 and noisy.outcome == "inconclusive" and "inconclusive" in noisy.sentence
     single = report.paired_comparison(frame, "selu", "relu")
-    assert single.n == 1 and "not distinguishable" in single.verdict
+    assert single.n == 1 and single.outcome == "inconclusive" and "at least 2 needed" in single.sentence
     # Only pairs with n >= 2 are listed by default.
     listed = report.paired_comparisons(frame)
-    assert list(zip(listed["activation_a"], listed["activation_b"])) == [("gelu", "relu")]
+    assert list(zip(listed["arm_a"], listed["arm_b"])) == [("gelu", "relu")]
 
 
 def test_paired_comparison_ignores_keys_only_one_activation_sets(tmp_path: Path) -> None:
@@ -165,11 +166,14 @@ def test_compute_accounting_per_status(tables) -> None:
 def test_reproduction_table_at_the_published_epoch_for_present_families_only(tmp_path: Path) -> None:
     trials = [
         FakeTrial("antirectifier", seed, [0.95, 0.97, 0.975, 0.976 + 0.001 * seed, 0.97], family="antirectifier_mnist",
-                  epochs=40, status="stopped_early", extra_config={"units": 256})
+                  epochs=40, status="stopped_early", extra_config={"units": 256, "dataset": "mnist"})
         for seed in range(2)
     ]
     trials.append(FakeTrial("antirectifier", 2, [0.95, 0.99, 0.99], family="antirectifier_mnist", epochs=40,
-                            status="stopped_early", extra_config={"units": 256}))
+                            status="stopped_early", extra_config={"units": 256, "dataset": "mnist"}))
+    # the same family on a stand-in dataset is never set against the published MNIST number
+    trials += [FakeTrial("antirectifier", seed, [0.5] * 4, family="antirectifier_mnist", epochs=40,
+                         status="stopped_early", extra_config={"units": 256, "dataset": "digits"}) for seed in (5, 6)]
     tables = read_tables(_export(tmp_path, trials))
     table = report.reproduction_table(tables.trials, tables.epochs)
     assert list(table["key"]) == ["antirectifier_mlp"]  # no rows of families that did not run
@@ -204,7 +208,9 @@ def _formatted(value: object) -> str:
 
 
 def test_json_numbers_equal_the_markdowns(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    tables_dir = _export(tmp_path, [*asha_trials(), *standard_trials(family="antirectifier_mnist", seeds=(0, 1))])
+    on_mnist = [dataclasses.replace(trial, extra_config={**trial.extra_config, "dataset": "mnist"})
+                for trial in standard_trials(family="antirectifier_mnist", seeds=(0, 1))]
+    tables_dir = _export(tmp_path, [*asha_trials(), *on_mnist])
     assert report.main([str(tables_dir), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert report.main([str(tables_dir)]) == 0
@@ -217,7 +223,7 @@ def test_json_numbers_equal_the_markdowns(tmp_path: Path, capsys: pytest.Capture
         for shown, record in zip(rows, document[key]):
             for column, cell in shown.items():
                 assert cell == _formatted(record[column]).replace("|", "\\|"), (key, column)
-    assert any(row["verdict"].startswith("selu is better than relu") for row in document["comparisons"])
+    assert any(row["sentence"].startswith("selu is better than relu") for row in document["comparisons"])
 
 
 def test_report_cli_writes_report_with_links_relative_to_itself(tmp_path: Path, tables) -> None:

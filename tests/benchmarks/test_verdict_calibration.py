@@ -29,32 +29,44 @@ def _recording(seeds: int = 12) -> calibration.Recording:
     means = {"antirectifier-16": 0.950, "antirectifier-32": 0.962, "relu-16": 0.930, "relu-32": 0.948}
     columns = {name: np.round((mean + split + rng.normal(0, 0.006, seeds)) * 360) / 360 for name, mean in means.items()}
     columns["relu-16"][3] = math.nan  # a seed that did not finish
-    return calibration.Recording("best_val_accuracy", tuple(range(seeds)), columns, {"synthetic": True})
+    return calibration.Recording("last_test_accuracy", tuple(range(seeds)), columns, {"synthetic": True})
 
 
 def test_recording_round_trips(tmp_path):
     recording = _recording()
     recording.save(tmp_path / "r.json")
     loaded = calibration.Recording.load(tmp_path / "r.json")
-    assert loaded.seeds == recording.seeds and loaded.metric == recording.metric
+    assert loaded.seeds == recording.seeds and loaded.metric == recording.metric == "last_test_accuracy"
     for name, values in recording.configurations.items():
         np.testing.assert_array_equal(loaded.configurations[name], values)  # NaN where it was
     (tmp_path / "other.json").write_text(json.dumps({"format": "something else"}))
     with pytest.raises(SystemExit, match="not a"):
         calibration.Recording.load(tmp_path / "other.json")
+    with pytest.raises(SystemExit, match="has no 'best_val_accuracy'"):
+        calibration.Recording.load(tmp_path / "r.json", "best_val_accuracy")
+    # the first format held one metric: still read
+    old = {"format": "actsweep-verdict-calibration/1", "metric": "best_val_accuracy", "seeds": [0, 1],
+           "configurations": {"relu-8": [0.9, None]}}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    first = calibration.Recording.load(tmp_path / "old.json", "best_val_accuracy")
+    assert first.metric == "best_val_accuracy" and np.isnan(first.configurations["relu-8"][1])
 
 
-def test_a_trials_table_becomes_one_column_per_configuration():
+def test_a_trials_table_becomes_one_column_per_configuration_and_metric(tmp_path):
     rows = []
     for seed in range(3):
         for activation in ("antirectifier", "relu"):
+            value = 0.9 + seed / 100 + (activation == "relu") / 10
             rows.append({"activation": activation, "units": 16, "seed": seed, "status": "terminated",
-                         "epochs_completed": 5, "best_val_accuracy": 0.9 + seed / 100 + (activation == "relu") / 10})
+                         "epochs_completed": 5, "last_test_accuracy": value, "best_val_accuracy": value - 0.05})
     rows[-1].update(status="error", epochs_completed=2)  # relu, seed 2 did not finish
-    recording = calibration._from_trials(pd.DataFrame(rows), "best_val_accuracy", 5, {})
-    assert recording.seeds == (0, 1, 2)
+    recording = calibration._from_trials(pd.DataFrame(rows), "last_test_accuracy", 5, {})
+    assert recording.seeds == (0, 1, 2) and set(recording.metrics) == {"last_test_accuracy", "best_val_accuracy"}
     np.testing.assert_allclose(recording.configurations["antirectifier-16"], [0.9, 0.91, 0.92])
     np.testing.assert_allclose(recording.configurations["relu-16"], [1.0, 1.01, math.nan])
+    recording.save(tmp_path / "both.json")  # one recording replays on either metric
+    validation = calibration.Recording.load(tmp_path / "both.json", "best_val_accuracy")
+    np.testing.assert_allclose(validation.configurations["antirectifier-16"], [0.85, 0.86, 0.87])
 
 
 def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
@@ -76,16 +88,21 @@ def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
         assert 0.0 <= summary[key] <= 1.0 and 0.0 <= summary["fixed"][key] <= 1.0
     assert summary["false_winner_ci"][0] <= summary["false_winner_rate"] <= summary["false_winner_ci"][1]
     assert summary["power_ci"][0] <= summary["power"] <= summary["power_ci"][1]
-    assert summary["margin"] == 0.01 and summary["replays"] == 60 and summary["reference"] == "relu-32"
-    assert 2 <= summary["fixed_pairs"] <= summary["max_pairs"] == summary["looks"][-1]
-    assert 0.0 < summary["seeds_ratio"] <= summary["max_pairs"] / summary["fixed_pairs"]
-    assert set(summary["seeds_ratio_by_scenario"]) == {"null", "margin", "real"}
+    assert summary["margin"] == 0.01 and summary["replays"] == 60
+    assert set(summary["by_reference"]) == {"antirectifier-16", "antirectifier-32", "relu-16", "relu-32"}
+    # the fixed protocol runs N seeds for every comparison; the sequential one at most N, in looks of 2
+    assert summary["fixed_pairs"] == summary["max_pairs"] == summary["looks"][-1] == 10
+    assert summary["looks"] == [2, 4, 6, 8, 10] and summary["spending"] == "obrien_fleming"
+    assert 0.0 < summary["seeds_ratio"] <= 1.0
+    assert set(summary["seeds_ratio_by_scenario"]) == {*(f"{kind} {name}" for kind in ("null", "margin")
+                                                         for name in summary["by_reference"]), "real"}
     assert len(summary["real_pairs"]) == 6 and set(summary["aims"]) == {
         "false_winner_rate<=alpha", "power>=0.8", "seeds_ratio<=0.6"}
     for pair in summary["real_pairs"]:
         assert sum(pair["sequential"].values()) == sum(pair["fixed"].values()) == 60
     # what the synthetic recording was made with: the 0.01 margin is 1.2 sd of a same-configuration difference
     assert summary["power"] >= 0.6 and summary["false_winner_rate"] <= 0.15
+    assert summary["fixed"]["power"] >= 0.6 and summary["fixed"]["false_winner_rate"] <= 0.15
 
 
 def test_replays_are_reproducible_and_refuse_what_they_cannot_calibrate():
@@ -98,5 +115,5 @@ def test_replays_are_reproducible_and_refuse_what_they_cannot_calibrate():
     with pytest.raises(SystemExit, match="lower-is-better"):
         loss = calibration.Recording("best_val_loss", recording.seeds, recording.configurations, {})
         calibration.replay(loss, replays=5)
-    with pytest.raises(SystemExit, match="paired seeds for 80% power"):
-        calibration.replay(recording, margin=0.0005, replays=5)
+    with pytest.raises(SystemExit, match="no configuration gelu-8"):
+        calibration.replay(recording, references=["gelu-8"], replays=5)

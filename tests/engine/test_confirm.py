@@ -65,13 +65,18 @@ def test_arms_pair_by_rank_and_seed_though_their_settings_differ():
     table = paired_comparisons(confirmation_trials(), "last_test_accuracy")
     assert table.attrs["by"] == "confirm_arm"
     [row] = table.to_dict("records")
-    assert (row["activation_a"], row["activation_b"], row["n"]) == ("activation=relu", "activation=selu", 6)
+    assert (row["arm_a"], row["arm_b"], row["n"]) == ("activation=relu", "activation=selu", 6)
     assert row["mean_difference"] == pytest.approx(0.10)  # K x N = 2 x 3 pairs
     assert set(row["matched_on"]) == {"family", "confirm_rank", "seed"}
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--confirm-repeats", "5"], "give --confirm K too"),
+    (["--confirm-batch", "2"], "--confirm-batch belongs to the confirmation stage: give --confirm K too"),
+    (["--margin", "0.02"], "--margin belongs to the confirmation stage"),
+    (["--confirm", "1", "--margin", "0"], "--margin: must be a positive number"),
+    (["--confirm", "1", "--margin", "one"], "--margin: must be a positive number"),
+    (["--confirm", "1", "--confirm-batch", "0"], "--confirm-batch: must be a positive integer"),
     (["--confirm", "0"], "positive integer"),
     (["--confirm", "1", "--confirm-repeats", "1001"], "at most 1000"),
     (["--confirm", "1", "--seed", str(2**32 - 3)], "would pass 2**32"),
@@ -185,8 +190,38 @@ def test_the_protocol_confirms_k_by_n_per_arm_and_resumes_the_confirmation(repo_
 
 
 def test_the_dry_run_says_what_the_confirmation_will_run(tmp_path, capsys):
-    code = main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run",
-                                            "--name", "d", "--confirm", "2", "--confirm-repeats", "5"])
+    code = main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run", "--name", "d",
+                                            "--confirm", "2", "--confirm-repeats", "5", "--confirm-batch", "2",
+                                            "--margin", "0.02"])
     out = capsys.readouterr().out
-    assert code == 0 and "top 2 configuration(s) x 5 new seed(s)" in out and f"{tmp_path}/d-confirm" in out
+    assert code == 0 and "each arm's top 2 configuration(s)" in out and f"{tmp_path}/d-confirm" in out
+    assert "new seeds in looks at 2, 4, 5 seed(s) per configuration (batch 2, at most 5), margin ±0.02" in out
+    # 2 arms (the activations) x 2 configurations x 5 seeds, 3 epochs each (the smoke budget)
+    assert "worst case: 5 seed(s) per configuration = 20 trial(s), 60 trial-epochs" in out
+    assert "best case: every comparison decided at the first look, 2 seed(s) = 8 trial(s)" in out
+    assert "a close call uses all of it" in out
     assert not any(tmp_path.iterdir())
+    main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run", "--confirm", "1"])
+    assert "looks at 2, 4, 6, 8, 10 seed(s) per configuration (batch 2, at most 10), margin ±0.01" in capsys.readouterr().out
+
+
+def test_the_dry_run_of_a_confirmation_only_states_its_worst_case(tmp_path, capsys):
+    """`--confirm` with --name of a finished search: its configurations are known, the trials shown
+    are the worst case (every seed), and the looks say what may be left out."""
+    from analysis.export import export_experiment
+    from support.fake_experiment import FakeTrial, write_fake_experiment
+
+    trials = [FakeTrial(activation, 0, [0.5, 0.6 + 0.1 * (activation == "relu")], family="antirectifier_mnist",
+                        extra_config={"model": "antirectifier_mlp", "dataset": "synthetic-mnist", "units": 16,
+                                      "depth": 2, "dropout": 0.1, "batch_norm": None, "kernel_initializer": None})
+              for activation in ("antirectifier", "relu")]
+    search = write_fake_experiment(tmp_path, "s", trials)
+    export_experiment([search], search)
+    code = main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run", "--name", "s",
+                                            "--confirm", "1", "--confirm-repeats", "6", "--confirm-batch", "3"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "trials: 12 = 1 sample(s) x 12 grid combination(s)" in out  # 2 configurations x 6 seeds: every seed
+    assert "confirmation s-confirm: 2 configuration(s), new seeds in looks at 3, 6 seed(s) per configuration" in out
+    assert "worst case: 6 seed(s) per configuration = 12 trial(s)" in out
+    assert not (tmp_path / "s-confirm").exists()

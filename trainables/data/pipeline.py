@@ -5,7 +5,9 @@ arrays, so a 50,000-image shuffle buffer costs 400 KB instead of a second copy o
 the data. Augmentation is mapped over whole batches (one fused affine resampling
 per batch) in parallel, with per-batch random draws from a stateless generator:
 the output is the same for the same seed however the parallel map is scheduled,
-and differs from epoch to epoch.
+and differs from epoch to epoch. Given an `epoch` variable (`epoch_variable`), the order
+and the draws of an epoch are a pure function of (seed, epoch): a trial resumed from a
+checkpoint at epoch k sees what an uninterrupted one saw there (trainables.determinism).
 """
 
 from __future__ import annotations
@@ -42,12 +44,35 @@ def _check_arrays(x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
 
 
-def _batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
+def epoch_variable(first_epoch: int = 0) -> tf.Variable:
+    """The epoch a `train_dataset(..., epoch=...)` draws its order for; set it before each epoch."""
+    return tf.Variable(first_epoch, dtype=tf.int64, trainable=False, name="pipeline_epoch")
+
+
+def _epoch_key(seed: int, epoch: tf.Variable) -> tf.Tensor:
+    return tf.stack([tf.constant(seed, tf.int64), tf.convert_to_tensor(epoch, tf.int64)])
+
+
+def _epoch_order(count: int, seed: int, epoch: tf.Variable) -> tf.data.Dataset:
+    """A permutation of range(count) drawn statelessly from (seed, epoch), read when an epoch starts."""
+    def order(_: tf.Tensor) -> tf.data.Dataset:
+        permutation = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64),
+                                                               seed=_epoch_key(seed, epoch))
+        return tf.data.Dataset.from_tensor_slices(permutation)
+
+    # flat_map hides the length; Keras needs it to know an epoch's steps
+    return tf.data.Dataset.range(1).flat_map(order).apply(tf.data.experimental.assert_cardinality(count))
+
+
+def _batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int,
+             epoch: tf.Variable | None = None) -> tf.data.Dataset:
     """Batches of (images, labels), gathered from a single in-memory copy."""
     images = tf.convert_to_tensor(x)
     labels = tf.convert_to_tensor(y)
     indices = tf.data.Dataset.range(len(x))
-    if shuffle:
+    if shuffle and epoch is not None:
+        indices = _epoch_order(len(x), seed, epoch)
+    elif shuffle:
         indices = indices.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     return indices.batch(batch_size).map(
         lambda index: (tf.gather(images, index), tf.gather(labels, index)),
@@ -61,12 +86,26 @@ def _affine_layers(augmentation: keras.Layer) -> list[RandomAffine] | None:
     return list(found) if all(isinstance(layer, RandomAffine) for layer in found) else None
 
 
+def _batch_keys(seed: int, epoch: tf.Variable | None) -> tf.data.Dataset:
+    """One stateless-random key per batch: from (seed, epoch, batch index) given an epoch, else
+    a new sequence each iteration, the same sequences for the same seed."""
+    if epoch is None:
+        return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).map(
+            lambda value: tf.stack([value, tf.constant(0, tf.int64)]))
+    def keys(_: tf.Tensor) -> tf.data.Dataset:
+        key = _epoch_key(seed, epoch)  # the variable is read here, once an epoch: the map stays stateless
+        return tf.data.Dataset.range(2**62).map(lambda index: tf.random.experimental.stateless_fold_in(key, index))
+
+    return tf.data.Dataset.range(1).flat_map(keys).apply(
+        tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))  # so zip keeps the batches' length
+
+
 def _stateless_augment(affine_layers: list[RandomAffine]):
-    def augment(batch, batch_seed):
+    def augment(batch, batch_key):
         images, labels = batch
         count = tf.shape(images)[0]
         for position, layer in enumerate(affine_layers):
-            seed = tf.stack([batch_seed, tf.constant(position, tf.int64)])
+            seed = batch_key + tf.constant([0, position], tf.int64)
             uniforms = tf.random.stateless_uniform((count, RANDOM_VALUES_PER_IMAGE), seed=seed)
             images = layer.transform(images, uniforms)
         return images, labels
@@ -82,15 +121,18 @@ def train_dataset(
     augmentation: keras.Layer | None = None,
     seed: int = 0,
     shuffle: bool = True,
+    epoch: tf.Variable | None = None,
 ) -> tf.data.Dataset:
     """Shuffled (by ``seed``), batched, augmented per batch in parallel, prefetched.
 
     ``augmentation`` is what ``build_augmentation`` returns (deterministic for a
     seed); any other Keras layer is called with training=True (random state then
-    depends on the parallel map's scheduling).
+    depends on the parallel map's scheduling). Without ``epoch`` each iteration draws
+    the next order and transforms of the seed's sequence; with it (``epoch_variable``),
+    an iteration draws those of (seed, the variable's value when it starts).
     """
     _check_arrays(x, y, batch_size)
-    dataset = _batches(x, y, batch_size, shuffle, seed)
+    dataset = _batches(x, y, batch_size, shuffle, seed, epoch)
     if augmentation is not None:
         if keras.backend.backend() != "tensorflow":
             raise ValueError(
@@ -99,9 +141,7 @@ def train_dataset(
             )
         affine_layers = _affine_layers(augmentation)
         if affine_layers is not None:
-            # One int64 per batch, a new sequence each epoch, the same sequences for the same seed.
-            batch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-            dataset = tf.data.Dataset.zip(dataset, batch_seeds).map(
+            dataset = tf.data.Dataset.zip(dataset, _batch_keys(seed, epoch)).map(
                 _stateless_augment(affine_layers), num_parallel_calls=AUTOTUNE
             )
         else:

@@ -6,7 +6,7 @@ import pytest
 from support import REPO_ROOT
 
 from trainables.data.augment import AUGMENT_PRESETS, build_augmentation
-from trainables.data.pipeline import eval_dataset, train_dataset
+from trainables.data.pipeline import epoch_variable, eval_dataset, train_dataset
 
 COUNT, BATCH = 50, 16
 
@@ -48,6 +48,24 @@ def test_train_is_deterministic_for_a_seed_and_reshuffles_each_epoch(arrays):
     assert not np.allclose(by_label(first_images, first_labels), by_label(second_images, second_labels))
     other_images, _, _ = epoch(make(4))
     assert not np.allclose(first_images, other_images)
+
+
+def test_with_an_epoch_variable_each_epoch_is_a_function_of_seed_and_epoch(arrays):
+    """What makes a resumed trial see the order and transforms an uninterrupted one saw."""
+    x, y = arrays
+    augmentation = build_augmentation(AUGMENT_PRESETS["aprelu_record16"])
+    first_epoch = epoch_variable(0)
+    dataset = train_dataset(x, y, batch_size=BATCH, augmentation=augmentation, seed=3, epoch=first_epoch)
+    zeroth = epoch(dataset)
+    first_epoch.assign(1)
+    first = epoch(dataset)
+    resumed = epoch(train_dataset(x, y, batch_size=BATCH, augmentation=augmentation, seed=3, epoch=epoch_variable(1)))
+    for one, other in zip(first[:2], resumed[:2]):
+        np.testing.assert_array_equal(one, other)
+    assert sorted(first[1]) == list(range(COUNT)) and not np.array_equal(zeroth[1], first[1])
+    assert dataset.cardinality().numpy() == 4  # Keras reads an epoch's steps from it
+    other_seed = epoch(train_dataset(x, y, batch_size=BATCH, seed=4, epoch=epoch_variable(1)))
+    assert not np.array_equal(other_seed[1], first[1])
 
 
 def test_augmentation_is_applied_per_image(arrays):
