@@ -15,7 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Iterable, Mapping
 
-from trainables.constraints import Above, AtLeast, AtMost, NonNegative, OneOf, Positive, check_value, plain_type
+from trainables.constraints import Above, AtLeast, AtMost, NonNegative, OneOf, Positive, check_value
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
 AUGMENT_PLACEMENTS = ("pipeline", "model")

@@ -6,7 +6,6 @@ from support import REPO_ROOT
 import json
 import sys
 from collections import Counter
-from pathlib import Path
 
 import keras
 import pytest

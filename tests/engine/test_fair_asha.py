@@ -460,7 +460,6 @@ def test_stratifying_by_a_key_that_is_not_a_grid_is_one_line_exit_2(tmp_path, re
 def _bench():
     """benchmarks/fair_asha.py as a module (benchmarks/ is not a package)."""
     import importlib.util
-    from pathlib import Path
 
     path = REPO_ROOT / "benchmarks" / "fair_asha.py"
     spec = importlib.util.spec_from_file_location("bench_fair_asha", path)

@@ -60,7 +60,6 @@ def test_startup_benchmark_splits_fixed_cost_per_trial():
     """benchmarks/trial_startup.py's accounting, on rows as its trials report them (the sweep
     itself is measured by hand: two ASHA sweeps take minutes)."""
     import sys
-    from pathlib import Path
 
     sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     from trial_startup import startup_seconds

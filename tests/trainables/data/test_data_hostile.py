@@ -8,10 +8,8 @@ object arrays, wrong shapes, dtypes and label ranges, stray files in an image tr
 from __future__ import annotations
 
 import errno
-import io
 import os
 import pickle
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +18,7 @@ from PIL import Image
 
 from trainables.data import DataError, check_dataset, load_dataset
 from trainables.data.sources import SOURCES
-from support.hostile_data import BATCHES, Exploit, add_bytes, cifar_archive, good_batch
+from support.hostile_data import BATCHES, Exploit, cifar_archive, good_batch
 
 def files_under(root) -> set[str]:
     return {os.path.relpath(os.path.join(path, name), root) for path, dirs, files in os.walk(root) for name in dirs + files}

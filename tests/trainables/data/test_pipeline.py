@@ -130,7 +130,6 @@ def test_autotune_benchmark_runs_both_pipelines(capsys):
     """benchmarks/tfdata_autotune.py at tiny sizes: both sides train and the JSON line has its figures."""
     import json
     import sys
-    from pathlib import Path
 
     sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     import tfdata_autotune
