@@ -43,7 +43,7 @@ class FakeTrial:
 class FakeAnalysis:
     trials: list[FakeTrial] = []
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, storage_filesystem: object = None) -> None:
         if not self.trials:
             raise ValueError("no experiment state")  # what Tune says before its first save
 
