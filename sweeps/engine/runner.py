@@ -90,8 +90,8 @@ def start_ray(plan: Plan) -> Any:
         if plan.address:
             use_auth_token_if_present()
             return ray.init(address=plan.address, runtime_env=env, log_to_driver=to_driver)
-        return ray.init(
-            include_dashboard=plan.dashboard, dashboard_host="127.0.0.1", runtime_env=env,
+        return ray.init(  # "local": never the cluster a `ray start` on this machine advertises in /tmp/ray
+            address="local", include_dashboard=plan.dashboard, dashboard_host="127.0.0.1", runtime_env=env,
             configure_logging=True, logging_level=logging.WARNING, log_to_driver=to_driver,
         )
     except (ConnectionError, RuntimeError, ValueError) as error:
