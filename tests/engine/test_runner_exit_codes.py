@@ -5,7 +5,6 @@ data error found after Ray started (Ray shut down, no experiment directory left)
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import signal
@@ -73,12 +72,8 @@ def test_ctrl_c_exits_130_with_the_resume_command_and_no_summary(repo_root, tmp_
     assert len(hint) == 1, stderr[-3000:]
     command = shlex.split(hint[0].split("resume with: ", 1)[1])
     assert command[-3:] == ["--resume", "--name", name] and "--smoke" in command
-
-    resumed = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True, timeout=400, cwd=repo_root)
-    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
-    assert (experiment / "trials.parquet").is_file() and "best trial" in resumed.stdout
-    params = [json.loads(path.read_text()) for path in experiment.glob("*/params.json")]
-    assert len(params) == 4  # the grid of the smoke sweep, no trial created twice
+    # The printed command, run as printed, finishes the sweep: tests/engine/test_faults.py (SIGTERM,
+    # the same stop path), where every (trial, epoch) is checked to be there once.
 
 
 def test_data_error_after_ray_starts_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
