@@ -95,7 +95,7 @@ def trial_configs(experiment) -> list[dict]:
 
 @pytest.mark.slow
 def test_optuna_under_asha_two_arms_equal_counts_and_resumes_after_sigkill(repo_root, tmp_path):
-    """A real sweep: SIGKILLed once some trials are done, resumed, 3 trials per arm at the end."""
+    """A real sweep: SIGKILLed once some trials are done, resumed, 2 trials per arm at the end."""
     import subprocess
     import sys
     import time
@@ -108,26 +108,26 @@ def test_optuna_under_asha_two_arms_equal_counts_and_resumes_after_sigkill(repo_
     experiment = tmp_path / name
     command = [
         sys.executable, str(Path(repo_root) / "sweeps" / "aprelu_cifar.py"), "--smoke", "--search", "optuna",
-        "--set", 'activation=["aprelu","relu"]', "--num-samples", "3", "--max-epochs", "3", "--grace-period", "1",
+        "--set", 'activation=["aprelu","relu"]', "--num-samples", "2", "--max-epochs", "3", "--grace-period", "1",
         "--max-concurrent", "1", "--storage-path", str(tmp_path), "--name", name,
     ]
     driver = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     try:
-        while len(list(experiment.glob("*/params.json"))) < 3 and time.monotonic() < deadline:
+        while len(list(experiment.glob("*/params.json"))) < 2 and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
         kill_process_groups([driver.pid])  # the driver, its Ray and its trial workers (sessions of their own)
         driver.wait()
-    assert 3 <= len(trial_configs(experiment)) < 6, "the sweep must be killed midway"
+    assert 2 <= len(trial_configs(experiment)) < 4, "the sweep must be killed midway"
     before = {path.parent.name for path in experiment.glob("*/params.json")}
 
     resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=400)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     configs = trial_configs(experiment)
     assert before <= {path.parent.name for path in experiment.glob("*/params.json")}
-    assert sorted(config["activation"] for config in configs) == ["aprelu"] * 3 + ["relu"] * 3
+    assert sorted(config["activation"] for config in configs) == ["aprelu"] * 2 + ["relu"] * 2
     assert {config["seed"] for config in configs} == {0}
     trials = pd.read_parquet(experiment / "trials.parquet")
-    assert len(trials) == 6 and set(trials["status"]) <= {"terminated", "stopped_early"}
+    assert len(trials) == 4 and set(trials["status"]) <= {"terminated", "stopped_early"}
     assert trials["epochs_completed"].min() >= 1 and trials["epochs_completed"].max() == 3
