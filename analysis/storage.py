@@ -15,7 +15,8 @@ with explicit keys: pyarrow pickles explicit keys with the filesystem (Ray store
 ``tuner.pkl``), but never keys it found in the environment.
 
 What was measured (pyarrow 26.0.1, Ray 2.60.0, boto3 1.43, a moto 5.2.1 server on 127.0.0.1;
-tests/analysis/test_storage.py repeats the endpoint cases, and the URI-query case with Tune):
+tests/analysis/test_storage.py repeats the endpoint cases; tests/engine/test_object_storage.py the
+URI-query case with Tune, killed and resumed through the command line):
 
 - S3-compatible endpoint. pyarrow 26's ``FileSystem.from_uri`` honours ``AWS_ENDPOINT_URL_S3``,
   else ``AWS_ENDPOINT_URL`` (a full ``http://host:port``; boto3 reads the same two), and the URI

@@ -35,3 +35,11 @@ def smoke_experiment(repo_root, tmp_path_factory):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return storage / "smoke", result.stdout
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with real sweeps first. The suite runs on two xdist workers, one file at a time each
+    (`--dist loadfile`, pyproject.toml); handing out the longest files first keeps the run from
+    ending on one worker still busy with a cluster test. The order inside a file is kept."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import re
 import shutil
 import subprocess
 import sys
@@ -341,77 +340,3 @@ def test_load_best_model_from_a_uri_equals_the_local_checkpoint(s3, tmp_path: Pa
     np.testing.assert_allclose(remote_model.predict(inputs, verbose=0), local_model.predict(inputs, verbose=0))
     by_uri = analysis.load_best_model(remote_row["best_checkpoint"])  # the checkpoint's URI itself
     np.testing.assert_allclose(by_uri.predict(inputs, verbose=0), local_model.predict(inputs, verbose=0))
-
-
-_TUNE_ON_S3 = """
-import json, os, sys, tempfile
-
-import ray
-from ray import tune
-
-from analysis import storage
-
-uri = sys.argv[1]
-
-
-def train(config):
-    checkpoint = tune.get_checkpoint()
-    start = 0
-    if checkpoint:
-        with checkpoint.as_directory() as directory:
-            start = json.load(open(os.path.join(directory, "s.json")))["epoch"]
-    for epoch in range(start + 1, 4):
-        if checkpoint is None and epoch == 2 and config["stop"]:
-            raise RuntimeError("the run ends here; the restore goes on from the epoch-1 checkpoint")
-        with tempfile.TemporaryDirectory() as directory:
-            json.dump({"epoch": epoch}, open(os.path.join(directory, "s.json"), "w"))
-            tune.report({"epoch": epoch, "val_accuracy": 0.1 * epoch, "endpoint": os.environ.get("AWS_ENDPOINT_URL", "")},
-                        checkpoint=tune.Checkpoint.from_directory(directory))
-
-
-def tuner(name, space, **tune_config):
-    path, filesystem = storage.ray_storage(uri)
-    return tune.Tuner(train, param_space=space, tune_config=tune.TuneConfig(**tune_config),
-                      run_config=tune.RunConfig(name=name, storage_path=path, storage_filesystem=filesystem, verbose=0,
-                                                failure_config=tune.FailureConfig(max_failures=0),
-                                                checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
-
-
-ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-tuner("exp", {"activation": tune.grid_search(["relu", "selu"]), "bn_momentum": tune.grid_search([0.9]), "stop": True}).fit()
-path, filesystem = storage.ray_storage(storage.join(uri, "exp"))
-assert tune.Tuner.can_restore(path, storage_filesystem=filesystem)
-grid = tune.Tuner.restore(path, train, resume_errored=True, storage_filesystem=filesystem).fit()
-tuner("named", {"activation": "relu", "stop": False}, trial_dirname_creator=storage.trial_dirname).fit()
-print(json.dumps({"errors": len(grid.errors), "epochs": sorted(result.metrics["epoch"] for result in grid),
-                  "endpoints": sorted({result.metrics["endpoint"] for result in grid})}))
-"""
-
-
-@pytest.mark.slow  # a real Tune run through Ray
-def test_tune_writes_and_restores_through_ray_storage_with_the_endpoint_only_in_the_uri(
-        s3, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What the module docstring reports of Ray 2.60: trial workers with no endpoint in their
-    environment write checkpoints to the driver's endpoint; Tuner.restore keeps it; Tune's own
-    folder names (with '=' and ',') work; trial_dirname is accepted by Tune."""
-    monkeypatch.delenv("AWS_ENDPOINT_URL")  # Ray's workers inherit the driver's environment: leave none
-    base = s3.query_uri("actsweep")
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
-    completed = subprocess.run([sys.executable, "-c", _TUNE_ON_S3, base], capture_output=True, text=True,
-                               cwd=REPO_ROOT, timeout=300, env=env)
-    assert completed.returncode == 0, (completed.stdout + completed.stderr)[-4000:]
-    outcome = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert outcome == {"errors": 0, "epochs": [3, 3], "endpoints": [""]}
-    trial_folders = {key.split("/")[2] for key in s3.keys("actsweep/exp/train_")}
-    assert len(trial_folders) == 2 and all("=" in name and "," in name for name in trial_folders)
-    named = {key.split("/")[2] for key in s3.keys("actsweep/named/train_")}
-    assert len(named) == 1 and re.fullmatch(r"train_[0-9a-f]{5}_00000", named.pop())
-    assert FAKE_SECRET not in completed.stdout + completed.stderr
-    stored = [s3.client().get_object(Bucket=s3.bucket, Key=key)["Body"].read() for key in s3.keys("actsweep/")]
-    assert stored and not [body for body in stored if FAKE_SECRET.encode() in body]  # tuner.pkl included
-
-    export_experiment(storage.join(base, "exp"))
-    tables = read_tables(storage.join(base, "exp"))
-    assert sorted(tables.trials["epochs_completed"]) == [3, 3]
-    assert sorted(tables.epochs.groupby("trial_id")["epoch"].apply(list).tolist()) == [[1, 2, 3], [1, 2, 3]]
-    assert all(path.startswith(f"s3://{s3.bucket}/actsweep/exp/train_") for path in tables.trials["best_checkpoint"])

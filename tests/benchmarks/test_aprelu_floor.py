@@ -3,7 +3,6 @@
 from __future__ import annotations
 from support import REPO_ROOT
 
-import json
 import sys
 from collections import Counter
 
@@ -61,17 +60,6 @@ def test_stand_in_runs_the_floor_and_aprelu_its_documented_kernels():
     assert sum(passes.values()) == 10
     assert passes["Mul"] == 4 and passes["AddN"] == 1
     assert reductions == Counter(Mean=2, Sum=1)
-
-
-@pytest.mark.slow
-def test_floor_benchmark_times_all_four_networks(capsys):
-    import aprelu_floor
-
-    assert aprelu_floor.main(["--steps", "1", "--repeats", "1", "--batch-size", "8"]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(result["ms_per_step"]) == {"relu", "aprelu", "kernel_floor", "passes_only"}
-    assert min(result["ms_per_step"].values()) > 0
-    assert min(result["ratio"], result["aprelu_ratio"], result["passes_only_ratio"]) > 0
 
 
 @pytest.mark.parametrize("argv", [["--steps", "0"], ["--repeats", "-1"], ["--batch-size", "0"]])
