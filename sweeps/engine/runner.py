@@ -120,7 +120,12 @@ def resolve_gpus(plan: Plan) -> float:
 
     from sweeps.engine.resources import gpu_share
 
-    return gpu_share(plan.gpus_per_trial, plan.sweep.gpus_per_trial, ray.cluster_resources().get("GPU", 0))
+    available = ray.cluster_resources().get("GPU", 0)
+    share = gpu_share(plan.gpus_per_trial, plan.sweep.gpus_per_trial, available)
+    if share > 0 and available == 0 and not plan.address:  # a local instance has no autoscaler to add GPUs
+        raise UsageError(f"--gpus-per-trial {share:g}: this machine has no GPU Ray can see, so no trial "
+                         "would ever start; leave it out (or 0) to train on the CPU")
+    return share
 
 
 def make_trainable(plan: Plan, data: Any, gpus: float):

@@ -114,3 +114,18 @@ def test_resume_of_a_directory_tune_never_wrote_is_one_line_exit_2(tmp_path, cap
                                  "Tune saved one); delete it to start that sweep again"], err
     assert not ray.is_initialized(), "Ray was left running"
     assert (stopped / "driver_artifacts").is_dir()  # nothing of the user's removed
+
+
+@pytest.mark.slow  # starts a local Ray instance
+def test_a_gpu_share_on_a_machine_without_gpus_is_one_line_exit_2(repo_root, tmp_path):
+    """Found after Ray starts (the cluster's resources): trials would wait for a GPU forever."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", "") not in ("", "-1") or Path("/dev/nvidia0").exists():
+        pytest.skip("this machine has a GPU")
+    completed = subprocess.run([sys.executable, script(repo_root, "antirectifier_mnist.py"), "--smoke",
+                                "--gpus-per-trial", "0.5", "--storage-path", str(tmp_path), "--name", "g"],
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 2, completed.stdout[-2000:] + completed.stderr[-2000:]
+    errors = [line for line in completed.stderr.splitlines() if line.startswith("error: ")]  # Ray logs its start
+    assert errors == [completed.stderr.splitlines()[-1]] and "Traceback" not in completed.stderr, completed.stderr
+    assert errors[0].startswith("error: --gpus-per-trial 0.5: this machine has no GPU Ray can see")
+    assert not any(tmp_path.iterdir()), "nothing may be written"
