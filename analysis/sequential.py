@@ -54,6 +54,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize
 from scipy import stats as scipy_stats
+from statsmodels.stats.power import TTestPower
 
 from analysis.stats import SIGNIFICANCE_LEVEL, DecisionLevels, Values, Verdict, decide_all
 
@@ -305,6 +306,22 @@ def sequential_power(looks: Sequence[int], effect_size: float, alpha: float = SI
     return float(crossing_probabilities(bounds, looks, drift=effect_size * math.sqrt(looks[-1])).sum())
 
 
+def spread_for_power(looks: Sequence[int], margin: float, alpha: float = SIGNIFICANCE_LEVEL, power: float = 0.8, *,
+                     spending: str = DEFAULT_SPENDING) -> float:
+    """The largest sd of a paired difference at which a plan still has `power` to call a difference of
+    one margin: how to tell whether --confirm-repeats is enough for arms this noisy.
+
+    The plan's power at a z effect matches a fixed design of n = ((z_{1-alpha/2} + z_power) / effect)^2
+    pairs (possibly fractional); the t-test's effect size for that n (statsmodels) gives the sd."""
+    looks = _check_looks(looks)
+    effect = optimize.brentq(lambda size: sequential_power(looks, size, alpha, spending=spending) - power,
+                             1e-6, 100.0, xtol=1e-6)
+    fixed = ((scipy_stats.norm.isf(alpha / 2.0) + scipy_stats.norm.ppf(power)) / effect) ** 2
+    fixed = max(fixed, 2.0)  # a t-test needs two pairs; a plan of one look at 2 is exactly that
+    size = TTestPower().solve_power(effect_size=None, nobs=fixed, alpha=alpha, power=power, alternative="two-sided")
+    return float(margin / size)
+
+
 def max_pairs_for_power(fixed_pairs: int, batch: int, alpha: float = SIGNIFICANCE_LEVEL, power: float = 0.8, *,
                         spending: str = DEFAULT_SPENDING) -> int:
     """The maximum N whose sequential plan (plan_looks(N, batch)) has the power a fixed design of
@@ -322,4 +339,5 @@ def max_pairs_for_power(fixed_pairs: int, batch: int, alpha: float = SIGNIFICANC
 __all__ = [
     "DEFAULT_SPENDING", "SPENDING", "boundaries", "crossing_probabilities", "decide_at_look", "finished",
     "look_levels", "max_pairs_for_power", "nominal_alpha", "pairs_spent", "plan_looks", "sequential_power", "spent",
+    "spread_for_power",
 ]

@@ -449,7 +449,21 @@ def _smallest_n(power: Callable[[int], float], start: int) -> int | None:
 
 def superiority_power(effect_size: float, n: int, level: float) -> float:
     """Power of the two-sided paired t-test (statsmodels TTestPower) at |mean| / sd = effect_size."""
-    return float(TTestPower().power(effect_size=effect_size, nobs=n, alpha=level, alternative="two-sided"))
+    power = float(TTestPower().power(effect_size=effect_size, nobs=n, alpha=level, alternative="two-sided"))
+    if math.isnan(power):
+        # SciPy's noncentral t returns NaN for the far tail at large noncentrality (nct.cdf(-4.3, 2, 17.3));
+        # that tail is negligible there, so the near side alone is the power.
+        power = float(TTestPower().power(effect_size=abs(effect_size), nobs=n, alpha=level / 2.0, alternative="larger"))
+    return power
+
+
+def pairs_for_power(std: float, margin: float, alpha: float = SIGNIFICANCE_LEVEL) -> int | None:
+    """Paired seeds a fixed design needs for 80% power to call a difference of one margin at a
+    paired difference's sd `std` (two-sided t-test at alpha, statsmodels): how a confirmation's N is
+    planned. None past MAX_PLANNED_PAIRS; 2 when even two pairs suffice."""
+    if not (math.isfinite(std) and std > 0):
+        raise ValueError(f"std must be a positive number, got {std!r}")
+    return _smallest_n(lambda n: superiority_power(_check_margin(margin) / std, n, alpha), 2)
 
 
 def equivalence_power(mean: float, std: float, margin: float, n: int, level: float) -> float:
@@ -649,6 +663,7 @@ __all__ = [
     "MeanInterval",
     "Outcome",
     "adjust_p_values",
+    "pairs_for_power",
     "PairedTest",
     "SIGNIFICANCE_LEVEL",
     "Verdict",

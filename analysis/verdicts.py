@@ -56,6 +56,11 @@ class LookPlan:
         """The 1-based look at which the seed at 0-based `position` (in seed order) is run."""
         return next(index for index, seeds in enumerate(self.looks, start=1) if position < seeds)
 
+    def spread_for_power(self) -> float:
+        """The noisiest arms (sd of a paired difference) these looks still decide a one-margin difference
+        for 80% of the time, with one pair per seed (analysis.sequential.spread_for_power)."""
+        return sequential.spread_for_power(self.looks, self.margin, self.alpha, spending=self.spending)
+
     def describe(self) -> str:
         return (f"looks at {', '.join(map(str, self.looks))} seed(s) per configuration (batch {self.batch}, "
                 f"at most {self.max_seeds}), margin ±{self.margin:g}")

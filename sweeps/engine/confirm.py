@@ -196,11 +196,14 @@ def _arms(plan: Plan) -> int:
 def _cost_lines(looks: Any, configurations: int, epochs: int, fewer: str = "") -> list[str]:
     first, most = looks.looks[0], looks.max_seeds
     return [
-        f"  worst case: {most} seed(s) per configuration = {configurations * most} trial(s), "
-        f"{configurations * most * epochs} trial-epochs{fewer}",
-        f"  best case: every comparison decided at the first look, {first} seed(s) = {configurations * first} "
-        f"trial(s); typically a clear difference or equivalence stops at about two thirds of the worst case and "
-        f"a close call uses all of it (the digits calibration: docs/verdicts.md)",
+        (f"  worst case: {most} seed(s) per configuration = {configurations * most} trial(s), "
+         f"{configurations * most * epochs} trial-epochs{fewer}"),
+        (f"  best case: every comparison decided at the first look, {first} seed(s) = {configurations * first} "
+         f"trial(s); on the digits calibration (docs/verdicts.md) arms quieter than the plan stopped at a third to "
+         f"two thirds of the worst case, and a close call on arms as noisy as the plan allows uses most of it"),
+        (f"  power: 80% to call a difference of one margin (±{looks.margin:g}) while the sd of a paired difference "
+         f"is at most {looks.spread_for_power():.2g}; noisier arms need a larger --confirm-repeats (an inconclusive "
+         f"verdict says how many seeds)"),
     ]
 
 

@@ -176,3 +176,17 @@ def test_power_at_one_margin_equivalence_at_zero_and_seeds_saved() -> None:
     at_zero, spent_zero = _simulate(0.0, sd / 3, looks, runs, seed=21)  # small spread: equivalence holds
     assert np.mean(at_zero == "equivalent") >= 0.95
     assert spent_zero.mean() < 0.6 * fixed and spent_margin.mean() < looks[-1]
+
+
+def test_the_spread_a_plan_has_power_for_holds_up_in_simulation() -> None:
+    # one look is a fixed design: the sd at which N pairs give a t-test 80% power (statsmodels)
+    solved = TTestPower().solve_power(effect_size=None, nobs=8, alpha=0.05, power=0.8)
+    assert sequential.spread_for_power((8,), MARGIN) == pytest.approx(MARGIN / solved, rel=1e-6)
+    looks = sequential.plan_looks(10, 2)
+    sd = sequential.spread_for_power(looks, MARGIN)
+    assert sd < sequential.spread_for_power(sequential.plan_looks(20, 2), MARGIN)  # more seeds, noisier arms
+    assert stats.pairs_for_power(sd, MARGIN) <= looks[-1]  # the looks cost a little power, not a whole seed
+    runs = 400
+    outcomes, _ = _simulate(MARGIN, sd, looks, runs, seed=41)
+    power = float(np.mean(outcomes == "a_better"))
+    assert 0.8 - 3 * math.sqrt(0.16 / runs) <= power, power  # 80%, within three standard errors

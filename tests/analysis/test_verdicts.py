@@ -264,6 +264,22 @@ def test_seeds_for_a_difference_are_statsmodels_sample_size() -> None:
     assert expected in result.sentence("a", "b")
 
 
+@pytest.mark.parametrize("sd", [0.0059, 0.0137, 0.0201, 0.03])
+def test_a_confirmation_is_planned_with_statsmodels_sample_size(sd: float) -> None:
+    solved = TTestPower().solve_power(effect_size=MARGIN / sd, alpha=0.05, power=0.8, alternative="two-sided")
+    assert stats.pairs_for_power(sd, MARGIN) == math.ceil(solved)
+    with pytest.raises(ValueError, match="std must be"):
+        stats.pairs_for_power(0.0, MARGIN)
+
+
+def test_power_of_a_huge_effect_is_its_near_side_where_scipy_loses_the_far_one() -> None:
+    # statsmodels' two-sided power is NaN here (SciPy's nct.cdf underflows on the far side)
+    assert math.isnan(TTestPower().power(effect_size=10.0, nobs=3, alpha=0.05, alternative="two-sided"))
+    near = scipy_stats.nct.sf(scipy_stats.t.isf(0.025, 2), 2, 10.0 * math.sqrt(3))
+    assert stats.superiority_power(10.0, 3, 0.05) == pytest.approx(near) and near > 0.99
+    assert stats.pairs_for_power(0.001, MARGIN) == 3  # not 4: n = 3 was NaN, so "not enough"
+
+
 def test_seeds_for_equivalence_use_both_one_sided_powers() -> None:
     a = np.array([0.902, 0.885, 0.91, 0.897])
     b = np.array([0.9, 0.9, 0.9, 0.9])

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from support.cluster import kill_process_groups
 
+from analysis import sequential
 from analysis.comparisons import paired_comparisons
 from analysis.confirmation import top_configurations
 from analysis.tables import read_tables
@@ -199,7 +200,10 @@ def test_the_dry_run_says_what_the_confirmation_will_run(tmp_path, capsys):
     # 2 arms (the activations) x 2 configurations x 5 seeds, 3 epochs each (the smoke budget)
     assert "worst case: 5 seed(s) per configuration = 20 trial(s), 60 trial-epochs" in out
     assert "best case: every comparison decided at the first look, 2 seed(s) = 8 trial(s)" in out
-    assert "a close call uses all of it" in out
+    assert "a close call on arms as noisy as the plan allows uses most of it" in out
+    spread = sequential.spread_for_power((2, 4, 5), 0.02)  # the looks' power, at the margin asked
+    assert (f"power: 80% to call a difference of one margin (±0.02) while the sd of a paired difference is at most "
+            f"{spread:.2g}") in out
     assert not any(tmp_path.iterdir())
     main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run", "--confirm", "1"])
     assert "looks at 2, 4, 6, 8, 10 seed(s) per configuration (batch 2, at most 10), margin ±0.01" in capsys.readouterr().out
