@@ -1,59 +1,48 @@
 """Calibrate the verdicts on real seeds: false winners, power, equivalence and seeds spent.
 
     python benchmarks/verdict_calibration.py [--seeds 40] [--max-epochs 30] --save runs.json
-    python benchmarks/verdict_calibration.py --load runs.json [--replays 2000] [--margin 0.01] [--batch 4]
+    python benchmarks/verdict_calibration.py --load runs.json [--replays 2000] [--margin 0.01] [--batch 2]
     python benchmarks/verdict_calibration.py --tiny                 # seconds of training: the path works
 
 Recording: the Antirectifier sweep as a user runs it (`sweeps/antirectifier_mnist.py --dataset
 digits --scheduler fifo --repeats SEEDS`: antirectifier and relu MLPs at 256 and 512 units, four
 configurations, each trained with the same SEEDS seeds on scikit-learn's real digits), read back
-from its trials.parquet (analysis.export.read_tables); each configuration's `best_val_accuracy`
-per seed is saved as JSON (--save) so the replay reruns without training (--load).
+from its trials.parquet (analysis.export.read_tables); every configuration's metrics per seed are
+saved as JSON (--save) so the replay reruns without training (--load).
 
-Replay (the seeds are resampled with replacement, `--replays` times per scenario):
+Replay (the seeds are resampled with replacement, `--replays` times per scenario, each scenario
+with its own random stream, in `--jobs` processes):
 
-- null: both arms drawn from the SAME configuration (`--reference`, default relu at its largest
-  width, the baseline of the sweep's claim) under two labels, from different seeds; the true
-  difference is exactly 0, so any winner declared is false, and "equivalent" is right.
+- null: both arms drawn from the SAME configuration (each one in turn is the reference) under
+  two labels, from different seeds; the true difference is exactly 0, so any winner declared is
+  false, and "equivalent" is right.
 - margin: the same, with arm A's values shifted up by exactly the margin: a true difference of
   one margin, where "A is better" is the power and "equivalent" is false.
-- real: every pair of recorded configurations decided together (Benjamini-Hochberg across
-  them, as a report does), seeds paired as recorded; "truth" is each pair's difference over all
-  recorded seeds.
+- real: each pair of recorded configurations alone, seeds paired as recorded; "truth" is the
+  pair's difference over all recorded seeds. Also every pair in one report (Benjamini-Hochberg
+  across them, the stage stops once all are decided), reported apart.
 
-Each replay runs the group-sequential procedure (analysis.sequential: batches of `--batch`
-paired seeds, O'Brien-Fleming-like spending, stop once every comparison is equivalent or has a
-winner) and the fixed-N protocol (analysis.stats.decide_all on N seeds). Equal error rates: both
-test at alpha; N is the smallest fixed design with 80% power at a difference of one margin at
-the spread of the recording (statsmodels TTestPower on the reference configuration's
-same-configuration differences), and the sequential maximum is N times the spending design's
-inflation factor (analysis.sequential.max_pairs_for_power), so both have 80% power there.
-The margin (0.01, one accuracy point) and the batch (4) are set before looking at the data.
+Both protocols test at alpha and are planned for the same power (equal error rates): the fixed
+one runs N seeds for every comparison, N the fewest with 80% power at one margin on the noisiest
+reference configuration (analysis.stats.pairs_for_power, statsmodels), as a researcher who must
+fix N before knowing which arms are noisy plans it; the sequential one (analysis.sequential, the
+engine's own looks: batches of `--batch` seeds, O'Brien-Fleming-like spending, stop once every
+comparison is equivalent or has a winner) runs at most N times the spending design's inflation
+factor (analysis.sequential.max_pairs_for_power), so both have 80% power there. With
+--known-spread (the default) both are also planned for each scenario's own spread, known in
+advance: what the looks save when nothing is unknown but the draw. The margin (0.01, one
+accuracy point) and the batch (2, the engine's default) are fixed before looking at the data.
 
 Last line: {"false_winner_rate" (null, sequential), "false_winner_ci" (Clopper-Pearson 95%),
 "power" (one margin), "equivalence_rate" (null), "false_equivalence_rate" (one margin),
 "significant_difference_rate" (null: the two-sided test rejected, whatever the margin then
 said; "equivalent" comes first, so a significant difference inside the margin is no false
 winner), "real_wrong_winner_rate" (a winner against the sign of the all-seeds difference),
-"seeds_ratio": sequential / fixed-N mean seeds (mean over the three scenarios),
-"seeds_ratio_by_scenario", "margin", "fixed": the same rates for the fixed-N protocol,
-"real_pairs", "aims", ...}. Aims: false-winner rate at most alpha (within its interval), power
-at least 0.8 at one margin, seeds_ratio at most 0.6.
-
-First full run (40 seeds x 30 epochs, 160 trials, 974 s of training on 2 shared cores; 2000
-replays per scenario, 67 s): the digits holdout has 144 images, so best_val_accuracy takes only
-2-4 values per configuration (0.972-1.000; sd 0.0034-0.0048 across seeds), and the sd of a
-same-configuration difference is 0.0049. At the 0.01 margin a fixed design needs N = 5 pairs,
-so the sequential plan has two looks (4, 6). False winners 0/2000 (interval 0-0.0018; the
-two-sided test itself rejected 3.5%, inside the margin: "equivalent"), power 0.945 (fixed-N
-0.873), equivalence at a true 0: 1.000, false equivalence at one margin 0.051 (fixed 0.046), no
-winner against the all-seeds sign; seeds_ratio 1.13 (null 1.10, margin 1.10, real 1.20): the
-aim of 0.6 is missed. At 80% power for exactly one margin no spending design stops much earlier
-than the fixed N (0.82-0.99 in analysis.sequential's simulations), and with N = 5 there is no
-room for looks; all six real pairs lie inside the margin (antirectifier ahead of relu by
-0.5-0.8 points), where the report waits for its slowest pair. A replay at margin 0.005, chosen
-after seeing the spread (N = 10, looks 4, 8, 11): false winners 0.033 (0.026-0.042), power 0.889
-(fixed 0.804), equivalence 0.847, false equivalence 0.044, seeds_ratio 1.01.
+"seeds_ratio": sequential / fixed-N mean seeds, mean over the null, one-margin and real-pair
+scenarios, "seeds_ratio_by_scenario", "fixed": the same rates for the fixed-N protocol,
+"by_reference", "real_pairs", "together", "known_spread", "aims", ...}. Aims: false-winner rate
+at most alpha (within its interval), power at least 0.8 at one margin, seeds_ratio at most 0.6.
+Figures: BENCHMARKS.md and docs/verdicts.md, "Calibration".
 """
 
 from __future__ import annotations
@@ -67,19 +56,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy import stats as scipy_stats
-from statsmodels.stats.power import TTestPower
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from analysis import sequential  # noqa: E402
 from analysis.schema import higher_is_better  # noqa: E402
-from analysis.stats import Outcome, decide_all  # noqa: E402
+from analysis.stats import MAX_PLANNED_PAIRS, Outcome, decide_all, pairs_for_power  # noqa: E402
 from analysis.verdicts import LookPlan  # noqa: E402
 
 FORMAT = "actsweep-verdict-calibration/2"  # /1: one metric per file (still read)
@@ -89,7 +78,6 @@ AIM_POWER = 0.8
 AIM_SEEDS_RATIO = 0.6
 DEFAULT_METRIC = "last_test_accuracy"  # the confirmation's verdict metric (analysis.confirmation)
 RECORDED_METRICS = ("last_test_accuracy", "best_val_accuracy", "last_val_accuracy")
-DEFAULT_MAX_SEEDS = 10  # the worked examples' --confirm-repeats
 DEFAULT_BATCH = 2  # sweeps.engine.cli.DEFAULT_CONFIRM_BATCH (not imported: the replay runs without the engine)
 
 
@@ -174,39 +162,161 @@ def _from_trials(trials, metric: str, max_epochs: int, source: dict) -> Recordin
 
 # --- Replay ----------------------------------------------------------------------------------
 
-def plan(recording: Recording, reference: str, margin: float, max_seeds: int, batch: int, alpha: float,
-         spending: str = sequential.DEFAULT_SPENDING) -> dict:
-    """The two protocols of one confirmation: the fixed one runs `max_seeds` seeds for every comparison
-    (today's `--confirm-repeats N`), the sequential one looks after every `batch` seeds up to the same N
-    (analysis.verdicts.LookPlan, the engine's own looks). Both test at alpha across their looks."""
-    values = recording.configurations[reference]
-    values = values[np.isfinite(values)]
-    spread = float(np.std(values, ddof=1) * math.sqrt(2.0))  # sd of a - b for two seeds of one configuration
-    if not spread > 0:
-        raise SystemExit(f"error: {reference} has no spread across seeds; nothing to calibrate")
-    looks = LookPlan(max_seeds=max_seeds, batch=batch, margin=margin, alpha=alpha, spending=spending).looks
-    # What a fixed design would need for 80% power at one margin at this spread (statsmodels), for the record.
-    needed = math.ceil(TTestPower().solve_power(effect_size=margin / spread, alpha=alpha, power=AIM_POWER))
-    return {"spread": spread, "fixed_pairs": max_seeds, "max_pairs": max_seeds, "looks": looks,
-            "pairs_for_power": needed, "spending": spending}
+@dataclass(frozen=True)
+class Scenario:
+    """What one replay decides: comparisons (A, B) of recorded configurations, A shifted up by `shift`.
+
+    null / margin: both arms from one configuration (`columns[0]`, finite seeds), different seeds in
+    each pair; real: one recorded pair alone, seeds paired as recorded; together: every recorded pair
+    in one report (Benjamini-Hochberg across them, the stage stops when all are decided).
+    """
+
+    name: str
+    kind: str
+    arms: tuple[str, ...]  # the recorded configurations in `columns`
+    columns: tuple[np.ndarray, ...]
+    pairs: tuple[tuple[int, int], ...] = ((0, 0),)
+    shift: float = 0.0
+
+    @property
+    def spread(self) -> float:
+        """sd of a paired difference A - B of the (first) comparison, over all recorded seeds."""
+        if self.kind in ("null", "margin"):
+            return float(np.std(self.columns[0], ddof=1) * math.sqrt(2.0))
+        a, b = (self.columns[index] for index in self.pairs[0])
+        differences = a - b
+        return float(np.std(differences[np.isfinite(differences)], ddof=1))
+
+    def draw(self, pairs: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self.kind in ("null", "margin"):
+            values = self.columns[0]
+            first = rng.integers(values.size, size=pairs)
+            second = (first + rng.integers(1, values.size, size=pairs)) % values.size
+            return [(values[first] + self.shift, values[second])]
+        rows = rng.integers(self.columns[0].size, size=pairs)
+        return [(self.columns[a][rows] + self.shift, self.columns[b][rows]) for a, b in self.pairs]
 
 
-def _same_configuration(values: np.ndarray, pairs: int, shift: float, rng: np.random.Generator):
-    """Arm A and arm B from one configuration's seeds, different seeds in each pair; A shifted."""
-    first = rng.integers(values.size, size=pairs)
-    second = (first + rng.integers(1, values.size, size=pairs)) % values.size
-    return values[first] + shift, values[second]
+@dataclass(frozen=True)
+class Design:
+    """Both protocols at equal error rates: the fixed one runs `fixed` seeds for every comparison; the
+    sequential one looks every `batch` seeds up to the fixed N times the spending design's inflation
+    factor (analysis.sequential.max_pairs_for_power), so that both have the power of N fixed seeds."""
+
+    fixed: int
+    looks: tuple[int, ...]
+    spending: str
+
+    @classmethod
+    def for_power(cls, fixed: int, batch: int, margin: float, alpha: float, spending: str) -> Design:
+        most = sequential.max_pairs_for_power(fixed, batch, alpha, spending=spending)
+        return cls(fixed, LookPlan(max_seeds=most, batch=batch, margin=margin, alpha=alpha, spending=spending).looks,
+                   spending)
 
 
-def _replay_one(pairs_per_comparison, design: dict, margin: float, alpha: float) -> tuple[list, list, int]:
-    """(sequential verdicts, fixed-N verdicts, pairs the sequential procedure spent)."""
-    looks = design["looks"]
-    verdicts = sequential.decide_at_look(pairs_per_comparison, len(looks) - 1, looks, margin, alpha=alpha,
-                                         spending=design["spending"], details=False)
-    fixed_pairs = design["fixed_pairs"]
-    fixed = decide_all([(a[:fixed_pairs], b[:fixed_pairs]) for a, b in pairs_per_comparison], margin, alpha=alpha,
-                       details=False)
-    return verdicts, fixed, sequential.pairs_spent(verdicts, looks)
+def replay_scenario(scenario: Scenario, design: Design, margin: float, alpha: float, replays: int,
+                    seed: tuple[int, ...]) -> dict:
+    """Both protocols on `replays` draws (the fixed one on the first N seeds of each draw): per replay and
+    comparison the outcome and whether the two-sided test rejected; the seeds the sequential one spent."""
+    rng = np.random.default_rng(seed)
+    result = {"name": scenario.name, "sequential": [], "fixed": [], "sequential_significant": [],
+              "fixed_significant": []}
+    spent = []
+    for _ in range(replays):
+        comparisons = scenario.draw(design.looks[-1], rng)
+        verdicts = sequential.decide_at_look(comparisons, len(design.looks) - 1, design.looks, margin, alpha=alpha,
+                                             spending=design.spending, details=False)
+        fixed = decide_all([(a[:design.fixed], b[:design.fixed]) for a, b in comparisons], margin, alpha=alpha,
+                           details=False)
+        for protocol, run in (("sequential", verdicts), ("fixed", fixed)):
+            result[protocol].append([str(verdict.outcome) for verdict in run])
+            result[f"{protocol}_significant"].append([verdict.difference_significant for verdict in run])
+        spent.append(sequential.pairs_spent(verdicts, design.looks))
+    return {**result, "mean_pairs": float(np.mean(spent)), "fixed_pairs": design.fixed,
+            "max_pairs": design.looks[-1]}
+
+
+def _plan_pairs(spread: float, margin: float, alpha: float) -> int:
+    if not spread > 0:  # no spread at all: the exact sign test's two pairs are the least a test takes
+        return 2
+    needed = pairs_for_power(spread, margin, alpha)
+    if needed is None:
+        raise SystemExit(f"error: a spread of {spread:g} needs more than {MAX_PLANNED_PAIRS} seeds at margin {margin:g}")
+    return needed
+
+
+def scenarios(recording: Recording, references: list[str], margin: float) -> dict[str, list[Scenario]]:
+    """The null and one-margin scenarios of every reference, each recorded pair alone, and all together."""
+    columns = recording.configurations
+    by_kind: dict[str, list[Scenario]] = {"null": [], "margin": [], "real": [], "together": []}
+    for reference in references:
+        values = columns[reference][np.isfinite(columns[reference])]
+        if values.size < 2 or not np.std(values) > 0:
+            raise SystemExit(f"error: {reference} has no spread across seeds; nothing to calibrate")
+        by_kind["null"].append(Scenario(f"null {reference}", "null", (reference,), (values,)))
+        by_kind["margin"].append(Scenario(f"margin {reference}", "margin", (reference,), (values,), shift=margin))
+    names = list(columns)
+    arrays = tuple(columns[name] for name in names)
+    pairs = tuple(itertools.combinations(range(len(names)), 2))
+    for a, b in pairs:
+        by_kind["real"].append(Scenario(f"real {names[a]} vs {names[b]}", "real", (names[a], names[b]),
+                                        (arrays[a], arrays[b]), ((0, 1),)))
+    if len(pairs) > 1:
+        by_kind["together"].append(Scenario("every real pair together", "together", tuple(names), arrays, pairs))
+    return by_kind
+
+
+def _run(tasks: list[tuple[Scenario, Design]], margin: float, alpha: float, replays: int, seed: int,
+         jobs: int) -> list[dict]:
+    """Replay every (scenario, design), in processes; each task has its own random stream (seed, task), so
+    the result does not depend on --jobs. One progress line per finished task."""
+    arguments = [(scenario, design, margin, alpha, replays, (seed, index)) for index, (scenario, design) in
+                 enumerate(tasks)]
+    started = time.perf_counter()
+    results: list[dict | None] = [None] * len(tasks)
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(replay_scenario, *argument): index for index, argument in enumerate(arguments)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            index = futures[future]
+            results[index] = future.result()
+            scenario, design = tasks[index]
+            print(f"[{done}/{len(tasks)}] {scenario.name}: {results[index]['mean_pairs']:.1f} seeds, fixed "
+                  f"{design.fixed}, most {design.looks[-1]} ({time.perf_counter() - started:.0f} s)", flush=True)
+    return results
+
+
+def replay(recording: Recording, *, margin: float = 0.01, fixed_seeds: int | None = None,
+           batch: int = DEFAULT_BATCH, alpha: float = 0.05, replays: int = 2000,
+           references: list[str] | None = None, seed: int = 0, spending: str = sequential.DEFAULT_SPENDING,
+           jobs: int = 1, known_spread: bool = True) -> dict:
+    """Replay both protocols, planned once for every configuration (the headline) and, with
+    known_spread, planned for each scenario's own spread."""
+    if not higher_is_better(recording.metric):
+        raise SystemExit(f"error: {recording.metric} is lower-is-better; the scenarios shift arm A up as an "
+                         f"improvement")
+    names = list(recording.configurations)
+    unknown = sorted(set(references or ()) - set(names))
+    if unknown:
+        raise SystemExit(f"error: no configuration {', '.join(unknown)} in the recording ({', '.join(names)})")
+    by_kind = scenarios(recording, references or names, margin)
+    needed = {scenario.name: _plan_pairs(scenario.spread, margin, alpha)
+              for kind in ("null", "margin", "real") for scenario in by_kind[kind]}
+    noisiest = max(by_kind["null"], key=lambda scenario: scenario.spread)
+    fixed = fixed_seeds or needed[noisiest.name]
+    planned = Design.for_power(fixed, batch, margin, alpha, spending)
+    every = [scenario for kind in ("null", "margin", "real", "together") for scenario in by_kind[kind]]
+    tasks = [(scenario, planned) for scenario in every]
+    own = [scenario for kind in ("null", "margin", "real") for scenario in by_kind[kind]] if known_spread else []
+    tasks += [(scenario, Design.for_power(needed[scenario.name], batch, margin, alpha, spending)) for scenario in own]
+    results = _run(tasks, margin, alpha, replays, seed, jobs)
+    headline = dict(zip((scenario.name for scenario in every), results[:len(every)]))
+    tailored = dict(zip((scenario.name for scenario in own), results[len(every):]))
+    return summarize(recording, by_kind, headline, tailored, needed, planned, noisiest.name if not fixed_seeds
+                     else "--fixed-seeds", margin, alpha, replays)
+
+
+def _column(outcomes: list[list[str]], index: int) -> list[str]:
+    return [run[index] for run in outcomes]
 
 
 def _rate(outcomes: list[str], wanted: tuple[str, ...]) -> dict:
@@ -215,95 +325,19 @@ def _rate(outcomes: list[str], wanted: tuple[str, ...]) -> dict:
     return {"rate": hits / len(outcomes), "ci": [float(interval.low), float(interval.high)], "count": hits}
 
 
-def replay_scenario(name: str, draw, design: dict, margin: float, alpha: float, replays: int) -> dict:
-    """Run both protocols on `replays` draws: per replay and comparison the outcome, and whether the
-    two-sided test rejected (a difference the margin may still call equivalent); seeds spent."""
-    result = {"name": name, "sequential": [], "fixed": [], "sequential_significant": [], "fixed_significant": []}
-    spent = []
-    for _ in range(replays):
-        sequential_run, fixed_run, pairs = _replay_one(draw(), design, margin, alpha)
-        for protocol, verdicts in (("sequential", sequential_run), ("fixed", fixed_run)):
-            result[protocol].append([str(verdict.outcome) for verdict in verdicts])
-            result[f"{protocol}_significant"].append([verdict.difference_significant for verdict in verdicts])
-        spent.append(pairs)
-    return {**result, "mean_pairs": float(np.mean(spent)), "fixed_pairs": design["fixed_pairs"]}
-
-
-def _column(outcomes: list[list[str]], index: int) -> list[str]:
-    return [run[index] for run in outcomes]
-
-
-def replay(recording: Recording, *, margin: float = 0.01, max_seeds: int = DEFAULT_MAX_SEEDS,
-           batch: int = DEFAULT_BATCH, alpha: float = 0.05, replays: int = 2000,
-           references: list[str] | None = None, seed: int = 0, spending: str = sequential.DEFAULT_SPENDING) -> dict:
-    """The null and one-margin scenarios of every reference configuration, the real one, and the summary."""
-    if not higher_is_better(recording.metric):
-        raise SystemExit(f"error: {recording.metric} is lower-is-better; the scenarios shift arm A up as an "
-                         f"improvement")
-    names = list(recording.configurations)
-    unknown = sorted(set(references or ()) - set(names))
-    if unknown:
-        raise SystemExit(f"error: no configuration {', '.join(unknown)} in the recording ({', '.join(names)})")
-    rng = np.random.default_rng(seed)
-    by_reference = {}
-    for reference in references or names:
-        design = plan(recording, reference, margin, max_seeds, batch, alpha, spending)
-        values = recording.configurations[reference]
-        values = values[np.isfinite(values)]
-        null = replay_scenario(f"null {reference}", lambda: [_same_configuration(values, max_seeds, 0.0, rng)],
-                               design, margin, alpha, replays)
-        shifted = replay_scenario(f"margin {reference}",
-                                  lambda: [_same_configuration(values, max_seeds, margin, rng)],
-                                  design, margin, alpha, replays)
-        by_reference[reference] = (design, null, shifted)
-    pairs = list(itertools.combinations(names, 2))
-    columns = recording.configurations
-    seeds = len(recording.seeds)
-
-    def draw_real():
-        rows = rng.integers(seeds, size=max_seeds)
-        return [(columns[a][rows], columns[b][rows]) for a, b in pairs]
-
-    real = replay_scenario("real", draw_real, design, margin, alpha, replays)
-    return summarize(recording, by_reference, real, pairs, margin, alpha, replays)
-
-
-def _real_pairs(recording: Recording, pairs: list[tuple[str, str]], real: dict, margin: float,
-                alpha: float) -> list[dict]:
-    """Per pair: its difference and verdict over all recorded seeds, and the replays' outcome counts."""
-    truths = decide_all([(recording.configurations[a], recording.configurations[b]) for a, b in pairs], margin,
-                        alpha=alpha, details=False)
-    rows = []
-    for index, ((a, b), truth) in enumerate(zip(pairs, truths)):
-        counts = {protocol: {outcome: _column(real[protocol], index).count(outcome)
-                             for outcome in sorted(set(_column(real[protocol], index)))}
-                  for protocol in ("sequential", "fixed")}
-        rows.append({"a": a, "b": b, "difference": truth.mean_difference, "all_seeds_verdict": str(truth.outcome),
-                     "n": truth.n, **counts})
-    return rows
-
-
-def _wrong_winner_rate(rows: list[dict], protocol: str) -> float:
-    """Winners declared against the sign of the difference over all recorded seeds, over pairs and replays."""
-    wrong = total = 0
-    for row in rows:
-        against = "b_better" if row["difference"] > 0 else "a_better"
-        wrong += row[protocol].get(against, 0) if row["difference"] != 0 else 0
-        total += sum(row[protocol].values())
-    return wrong / total
-
-
 def _pooled(runs: list[dict], protocol: str, wanted: tuple[str, ...]) -> dict:
     return _rate([outcome for run in runs for outcome in _column(run[protocol], 0)], wanted)
 
 
 def _rates(nulls: list[dict], margins: list[dict], protocol: str) -> dict:
     """A protocol's error rates and power, pooled over the scenarios given."""
+    false_winners = _pooled(nulls, protocol, WINNERS)
+    power = _pooled(margins, protocol, (Outcome.A_BETTER,))
     return {
-        "false_winner_rate": _pooled(nulls, protocol, WINNERS)["rate"],
-        "false_winner_ci": _pooled(nulls, protocol, WINNERS)["ci"],
-        "power": _pooled(margins, protocol, (Outcome.A_BETTER,))["rate"],
-        "power_ci": _pooled(margins, protocol, (Outcome.A_BETTER,))["ci"],
+        "false_winner_rate": false_winners["rate"],
+        "false_winner_ci": false_winners["ci"],
+        "power": power["rate"],
+        "power_ci": power["ci"],
         "equivalence_rate": _pooled(nulls, protocol, (Outcome.EQUIVALENT,))["rate"],
         "false_equivalence_rate": _pooled(margins, protocol, (Outcome.EQUIVALENT,))["rate"],
         "significant_difference_rate": float(np.mean([flag for run in nulls
@@ -311,47 +345,102 @@ def _rates(nulls: list[dict], margins: list[dict], protocol: str) -> dict:
     }
 
 
-def summarize(recording: Recording, by_reference: dict, real: dict, pairs: list, margin: float, alpha: float,
-              replays: int) -> dict:
-    """Headline rates pooled over the reference configurations (each weighs the same), seeds over every
-    scenario run (each reference's null and one-margin, and the real one), against N."""
-    design = next(iter(by_reference.values()))[0]
-    maximum = design["max_pairs"]
-    nulls = [null for _, null, _ in by_reference.values()]
-    margins = [shifted for _, _, shifted in by_reference.values()]
-    scenarios = [*nulls, *margins, real]
+def _truth(scenario: Scenario, margin: float, alpha: float) -> list:
+    """Each comparison decided on all recorded seeds (its 'true' difference and verdict)."""
+    return decide_all([(scenario.columns[a], scenario.columns[b]) for a, b in scenario.pairs], margin, alpha=alpha,
+                      details=False)
+
+
+def _wrong_winners(result: dict, truths: list, protocol: str) -> tuple[int, int]:
+    """(winners against the sign of the all-seeds difference, verdicts) over a scenario's comparisons."""
+    wrong = total = 0
+    for index, truth in enumerate(truths):
+        outcomes = _column(result[protocol], index)
+        if truth.mean_difference != 0:
+            wrong += outcomes.count("b_better" if truth.mean_difference > 0 else "a_better")
+        total += len(outcomes)
+    return wrong, total
+
+
+def _counts(outcomes: list[str]) -> dict[str, int]:
+    return {outcome: outcomes.count(outcome) for outcome in sorted(set(outcomes))}
+
+
+def summarize(recording: Recording, by_kind: dict[str, list[Scenario]], headline: dict[str, dict],
+              tailored: dict[str, dict], needed: dict[str, int], planned: Design, planned_from: str, margin: float,
+              alpha: float, replays: int) -> dict:
+    """Headline rates pooled over the reference configurations (each weighs the same); seeds of the
+    sequential protocol over the fixed N, mean over the null, one-margin and real-pair scenarios."""
+    nulls = [headline[scenario.name] for scenario in by_kind["null"]]
+    margins = [headline[scenario.name] for scenario in by_kind["margin"]]
+    counted = [scenario.name for kind in ("null", "margin", "real") for scenario in by_kind[kind]]
+    real_pairs, wrong = [], {"sequential": [0, 0], "fixed": [0, 0]}
+    for scenario in by_kind["real"]:
+        result, (truth,) = headline[scenario.name], _truth(scenario, margin, alpha)
+        for protocol, counts in wrong.items():
+            hits, total = _wrong_winners(result, [truth], protocol)
+            counts[0] += hits
+            counts[1] += total
+        real_pairs.append({"a": scenario.arms[0], "b": scenario.arms[1],
+                           "difference": truth.mean_difference, "spread": scenario.spread,
+                           "pairs_for_power": needed[scenario.name], "all_seeds_verdict": str(truth.outcome),
+                           "n": truth.n, "seeds": result["mean_pairs"],
+                           **{protocol: _counts(_column(result[protocol], 0)) for protocol in ("sequential", "fixed")}})
     result = {
         **_rates(nulls, margins, "sequential"),
-        "seeds_ratio": float(np.mean([scenario["mean_pairs"] for scenario in scenarios]) / maximum),
-        "seeds_ratio_by_scenario": {scenario["name"]: scenario["mean_pairs"] / maximum for scenario in scenarios},
+        "seeds_ratio": float(np.mean([headline[name]["mean_pairs"] for name in counted]) / planned.fixed),
+        "seeds_ratio_by_scenario": {name: headline[name]["mean_pairs"] / planned.fixed for name in counted},
         "margin": margin,
         "alpha": alpha,
         "fixed": _rates(nulls, margins, "fixed"),
-        "fixed_pairs": maximum,
-        "max_pairs": maximum,
-        "batch": design["looks"][0] if len(design["looks"]) > 1 else maximum,
-        "looks": list(design["looks"]),
-        "spending": design["spending"],
+        "fixed_pairs": planned.fixed,
+        "planned_from": planned_from,
+        "max_pairs": planned.looks[-1],
+        "looks": list(planned.looks),
+        "spending": planned.spending,
         "by_reference": {
-            reference: {"spread": ref_design["spread"], "pairs_for_power": ref_design["pairs_for_power"],
-                        "sequential": {**_rates([null], [shifted], "sequential"),
-                                       "seeds_null": null["mean_pairs"], "seeds_margin": shifted["mean_pairs"]},
-                        "fixed": _rates([null], [shifted], "fixed")}
-            for reference, (ref_design, null, shifted) in by_reference.items()},
+            scenario.arms[0]: {
+                "spread": scenario.spread, "pairs_for_power": needed[scenario.name],
+                "sequential": {**_rates([headline[scenario.name]], [headline[shifted.name]], "sequential"),
+                               "seeds_null": headline[scenario.name]["mean_pairs"],
+                               "seeds_margin": headline[shifted.name]["mean_pairs"]},
+                "fixed": _rates([headline[scenario.name]], [headline[shifted.name]], "fixed")}
+            for scenario, shifted in zip(by_kind["null"], by_kind["margin"])},
+        "real_pairs": real_pairs,
+        "real_wrong_winner_rate": wrong["sequential"][0] / max(wrong["sequential"][1], 1),
         "replays": replays,
         "recorded_seeds": len(recording.seeds),
         "metric": recording.metric,
-        "real_pairs": _real_pairs(recording, pairs, real, margin, alpha),
-        "real_seeds": real["mean_pairs"],
     }
-    result["real_wrong_winner_rate"] = _wrong_winner_rate(result["real_pairs"], "sequential")
-    result["fixed"]["real_wrong_winner_rate"] = _wrong_winner_rate(result["real_pairs"], "fixed")
+    result["fixed"]["real_wrong_winner_rate"] = wrong["fixed"][0] / max(wrong["fixed"][1], 1)
+    for scenario in by_kind["together"]:
+        run, truths = headline[scenario.name], _truth(scenario, margin, alpha)
+        result["together"] = {
+            "seeds": run["mean_pairs"], "seeds_ratio": run["mean_pairs"] / planned.fixed,
+            "wrong_winner_rate": _ratio(*_wrong_winners(run, truths, "sequential")),
+            "fixed_wrong_winner_rate": _ratio(*_wrong_winners(run, truths, "fixed")),
+        }
+    if tailored:
+        own_nulls = [tailored[scenario.name] for scenario in by_kind["null"]]
+        own_margins = [tailored[scenario.name] for scenario in by_kind["margin"]]
+        result["known_spread"] = {
+            "seeds_ratio": float(np.mean([run["mean_pairs"] / run["fixed_pairs"] for run in tailored.values()])),
+            "by_scenario": {name: {"fixed_pairs": run["fixed_pairs"], "max_pairs": run["max_pairs"],
+                                   "seeds": run["mean_pairs"], "ratio": run["mean_pairs"] / run["fixed_pairs"]}
+                            for name, run in tailored.items()},
+            **_rates(own_nulls, own_margins, "sequential"),
+            "fixed": _rates(own_nulls, own_margins, "fixed"),
+        }
     result["aims"] = {
         "false_winner_rate<=alpha": result["false_winner_ci"][0] <= alpha,
         "power>=0.8": result["power"] >= AIM_POWER,
         "seeds_ratio<=0.6": result["seeds_ratio"] <= AIM_SEEDS_RATIO,
     }
     return result
+
+
+def _ratio(hits: int, total: int) -> float:
+    return hits / total if total else math.nan
 
 
 # --- Command line ----------------------------------------------------------------------------
@@ -364,8 +453,9 @@ def _print_recording(recording: Recording) -> None:
 
 
 def _print_result(result: dict) -> None:
-    print(f"protocols: fixed N = {result['max_pairs']} seeds for every comparison; sequential looks at "
-          f"{result['looks']} seeds ({result['spending']} spending), margin {result['margin']}, alpha {result['alpha']}")
+    print(f"protocols: fixed N = {result['fixed_pairs']} seeds for every comparison (80% power at one margin on "
+          f"{result['planned_from']}); sequential looks at {result['looks']} seeds ({result['spending']} spending), "
+          f"margin {result['margin']}, alpha {result['alpha']}")
     header = (f"{'reference':>18} {'sd(a-b)':>8} {'N80%':>5} | {'false winner':>13} {'equivalent@0':>13} "
               f"{'power@1m':>13} {'equiv@1m':>13} {'seeds@0':>8} {'seeds@1m':>8}")
     print(header + "\n" + " " * 35 + "(sequential / fixed)")
@@ -380,12 +470,23 @@ def _print_result(result: dict) -> None:
     print(f"{'pooled':>34} | {result['false_winner_rate']:.3f}/{fixed['false_winner_rate']:.3f} "
           f"{result['equivalence_rate']:.3f}/{fixed['equivalence_rate']:.3f} {result['power']:.3f}/{fixed['power']:.3f} "
           f"{result['false_equivalence_rate']:.3f}/{fixed['false_equivalence_rate']:.3f}")
-    print(f"real (every pair together): mean seeds {result['real_seeds']:.1f} of {result['max_pairs']}; "
-          f"wrong-sign winners {result['real_wrong_winner_rate']:.4f} (fixed {fixed['real_wrong_winner_rate']:.4f})")
+    print(f"real pairs, each alone: wrong-sign winners {result['real_wrong_winner_rate']:.4f} "
+          f"(fixed {fixed['real_wrong_winner_rate']:.4f})")
     for row in result["real_pairs"]:
-        print(f"  {row['a']} vs {row['b']}: all {row['n']} seeds {row['difference']:+.4f} "
-              f"({row['all_seeds_verdict']}); sequential {row['sequential']}; fixed {row['fixed']}")
-    print(f"seeds ratio (sequential / fixed N, mean over the scenarios): {result['seeds_ratio']:.3f}")
+        print(f"  {row['a']} vs {row['b']}: all {row['n']} seeds {row['difference']:+.4f} sd {row['spread']:.4f} "
+              f"({row['all_seeds_verdict']}); {row['seeds']:.1f} seeds; sequential {row['sequential']}; "
+              f"fixed {row['fixed']}")
+    if "together" in result:
+        together = result["together"]
+        print(f"every real pair in one report: {together['seeds']:.1f} seeds ({together['seeds_ratio']:.2f} of N); "
+              f"wrong-sign winners {together['wrong_winner_rate']:.4f} (fixed {together['fixed_wrong_winner_rate']:.4f})")
+    print(f"seeds ratio (sequential / fixed N, mean over the null, one-margin and real-pair scenarios): "
+          f"{result['seeds_ratio']:.3f}")
+    if "known_spread" in result:
+        known = result["known_spread"]
+        print(f"with each scenario's spread known in advance (both protocols planned for it): seeds ratio "
+              f"{known['seeds_ratio']:.3f}; power {known['power']:.3f}/{known['fixed']['power']:.3f}, false winners "
+              f"{known['false_winner_rate']:.3f}/{known['fixed']['false_winner_rate']:.3f} (sequential / fixed)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -401,9 +502,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--load", type=Path, help="replay this recording instead of training")
     parser.add_argument("--replays", type=int, default=2000, help="resampled replays per scenario")
     parser.add_argument("--margin", type=float, default=0.01, help="in the metric's units (0.01 = one accuracy point)")
-    parser.add_argument("--max-seeds", type=int, default=DEFAULT_MAX_SEEDS,
-                        help="N: the fixed protocol's seeds, the sequential one's most (default: %(default)s, the "
-                             "worked examples' --confirm-repeats)")
+    parser.add_argument("--fixed-seeds", type=int, default=None, metavar="N",
+                        help="the fixed protocol's seeds (default: the fewest with 80%% power at one margin on the "
+                             "noisiest reference configuration); the sequential one's most follows from it")
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH,
                         help="seeds per look (default: %(default)s, the engine's --confirm-batch default)")
     parser.add_argument("--alpha", type=float, default=0.05)
@@ -411,6 +512,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="alpha-spending function of the looks (default: %(default)s, the engine's)")
     parser.add_argument("--reference", action="append", default=None,
                         help="a configuration for the null and one-margin scenarios (repeatable; default: every one)")
+    parser.add_argument("--known-spread", action=argparse.BooleanOptionalAction, default=True,
+                        help="also replay both protocols planned for each scenario's own spread (default: on)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="replay processes (default: the cores)")
     parser.add_argument("--replay-seed", type=int, default=0)
     parser.add_argument("--tiny", action="store_true",
                         help="the path only: 4 seeds x 2 epochs of 16/32-unit nets, margin 0.1 (2-epoch nets differ by "
@@ -430,8 +534,9 @@ def main(argv: list[str] | None = None) -> None:
         recording.save(args.save)
         print(f"saved {args.save}", flush=True)
     _print_recording(recording)
-    result = replay(recording, margin=args.margin, max_seeds=args.max_seeds, batch=args.batch, alpha=args.alpha,
-                    replays=args.replays, references=args.reference, seed=args.replay_seed, spending=args.spending)
+    result = replay(recording, margin=args.margin, fixed_seeds=args.fixed_seeds, batch=args.batch, alpha=args.alpha,
+                    replays=args.replays, references=args.reference, seed=args.replay_seed, spending=args.spending,
+                    jobs=args.jobs, known_spread=args.known_spread)
     _print_result(result)
     result["wall_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result))

@@ -6,6 +6,7 @@ from support import REPO_ROOT
 import json
 import math
 import os
+import itertools
 import subprocess
 import sys
 
@@ -16,6 +17,9 @@ import pytest
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
 import verdict_calibration as calibration  # noqa: E402
+
+from analysis import sequential  # noqa: E402
+from analysis.stats import pairs_for_power  # noqa: E402
 
 BLOCKER = '''import sys
 for name in ("ray", "tensorflow", "keras"):
@@ -77,11 +81,12 @@ def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
     (blocker / "sitecustomize.py").write_text(BLOCKER)
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "benchmarks" / "verdict_calibration.py"), "--load", str(path),
-         "--replays", "60"],
+         "--replays", "60", "--jobs", "2"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(blocker)},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "[29/29] " in result.stdout  # a progress line per replayed scenario
     rates = ("false_winner_rate", "power", "equivalence_rate", "false_equivalence_rate",
              "significant_difference_rate", "real_wrong_winner_rate")
     for key in rates:
@@ -89,26 +94,48 @@ def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
     assert summary["false_winner_ci"][0] <= summary["false_winner_rate"] <= summary["false_winner_ci"][1]
     assert summary["power_ci"][0] <= summary["power"] <= summary["power_ci"][1]
     assert summary["margin"] == 0.01 and summary["replays"] == 60
-    assert set(summary["by_reference"]) == {"antirectifier-16", "antirectifier-32", "relu-16", "relu-32"}
-    # the fixed protocol runs N seeds for every comparison; the sequential one at most N, in looks of 2
-    assert summary["fixed_pairs"] == summary["max_pairs"] == summary["looks"][-1] == 10
-    assert summary["looks"] == [2, 4, 6, 8, 10] and summary["spending"] == "obrien_fleming"
-    assert 0.0 < summary["seeds_ratio"] <= 1.0
+    references = summary["by_reference"]
+    assert set(references) == {"antirectifier-16", "antirectifier-32", "relu-16", "relu-32"}
+    # N: the fewest fixed seeds with 80% power at one margin on the noisiest reference (statsmodels)
+    noisiest = max(references, key=lambda name: references[name]["spread"])
+    assert summary["planned_from"] == f"null {noisiest}"
+    assert summary["fixed_pairs"] == references[noisiest]["pairs_for_power"] == max(
+        row["pairs_for_power"] for row in references.values())
+    assert summary["fixed_pairs"] == pairs_for_power(references[noisiest]["spread"], 0.01)
+    # the sequential most: N times O'Brien-Fleming's inflation, in looks of 2
+    assert summary["looks"][-1] == summary["max_pairs"] == sequential.max_pairs_for_power(summary["fixed_pairs"], 2)
+    assert summary["looks"][:2] == [2, 4] and summary["spending"] == "obrien_fleming"
+    assert 0.0 < summary["seeds_ratio"] <= summary["max_pairs"] / summary["fixed_pairs"]
+    real = {f"real {a} vs {b}" for a, b in itertools.combinations(
+        ["antirectifier-16", "antirectifier-32", "relu-16", "relu-32"], 2)}
     assert set(summary["seeds_ratio_by_scenario"]) == {*(f"{kind} {name}" for kind in ("null", "margin")
-                                                         for name in summary["by_reference"]), "real"}
+                                                         for name in references), *real}
+    assert summary["seeds_ratio"] == pytest.approx(np.mean(list(summary["seeds_ratio_by_scenario"].values())))
     assert len(summary["real_pairs"]) == 6 and set(summary["aims"]) == {
         "false_winner_rate<=alpha", "power>=0.8", "seeds_ratio<=0.6"}
     for pair in summary["real_pairs"]:
         assert sum(pair["sequential"].values()) == sum(pair["fixed"].values()) == 60
-    # what the synthetic recording was made with: the 0.01 margin is 1.2 sd of a same-configuration difference
+        assert 2 <= pair["seeds"] <= summary["max_pairs"]
+    assert 2 <= summary["together"]["seeds"] <= summary["max_pairs"]
+    # both protocols planned for each scenario's own spread: every scenario but the report of all pairs
+    known = summary["known_spread"]
+    assert set(known["by_scenario"]) == set(summary["seeds_ratio_by_scenario"])
+    for row in known["by_scenario"].values():
+        assert row["max_pairs"] == sequential.max_pairs_for_power(row["fixed_pairs"], 2)
+        assert row["ratio"] == pytest.approx(row["seeds"] / row["fixed_pairs"])
+    # what the synthetic recording was made with: the 0.01 margin is about one sd of a same-configuration difference
     assert summary["power"] >= 0.6 and summary["false_winner_rate"] <= 0.15
     assert summary["fixed"]["power"] >= 0.6 and summary["fixed"]["false_winner_rate"] <= 0.15
 
 
 def test_replays_are_reproducible_and_refuse_what_they_cannot_calibrate():
     recording = _recording()
-    first = calibration.replay(recording, replays=20, seed=3)
-    assert calibration.replay(recording, replays=20, seed=3) == first
+    first = calibration.replay(recording, replays=20, seed=3, known_spread=False)
+    # each scenario has its own random stream: the same numbers in one process or two
+    assert calibration.replay(recording, replays=20, seed=3, known_spread=False, jobs=2) == first
+    assert "known_spread" not in first
+    fixed = calibration.replay(recording, replays=20, seed=3, known_spread=False, fixed_seeds=6)
+    assert fixed["fixed_pairs"] == 6 and fixed["planned_from"] == "--fixed-seeds" and fixed["looks"][-1] >= 6
     flat = calibration.Recording("best_val_accuracy", (0, 1, 2), {"relu-8": np.full(3, 0.9)}, {})
     with pytest.raises(SystemExit, match="no spread"):
         calibration.replay(flat, replays=5)
