@@ -313,13 +313,18 @@ def spread_for_power(looks: Sequence[int], margin: float, alpha: float = SIGNIFI
 
     The plan's power at a z effect matches a fixed design of n = ((z_{1-alpha/2} + z_power) / effect)^2
     pairs (possibly fractional); the t-test's effect size for that n (statsmodels) gives the sd."""
-    looks = _check_looks(looks)
+    return float(margin / _effect_for_power(_check_looks(looks), float(alpha), float(power), spending))
+
+
+@lru_cache(maxsize=64)
+def _effect_for_power(looks: tuple[int, ...], alpha: float, power: float, spending: str) -> float:
+    """The t-test effect size (mean / sd) a plan has `power` for; a second of integration, so kept."""
     effect = optimize.brentq(lambda size: sequential_power(looks, size, alpha, spending=spending) - power,
                              1e-6, 100.0, xtol=1e-6)
     fixed = ((scipy_stats.norm.isf(alpha / 2.0) + scipy_stats.norm.ppf(power)) / effect) ** 2
     fixed = max(fixed, 2.0)  # a t-test needs two pairs; a plan of one look at 2 is exactly that
-    size = TTestPower().solve_power(effect_size=None, nobs=fixed, alpha=alpha, power=power, alternative="two-sided")
-    return float(margin / size)
+    return float(TTestPower().solve_power(effect_size=None, nobs=fixed, alpha=alpha, power=power,
+                                          alternative="two-sided"))
 
 
 def max_pairs_for_power(fixed_pairs: int, batch: int, alpha: float = SIGNIFICANCE_LEVEL, power: float = 0.8, *,
