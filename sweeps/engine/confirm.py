@@ -23,6 +23,7 @@ interrupted.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import shlex
@@ -182,7 +183,16 @@ def search_settings(plan: Plan) -> dict[str, Any]:
     epochs = int(plan.max_epochs)
     searcher = LookSearcher(look_plan(plan), seeds, plan.confirmed, epochs, str(plan.experiment_dir),
                             plan.sweep.family, max_concurrent=plan.max_concurrent)
-    return {"search_alg": searcher, "num_samples": len(plan.confirmed) * len(seeds)}
+    arms = {candidate.trial_id: (candidate.arm or "one-arm", candidate.rank) for candidate in plan.confirmed}
+    return {"search_alg": searcher, "num_samples": len(plan.confirmed) * len(seeds),
+            "trial_dirname_creator": functools.partial(trial_dirname, arms=arms)}
+
+
+def trial_dirname(trial: Any, arms: dict[str, tuple[str, int]]) -> str:
+    """`train_<id>_<arm>_rank<k>_seed<s>`. Tune's default name lists the config's lookups as its
+    placeholders (`confirm_look=fn_ph_92b5d860`); the searcher's two keys say which trial this is."""
+    arm, rank = arms.get(trial.config.get("confirms"), ("unknown-arm", 0))
+    return f"{trial.trainable_name}_{trial.trial_id}_{arm}_rank{rank}_seed{trial.config.get('seed')}"
 
 
 def _arms(plan: Plan) -> int:

@@ -340,6 +340,8 @@ def summarize(results: Any, plan: Plan) -> None:
 
     errors = results.num_errors
     print(f"{len(results)} trial(s), {errors} errored")
+    if plan.confirmed:  # one seed's best run says nothing there: the verdict that follows is the result
+        return
     try:
         best = results.get_best_result(metric=plan.metric, mode=plan.mode, scope="all")
     except (RuntimeError, ValueError, KeyError):

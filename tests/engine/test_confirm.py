@@ -188,6 +188,12 @@ def test_the_protocol_confirms_k_by_n_per_arm_and_resumes_the_confirmation(repo_
     # highest rung: the confirmation takes it, says so, and does not rank the others.
     assert again.groupby("confirm_arm").size().to_dict() == {"activation=antirectifier": 2, "activation=relu": 2}
     assert "only 1 configuration(s) reached its highest rung (asked for 2)" in only.stdout
+    # trial folders say which arm, rank and seed (Tune's names showed its placeholders); no "best trial":
+    # after a confirmation the verdict is the result
+    folders = {path.name for path in (storage / "q-confirm").iterdir() if path.is_dir()}
+    assert folders == {f"train_{row.trial_id}_{row.confirm_arm}_rank{row.confirm_rank}_seed{row.seed}"
+                       for row in again.itertuples()}, folders
+    assert "best trial" not in only.stdout and "best trial" not in resumed.stdout
 
 
 def test_the_dry_run_says_what_the_confirmation_will_run(tmp_path, capsys):
