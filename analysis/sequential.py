@@ -54,9 +54,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize
 from scipy import stats as scipy_stats
-from statsmodels.stats.power import TTestPower
 
-from analysis.stats import SIGNIFICANCE_LEVEL, DecisionLevels, Values, Verdict, decide_all
+from analysis.stats import SIGNIFICANCE_LEVEL, DecisionLevels, Values, Verdict, decide_all, superiority_power
 
 Spending = Callable[[float, float], float]
 
@@ -312,19 +311,29 @@ def spread_for_power(looks: Sequence[int], margin: float, alpha: float = SIGNIFI
     one margin: how to tell whether --confirm-repeats is enough for arms this noisy.
 
     The plan's power at a z effect matches a fixed design of n = ((z_{1-alpha/2} + z_power) / effect)^2
-    pairs (possibly fractional); the t-test's effect size for that n (statsmodels) gives the sd."""
+    pairs (possibly fractional); the effect size at which the t-test on n pairs has that power
+    (statsmodels' power, analysis.stats.superiority_power) gives the sd."""
     return float(margin / _effect_for_power(_check_looks(looks), float(alpha), float(power), spending))
 
 
 @lru_cache(maxsize=64)
 def _effect_for_power(looks: tuple[int, ...], alpha: float, power: float, spending: str) -> float:
     """The t-test effect size (mean / sd) a plan has `power` for; a second of integration, so kept."""
-    effect = optimize.brentq(lambda size: sequential_power(looks, size, alpha, spending=spending) - power,
-                             1e-6, 100.0, xtol=1e-6)
-    fixed = ((scipy_stats.norm.isf(alpha / 2.0) + scipy_stats.norm.ppf(power)) / effect) ** 2
-    fixed = max(fixed, 2.0)  # a t-test needs two pairs; a plan of one look at 2 is exactly that
-    return float(TTestPower().solve_power(effect_size=None, nobs=fixed, alpha=alpha, power=power,
-                                          alternative="two-sided"))
+    z = scipy_stats.norm.isf(alpha / 2.0) + scipy_stats.norm.ppf(power)
+
+    def shortfall(size: float) -> float:
+        return sequential_power(looks, size, alpha, spending=spending) - power
+
+    # The fixed design's effect at the last look, z / sqrt(N), is a little too small (the looks cost
+    # power); the spending functions here need less than 1.5 times it. The wide bracket is the fallback.
+    low, high = 0.8 * z / math.sqrt(looks[-1]), 1.5 * z / math.sqrt(looks[-1])
+    if not shortfall(low) < 0.0 < shortfall(high):
+        low, high = 1e-6, 100.0
+    effect = optimize.brentq(shortfall, low, high, xtol=1e-7)
+    fixed = max((z / effect) ** 2, 2.0)  # a t-test needs two pairs; a plan of one look at 2 is exactly that
+    # statsmodels' TTestPower.solve_power is unstable near two pairs (nobs 2 -> 11.5, 2.0001 -> 9.7), where
+    # its power is NaN (SciPy's far tail); stats.superiority_power handles that, and brentq solves on it.
+    return float(optimize.brentq(lambda size: superiority_power(size, fixed, alpha) - power, 1e-3, 1e3, xtol=1e-9))
 
 
 def max_pairs_for_power(fixed_pairs: int, batch: int, alpha: float = SIGNIFICANCE_LEVEL, power: float = 0.8, *,

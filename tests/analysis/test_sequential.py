@@ -182,6 +182,8 @@ def test_the_spread_a_plan_has_power_for_holds_up_in_simulation() -> None:
     # one look is a fixed design: the sd at which N pairs give a t-test 80% power (statsmodels)
     solved = TTestPower().solve_power(effect_size=None, nobs=8, alpha=0.05, power=0.8)
     assert sequential.spread_for_power((8,), MARGIN) == pytest.approx(MARGIN / solved, rel=1e-6)
+    two = sequential.spread_for_power((2,), MARGIN)  # where statsmodels' solver is unstable (nobs 2.0001 -> 9.7)
+    assert two == pytest.approx(MARGIN / TTestPower().solve_power(effect_size=None, nobs=2, alpha=0.05, power=0.8))
     looks = sequential.plan_looks(10, 2)
     sd = sequential.spread_for_power(looks, MARGIN)
     assert sd < sequential.spread_for_power(sequential.plan_looks(20, 2), MARGIN)  # more seeds, noisier arms

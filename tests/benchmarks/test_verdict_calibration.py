@@ -81,7 +81,7 @@ def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
     (blocker / "sitecustomize.py").write_text(BLOCKER)
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "benchmarks" / "verdict_calibration.py"), "--load", str(path),
-         "--replays", "60", "--jobs", "2"],
+         "--replays", "30", "--jobs", "2"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(blocker)},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -93,7 +93,7 @@ def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
         assert 0.0 <= summary[key] <= 1.0 and 0.0 <= summary["fixed"][key] <= 1.0
     assert summary["false_winner_ci"][0] <= summary["false_winner_rate"] <= summary["false_winner_ci"][1]
     assert summary["power_ci"][0] <= summary["power"] <= summary["power_ci"][1]
-    assert summary["margin"] == 0.01 and summary["replays"] == 60
+    assert summary["margin"] == 0.01 and summary["replays"] == 30
     references = summary["by_reference"]
     assert set(references) == {"antirectifier-16", "antirectifier-32", "relu-16", "relu-32"}
     # N: the fewest fixed seeds with 80% power at one margin on the noisiest reference (statsmodels)
@@ -114,7 +114,7 @@ def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
     assert len(summary["real_pairs"]) == 6 and set(summary["aims"]) == {
         "false_winner_rate<=alpha", "power>=0.8", "seeds_ratio<=0.6"}
     for pair in summary["real_pairs"]:
-        assert sum(pair["sequential"].values()) == sum(pair["fixed"].values()) == 60
+        assert sum(pair["sequential"].values()) == sum(pair["fixed"].values()) == 30
         assert 2 <= pair["seeds"] <= summary["max_pairs"]
     assert 2 <= summary["together"]["seeds"] <= summary["max_pairs"]
     # both protocols planned for each scenario's own spread: every scenario but the report of all pairs
@@ -130,11 +130,12 @@ def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
 
 def test_replays_are_reproducible_and_refuse_what_they_cannot_calibrate():
     recording = _recording()
-    first = calibration.replay(recording, replays=20, seed=3, known_spread=False)
+    quick = {"replays": 8, "seed": 3, "known_spread": False, "references": ["relu-16"]}
+    first = calibration.replay(recording, **quick)
     # each scenario has its own random stream: the same numbers in one process or two
-    assert calibration.replay(recording, replays=20, seed=3, known_spread=False, jobs=2) == first
-    assert "known_spread" not in first
-    fixed = calibration.replay(recording, replays=20, seed=3, known_spread=False, fixed_seeds=6)
+    assert calibration.replay(recording, **quick, jobs=2) == first
+    assert "known_spread" not in first and set(first["by_reference"]) == {"relu-16"}
+    fixed = calibration.replay(recording, **quick, fixed_seeds=6)
     assert fixed["fixed_pairs"] == 6 and fixed["planned_from"] == "--fixed-seeds" and fixed["looks"][-1] >= 6
     flat = calibration.Recording("best_val_accuracy", (0, 1, 2), {"relu-8": np.full(3, 0.9)}, {})
     with pytest.raises(SystemExit, match="no spread"):
