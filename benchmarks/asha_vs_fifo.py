@@ -50,7 +50,7 @@ DIGITS = Sweep(
 
 def one_sweep(scheduler: str, seed: int, args: argparse.Namespace, storage: str) -> dict:
     name = f"{scheduler}-{seed}"
-    plan = plan_from_args(DIGITS, [
+    plan = plan_for(DIGITS, [
         "--scheduler", scheduler, "--seed", str(seed), "--num-samples", str(args.num_samples),
         "--max-epochs", str(args.max_epochs), "--grace-period", "1", "--reduction-factor", "3",
         "--storage-path", storage, "--name", name, "--verbose", "0", "--gpus-per-trial", "0",

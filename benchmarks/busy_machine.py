@@ -78,7 +78,7 @@ def run_sweep(storage: Path, name: str, extra: list[str], limit: float | None,
 
 CORE_SHARE = """
 import json, os, subprocess, sys, time, ray
-from sweeps.engine.priority import worker_environment
+from sweeps.engine.ray_session import worker_environment
 ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
          runtime_env={"env_vars": worker_environment(local=True, polite=sys.argv[1] == "polite")})
 

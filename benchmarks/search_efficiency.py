@@ -56,7 +56,7 @@ DIGITS = Sweep(
 def one_sweep(search: str, seed: int, args: argparse.Namespace, storage: str) -> list[dict]:
     """Run one sweep quietly; its epoch rows in the order they were reported."""
     name = f"{search}-{seed}"
-    plan = plan_from_args(DIGITS, [
+    plan = plan_for(DIGITS, [
         "--search", search, "--seed", str(seed), "--num-samples", str(args.num_samples),
         "--max-epochs", str(args.max_epochs), "--grace-period", "1", "--reduction-factor", "3",
         "--storage-path", storage, "--name", name, "--verbose", "0", "--gpus-per-trial", "0",

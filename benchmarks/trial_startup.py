@@ -97,28 +97,30 @@ def run_sweep(reuse: bool, args: argparse.Namespace, storage: str) -> dict:
     import ray
     from ray import tune
 
-    from sweeps.engine import runner
-    from sweeps.engine.console import quiet_driver_environment
+    from sweeps.engine import steps, tune_run
+    from sweeps.engine.plan import plan_for
+    from sweeps.engine.ray_session import quiet_driver_environment, start_ray
+    from sweeps.engine.stages import SearchStage
     from trainables.devices import keras_backend
 
     name = "with" if reuse else "without"
-    plan = runner.plan_from_args(DIGITS, [
+    plan = plan_for(DIGITS, [
         "--scheduler", "asha", "--seed", str(args.seed), "--num-samples", str(args.num_samples),
         "--max-epochs", str(args.max_epochs), "--grace-period", "1", "--reduction-factor", "3",
         "--storage-path", storage, "--name", name, "--verbose", "0", "--gpus-per-trial", "0",
     ])
     quiet_driver_environment()
     started = time.perf_counter()
-    runner.start_ray(plan)
+    start_ray(plan)
     original_config = tune.TuneConfig
     try:
-        data_ref = [ray.put(runner.load_data(plan))]
+        data_ref = [ray.put(steps.load_data(plan))]
         plan = dataclasses.replace(plan, param_space={**plan.param_space, "gpus_per_trial": 0.0,
                                                       "keras_backend": keras_backend()})
         trainable = tune.with_resources(timed_trainable(data_ref), {"cpu": plan.cpus_per_trial})
         if not reuse:  # the runner asks for reuse; this arm takes the saving out
             tune.TuneConfig = lambda **settings: original_config(**{**settings, "reuse_actors": False})
-        runner.make_tuner(plan, trainable).fit()
+        tune_run.make_tuner(SearchStage(plan), trainable).fit()
     finally:
         tune.TuneConfig = original_config
         ray.shutdown()

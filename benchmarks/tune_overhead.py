@@ -4,7 +4,7 @@
 
 Both sides train the record-1 network (augmentation as record 1) on the same generated
 CIFAR-sized images, built by the same code (`trainables.trainable.build_model` and the
-tf.data pipeline). The runner side is a real one-trial sweep (`sweeps.engine.runner.run`, local
+tf.data pipeline). The runner side is a real one-trial sweep (`sweeps.engine.steps.run`, local
 Ray, trainable reporting and checkpointing every epoch); the plain side is `model.fit`
 in this process. Throughput is the best training images/s over the epochs after the first
 (which pays for tracing): on the 2-core VM this was developed on, stretches of epochs run
@@ -60,10 +60,12 @@ def plain_fit(config: dict, epochs: int) -> list[float]:
 
 def runner_fit(argv: list[str]) -> tuple[list[float], dict]:
     from sweeps import aprelu_cifar
-    from sweeps.engine.runner import plan_from_args, run, sample_config
+    from sweeps.engine.plan import plan_for
+    from sweeps.engine.space.checks import sample_config
+    from sweeps.engine.steps import run
 
     with tempfile.TemporaryDirectory() as storage:
-        plan = plan_from_args(aprelu_cifar.SWEEP, [*argv, "--storage-path", storage, "--name", "overhead", "--verbose", "0"])
+        plan = plan_for(aprelu_cifar.SWEEP, [*argv, "--storage-path", storage, "--name", "overhead", "--verbose", "0"])
         started = time.perf_counter()
         run(plan)
         wall = time.perf_counter() - started

@@ -4,14 +4,35 @@ A declaration (``sweeps/<family>.py``) needs only what this package exports::
 
     from sweeps.engine import Record, Sweep, main, tune
 
-The modules, in the order a run meets them: ``sweep`` (the declaration types), ``cli`` and
-``plan`` (the command line resolved and checked, no I/O), ``space`` and ``space_checks``
-(search-space helpers and the configs it can produce), ``preflight`` (the outside world),
-``runner`` (Ray, Tune, exit codes), ``fair_asha`` (the budget-fair scheduler), ``search``
-(Optuna per arm), ``trackers`` and ``integrations`` (optional tools), ``confirm`` (the
-confirmation stage), ``dry_run`` and ``resources`` (what a sweep would run and cost),
-``listing`` (``python -m sweeps``). Importing this package starts nothing and imports
-neither Ray nor Keras.
+The modules, in the order a run meets them (importing this package imports neither Ray nor Keras):
+
+- ``sweep``: the declaration types (`Sweep`, `Record`, `tune`).
+- ``runner``: `main`, the front door: parse once, then plan, run, end with one line and an exit code.
+- ``cli``: the flags of every sweep script, parsed into typed values; the resume command.
+- ``errors``: the user's errors, exit codes and limits every module shares (a leaf).
+- ``plan``: the parsed command line resolved and checked into a `Plan` (no I/O).
+- ``space/``: the search space in one home: ``keys`` (how it is spelled), ``overrides`` (typed
+  `--set`), ``build`` (from a declaration and the command line), ``checks`` (every config it can produce).
+- ``steps``: the steps a sweep takes, top to bottom (`run`, `dry_run`).
+- ``dry_run``: what a sweep would run and cost, printed without starting anything.
+- ``resources``: the GPU-share rule and how many trials fit at once.
+- ``preflight``: the outside world checked before Ray starts (storage, address, data, extras).
+- ``locations``: where the experiments live: names, folders, Tune's storage arguments, cleanup.
+- ``lease``: one driver per experiment, a lease file the live driver renews.
+- ``ray_session``: the Ray instance: started or joined, its environment, token, GPUs, dashboard line.
+- ``shared_storage``: a local storage path checked to be one disk on every node of a cluster.
+- ``stages/``: ``search`` (the search stage) and ``confirmation`` (its confirmation), each one
+  Tune experiment with its own settings, words and dry-run lines; ``first_stage`` picks where to start.
+- ``tune_run``: one stage's Tune experiment, from its trainable to its tables and exit code.
+- ``fair_asha``: budget-fair ASHA, every arm with its own rungs.
+- ``arm_search``: `--search optuna`, a TPE per arm over the nuisance dimensions.
+- ``looks``: the confirmation's searcher, adding seeds look by look until every comparison is decided.
+- ``lost_trials``: no trial silently lost: errored trials saved and named at the end.
+- ``trackers``: `--tracker mlflow|wandb|aim`, Tune's own logger callbacks.
+- ``signals``: Ctrl-C, SIGTERM and SIGHUP end a sweep resumably.
+- ``exits``: the one line and the exit code for each way a sweep ends.
+- ``compat``: old module names, only while a resumed experiment is unpickled.
+- ``listing``: ``python -m sweeps``: families, activations, models and datasets from the registries.
 """
 
 from sweeps.engine.runner import main

@@ -10,11 +10,14 @@ import argparse
 import math
 import os
 import re
+import shlex
 from typing import Any, Callable, Sequence
 
+from sweeps.engine.errors import DEFAULT_CONFIRM_BATCH, DEFAULT_CONFIRM_REPEATS, MAX_REPEATS, UsageError
+from sweeps.engine.sweep import Sweep
+from sweeps.engine.trackers import TRACKERS
 
-class UsageError(ValueError):
-    """Bad input from the user: printed as one line, exit code 2."""
+SEARCHES = ("random", "optuna")  # the search stage's algorithms (sweeps.engine.stages.search)
 
 
 def _number(kind: type, minimum: float, *, inclusive: bool, what: str) -> Callable[[str], Any]:
@@ -36,10 +39,6 @@ def _number(kind: type, minimum: float, *, inclusive: bool, what: str) -> Callab
 _positive_int = _number(int, 0, inclusive=False, what="a positive integer")
 _positive_float = _number(float, 0, inclusive=False, what="a positive number")
 _seed = _number(int, 0, inclusive=True, what="an integer >= 0")
-MAX_SEED = 2**32 - 1  # NumPy's and TensorFlow's seeds are 32-bit
-MAX_REPEATS = 1000  # seeds per configuration; more is a typo, not a statistic
-DEFAULT_CONFIRM_REPEATS = 10  # the most new seeds a configuration the confirmation stage re-runs may use
-DEFAULT_CONFIRM_BATCH = 2  # seeds added per look (analysis.sequential; docs/verdicts.md says why)
 _retries = _number(int, -1, inclusive=True, what="an integer >= 0 (or -1: retry without limit)")
 _reduction = _number(float, 1, inclusive=False, what="a number above 1 (ASHA keeps the top 1/F)")
 
@@ -76,7 +75,7 @@ def plain_name(text: str) -> str:
 
 
 def _assignment(text: str) -> tuple[str, str]:
-    """KEY=VALUE, the value kept as text: its type depends on the key (`sweeps.engine.overrides`)."""
+    """KEY=VALUE, the value kept as text: its type depends on the key (`sweeps.engine.space.overrides`)."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -130,10 +129,18 @@ def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epo
     sched.add_argument("--mode", choices=("max", "min"), default=mode, help="default: %(default)s")
     _resource_flags(parser.add_argument_group("resources"), gpus_per_trial=gpus_per_trial)
     _output_flags(parser.add_argument_group("data and results"), dataset=dataset)
-    from sweeps.engine.integrations import add_arguments  # --dry-run, --time-budget, --search, --tracker
-
-    add_arguments(parser, _positive_float)
+    _tool_flags(parser.add_argument_group("planning, search and tracking"))
     return parser
+
+
+def parse_args(sweep: Sweep, argv: Sequence[str]) -> argparse.Namespace:
+    """The command line of `sweep`'s script, parsed once (`sweeps.engine.plan` resolves it)."""
+    parser = build_parser(
+        prog=f"sweeps/{sweep.family}.py", description=sweep.description, metric=sweep.metric,
+        mode=sweep.mode, max_epochs=sweep.max_epochs, dataset=sweep.dataset, records=sorted(sweep.records),
+        num_samples=sweep.num_samples, gpus_per_trial=sweep.gpus_per_trial, margin=sweep.margin,
+    )
+    return parser.parse_args(argv)
 
 
 def _search_flags(group: Any, *, max_epochs: int, records: Sequence[int], num_samples: int) -> None:
@@ -193,3 +200,37 @@ def _output_flags(group: Any, *, dataset: str) -> None:
     group.add_argument("--max-failures", type=_retries, default=1,
                        help="retries of a trial that raised, from its last checkpoint (default: %(default)s)")
     group.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Tune's console output level")
+
+
+def _tool_flags(group: Any) -> None:
+    group.add_argument("--dry-run", action="store_true",
+                       help="print the resolved plan (trials per arm, sampled configs, resources, FIFO and ASHA "
+                            "budgets) and exit without starting Ray or writing anything")
+    group.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
+                       help="stop the whole sweep after this many seconds (Tune's time_budget_s); the trials "
+                            "it stops or never starts have status time_budget in the tables")
+    group.add_argument("--search", choices=SEARCHES, default="random",
+                       help="random: nuisance values drawn once per sample and shared by every arm (paired); "
+                            "optuna: TPE per arm over the nuisance dimensions, seeds a grid (default: random)")
+    group.add_argument("--tracker", dest="trackers", choices=TRACKERS, action="append", default=[],
+                       help="also log every trial to MLflow, Weights & Biases or Aim (repeatable)")
+    group.add_argument("--tracker-uri", default=None,
+                       help="MLflow tracking URI or Aim repository (default: $MLFLOW_TRACKING_URI / $AIM_REPO, "
+                            "else beside the experiments under --storage-path; with object storage (s3://...), "
+                            "under ~/ray_results on the driver, as are W&B's offline runs)")
+    group.add_argument("--tracker-project", default=None,
+                       help="MLflow experiment / W&B project (default: $MLFLOW_EXPERIMENT_NAME / $WANDB_PROJECT, "
+                            "else the sweep's name / family)")
+
+
+def resume_command(plan: Any) -> str:
+    """The command that continues a sweep: the same flags, plus --resume --name NAME."""
+    kept, skip = [], False
+    for token in plan.argv:
+        if skip:
+            skip = False
+        elif token in ("--name", "--resume") or token.startswith("--name="):
+            skip = token == "--name"
+        else:
+            kept.append(token)
+    return shlex.join(["python", f"sweeps/{plan.sweep.family}.py", *kept, "--resume", "--name", plan.name])

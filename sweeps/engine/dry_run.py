@@ -9,15 +9,24 @@ Nothing here writes to disk.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+from ray.tune.impl.placeholder import create_resolvers_map, inject_placeholders, resolve_placeholders
+from ray.tune.search.variant_generator import generate_variants
+
 from analysis import storage
 from analysis.arms import arm_label, promoted_count, rung_epochs
-from sweeps.engine.resources import Resources, concurrency, gpu_share
-from sweeps.engine.space import grid_keys, sampled_keys
+from sweeps.engine.plan import Plan
+from sweeps.engine.preflight import check_address, check_experiment_dir
+from sweeps.engine.ray_session import use_auth_token_if_present
+from sweeps.engine.resources import Resources, cluster_resources, concurrency, gpu_share, local_resources
+from sweeps.engine.space.keys import grid_keys, sampled_keys
+from sweeps.engine.stages import SearchStage, first_stage
 
 Space = dict[str, Any]
 
@@ -32,16 +41,6 @@ def generate_trials(space: Space, num_samples: int, seed: int) -> list[tuple[int
     on each trial's config, one NumPy generator is shared by all samples, and random
     dimensions are drawn once per sample and shared by its grid.
     """
-    import copy
-
-    import numpy as np
-    from ray.tune.impl.placeholder import (
-        create_resolvers_map,
-        inject_placeholders,
-        resolve_placeholders,
-    )
-    from ray.tune.search.variant_generator import generate_variants
-
     resolvers = create_resolvers_map()
     unresolved = {"config": inject_placeholders(copy.deepcopy(space), resolvers)}
     rng = np.random.default_rng(seed)
@@ -110,8 +109,28 @@ def format_value(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def describe(plan: Any, resources: Resources) -> list[str]:
-    """The dry run's report, one line per entry; `plan` is the runner's resolved `Plan`."""
+def dry_run_lines(plan: Plan) -> list[str]:
+    """The `--dry-run` report of the stage a command line starts with, and of the stage after it.
+
+    Checked against what exists on a local disk (object storage is not reached by a dry run);
+    joins a cluster only to read its resources when --address is given.
+    """
+    remote = storage.is_remote(plan.storage_path)
+    stage = SearchStage(plan) if remote else first_stage(plan)  # a finished search: its confirmation
+    if not remote:
+        check_experiment_dir(stage.plan)
+    if plan.address:
+        check_address(plan.address)
+        use_auth_token_if_present()
+    lines = describe(stage.plan, cluster_resources(plan.address) if plan.address else local_resources())
+    if remote:
+        lines.append(f"storage: {plan.storage_path} not read by a dry run (whether {plan.name!r} exists is "
+                     "checked when the sweep starts, with a write probe)")
+    return lines + stage.dry_run_lines()
+
+
+def describe(plan: Plan, resources: Resources) -> list[str]:
+    """The dry run's report of one stage's Tune experiment, one line per entry."""
     space = plan.param_space
     trials = generate_trials(space, plan.num_samples, plan.seed)
     grid = len(trials) // plan.num_samples
@@ -123,13 +142,16 @@ def describe(plan: Any, resources: Resources) -> list[str]:
     if plan.stratify:
         lines.append(f"arms (budget-fair ASHA: each has its own rungs): {', '.join(plan.stratify)}")
         lines += [f"  arm {arm}: {count} trial(s)" for arm, count in arms.items()]
+    if plan.tools.search == "optuna":
+        lines.append("--search optuna: the same trials per arm, but TPE chooses the nuisance values "
+                     "(the samples below are what random search would run)")
     lines += _sample_lines(trials, space)
     lines += _resource_lines(plan, resources)
     lines += _budget_lines(plan, len(trials), list(arms.values()))
     return lines
 
 
-def _resource_lines(plan: Any, resources: Resources) -> list[str]:
+def _resource_lines(plan: Plan, resources: Resources) -> list[str]:
     gpus = gpu_share(plan.gpus_per_trial, plan.sweep.gpus_per_trial, resources.gpus)
     at_once = concurrency(resources, plan.cpus_per_trial, gpus, plan.max_concurrent)
     line = (f"resources: {plan.cpus_per_trial:g} CPU + {gpus:g} GPU per trial; {resources.where} has "
@@ -139,7 +161,7 @@ def _resource_lines(plan: Any, resources: Resources) -> list[str]:
     return [line]
 
 
-def _budget_lines(plan: Any, trials: int, arm_sizes: list[int]) -> list[str]:
+def _budget_lines(plan: Plan, trials: int, arm_sizes: list[int]) -> list[str]:
     fifo = trials * plan.max_epochs
     lines = [f"budget: {plan.max_epochs} epoch(s) per trial; FIFO (worst case) {fifo} trial-epochs"]
     if plan.scheduler != "asha":

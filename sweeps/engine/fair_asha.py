@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from ray.tune.experiment import Trial
-from ray.tune.schedulers import TrialScheduler
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from analysis.arms import STATE_FILE, arm_counts, arm_label, promoted_count, rung_epochs, trial_rungs
 
@@ -278,8 +278,6 @@ class FairASHAScheduler(TrialScheduler):
 
 def scheduler_for(plan: Any) -> TrialScheduler:
     """The scheduler a sweep plan asks for: budget-fair ASHA when it stratifies, else Ray's ASHA or FIFO."""
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-
     if plan.scheduler != "asha":
         return FIFOScheduler()
     if not plan.stratify:

@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass
 from analysis import storage
 from analysis.schema import DRIVER_LEASE_FILE
 from analysis.storage import Location
-from sweeps.engine.cli import UsageError
+from sweeps.engine.errors import UsageError
 
 log = logging.getLogger(__name__)
 

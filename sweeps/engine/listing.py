@@ -4,7 +4,7 @@
     python -m sweeps activations     # one section
     python -m sweeps --json          # the same, for scripts
 
-Families come from `sweeps.families()`, activations from `trainables.activations.ACTIVATIONS`,
+The rows come from `sweeps.engine.catalogue`: families from `sweeps.families()`, activations from `trainables.activations.ACTIVATIONS`,
 model builders from `trainables.models` and datasets from `trainables.data.sources.SOURCES`, so
 the listing is the documentation of those names that cannot drift.
 """
@@ -12,71 +12,15 @@ the listing is the documentation of those names that cannot drift.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from analysis.cli_parser import OneLineParser
+from sweeps.engine.runner import import_keras_quietly
+
 SECTIONS = ("families", "activations", "models", "datasets")
-
-
-def _type_name(annotation: Any) -> str:
-    from trainables.constraints import plain_type
-
-    plain = plain_type(annotation)
-    return getattr(plain, "__name__", None) or str(plain).replace("NoneType", "None")
-
-
-def _settings(parameters: dict[str, tuple[Any, Any]]) -> dict[str, str]:
-    """name -> 'type = default' of keyword settings."""
-    return {name: f"{_type_name(annotation)} = {default!r}" for name, (annotation, default) in parameters.items()}
-
-
-def families() -> list[dict[str, Any]]:
-    from sweeps import families as registered
-    from sweeps.engine.space import values_of
-
-    rows = []
-    for name, sweep in registered().items():
-        space = {**sweep.fixed, **sweep.space(sweep.max_epochs)}
-        rows.append({
-            "name": name, "script": f"sweeps/{name}.py", "dataset": sweep.dataset,
-            "model": ", ".join(map(str, values_of(space, "model"))),
-            "activations": [str(value) for value in values_of(space, "activation")],
-            "scientific": list(sweep.scientific), "max_epochs": sweep.max_epochs,
-            "records": sorted(sweep.records), "summary": sweep.description.strip().splitlines()[0],
-        })
-    return rows
-
-
-def activations() -> list[dict[str, Any]]:
-    from trainables.activations import ACTIVATIONS
-
-    return [{"name": name, "settings": _settings(spec.settings()), "initializer": spec.initializer,
-             "dropout": getattr(spec.dropout, "__name__", str(spec.dropout)), "widens": spec.widens}
-            for name, spec in sorted(ACTIVATIONS.items())]
-
-
-def models() -> list[dict[str, Any]]:
-    from trainables.constraints import keyword_settings
-    from trainables.models import available_models, default_activation
-    from trainables.models.registry import NOT_SETTINGS, builder as registered
-
-    rows = []
-    for name in available_models():
-        builder = registered(name)
-        settings = {key: value for key, value in keyword_settings(builder).items() if key not in NOT_SETTINGS}
-        rows.append({"name": name, "module": builder.__module__, "default_activation": default_activation(name),
-                     "settings": _settings(settings), "summary": (inspect.getdoc(builder) or "").splitlines()[0]})
-    return rows
-
-
-def datasets() -> list[dict[str, Any]]:
-    from trainables.data.sources import SOURCES
-
-    return [{"name": name, "shape": list(source.shape), "classes": source.num_classes,
-             "summary": (inspect.getdoc(type(source)) or "").splitlines()[0]} for name, source in SOURCES.items()]
 
 
 def _text(section: str, rows: list[dict[str, Any]]) -> list[str]:
@@ -109,8 +53,6 @@ def _section(text: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    from analysis.cli_parser import OneLineParser
-
     listing = OneLineParser(prog="python -m sweeps", description=__doc__.splitlines()[0])
     listing.add_argument("sections", nargs="*", type=_section, metavar="SECTION",
                          help=f"one or more of {', '.join(SECTIONS)} (default: all)")
@@ -120,11 +62,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from sweeps.engine.runner import import_keras_quietly
-
     import_keras_quietly()  # TensorFlow's C++ start-up notices would bury the listing
+    from sweeps.engine.catalogue import ROWS  # after that import, see its docstring
+
     chosen = args.sections or list(SECTIONS)
-    listing = {section: globals()[section]() for section in chosen}
+    listing = {section: ROWS[section]() for section in chosen}
     if args.json:
         print(json.dumps(listing, indent=2))
     else:

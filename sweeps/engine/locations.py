@@ -1,14 +1,15 @@
 """Where a sweep's experiments live, for the engine: a local folder or object storage, alike.
 
 `analysis.storage` owns the filesystem choice (a path or an `s3://` / `gs://` URI, reached
-through pyarrow); this module applies it to a sweep: the search's and its confirmation's
-folders, the checks before Ray starts (exists? writable?), what Tune is given (storage
+through pyarrow); this module applies it to a sweep: the names and folders of the search's and
+its confirmation's experiments, the checks before Ray starts (exists? writable?), what Tune is given (storage
 filesystem, restore source, trial folder names), and the cleanup after a usage error.
 Storage failures become `UsageError`s of one line that never shows a secret.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import secrets
@@ -17,10 +18,14 @@ from contextlib import contextmanager
 from typing import Any, Callable
 
 from analysis import storage
+from analysis.schema import TRIALS_FILE
 from analysis.storage import StorageError
-from sweeps.engine.cli import UsageError
+from sweeps.engine.errors import UsageError
 
 log = logging.getLogger(__name__)
+
+CONFIRM_SUFFIX = "-confirm"  # the confirmation stage's experiment sits beside its search as <name>-confirm
+STORAGE_ERRNOS = (errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOTDIR)
 
 # Where the trackers' local files go when the experiments are on object storage (an SQLite
 # database, an Aim repository and W&B's offline runs are local files): Tune's default.
@@ -36,11 +41,26 @@ def _as_usage_error() -> Iterator[None]:
         raise UsageError(str(error)) from None
 
 
+def confirm_name(name: str) -> str:
+    return f"{name}{CONFIRM_SUFFIX}"
+
+
+def experiment_names(name: str) -> list[str]:
+    """The experiments a sweep named `name` may run: its search and its confirmation."""
+    return [name, confirm_name(name)]
+
+
 def experiment_dirs(plan: Any) -> tuple[str, str]:
     """The search's folder and its confirmation's (`<name>-confirm` beside it), paths or URIs."""
-    from sweeps.engine.confirm import confirm_name
-
     return plan.experiment_dir, storage.join(storage.parent(plan.experiment_dir), confirm_name(plan.name))
+
+
+def storage_error_message(error: OSError, storage_path: str) -> str | None:
+    """One line for a write failure under the storage path during the run, else None."""
+    if error.errno in STORAGE_ERRNOS:
+        where = error.filename or storage_path
+        return f"cannot write {where}: {error.strerror} (storage path {storage_path})"
+    return None
 
 
 def exists(path: str) -> bool:
@@ -102,15 +122,20 @@ def tracker_root(storage_path: str) -> str:
     return LOCAL_FALLBACK if storage.is_remote(storage_path) else storage_path
 
 
-def remove_unfinished(directories: tuple[str, ...], keep: frozenset[str], finished_file: str) -> None:
-    """Delete the folders this run created that hold no finished tables; never fails the caller
-    (it runs while reporting another error)."""
-    for directory in directories:
+def remove_unfinished_experiment(plan: Any, keep: frozenset[str] = frozenset()) -> None:
+    """After a usage error: nothing this run half-wrote stays behind.
+
+    Only directories this run created go (the search's and its confirmation's, on a disk or on
+    object storage); one that was there before it started (`keep`: an interrupted sweep the user
+    forgot --resume for) or that holds finished tables is never touched. Never fails the caller
+    (it runs while reporting another error).
+    """
+    for directory in experiment_dirs(plan):
         if directory in keep:
             continue
         try:
             location = storage.locate(directory)
-            if location.is_dir() and not location.child(finished_file).is_file():
+            if location.is_dir() and not location.child(TRIALS_FILE).is_file():
                 location.delete_dir()
         except (StorageError, OSError) as error:
             log.warning("could not remove the unfinished experiment %s: %s", storage.redact(directory),

@@ -1,6 +1,6 @@
 """The confirmation stage in looks: a Tune Searcher that adds seeds until every comparison is decided.
 
-The confirmation re-runs each arm's chosen configurations with new seeds (sweeps.engine.confirm).
+The confirmation re-runs each arm's chosen configurations with new seeds (sweeps.engine.stages.confirmation).
 Instead of every seed at once, `LookSearcher` emits one look at a time: each chosen configuration
 with the look's new seeds (`--confirm-batch`), waits for those trials, decides every comparison of
 arms with analysis.verdicts (group-sequential boundaries, analysis.sequential), and emits the next
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
@@ -101,14 +102,10 @@ class LookSearcher(Searcher):
         self._reconciled = False
 
     def save(self, checkpoint_path: str) -> None:
-        import pickle
-
         with open(checkpoint_path, "wb") as file:
             pickle.dump(self.get_state(), file)
 
     def restore(self, checkpoint_path: str) -> None:
-        import pickle
-
         with open(checkpoint_path, "rb") as file:
             self.set_state(pickle.load(file))
 

@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ray.exceptions import RayActorError
+
 _MARK_FOR_SNAPSHOT = "_mark_trial_to_checkpoint"
 _SHOWN_TRIALS = 5  # trial ids named on the summary line; the tables hold them all
 _EXIT_TYPE = re.compile(r"Worker exit type: (\w+)")
@@ -59,8 +61,6 @@ def record_errors(scheduler: Any) -> Any:
 
 def error_line(error: BaseException) -> str:
     """A trial's error in one line: a dead worker as such, else the exception it raised."""
-    from ray.exceptions import RayActorError
-
     if isinstance(error, RayActorError):
         text = str(error)
         exit_type, pid = _EXIT_TYPE.search(text), _PID.search(text)

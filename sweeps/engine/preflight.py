@@ -5,25 +5,25 @@ ran fails before anything is downloaded).
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import socket
 import tempfile
 
-from sweeps.engine.cli import UsageError
-from sweeps.engine.plan import Plan
+from analysis import storage
+from sweeps.engine import arm_search, trackers
+from sweeps.engine.errors import UsageError
+from sweeps.engine.locations import check_object_storage, exists, experiment_dirs, is_dir
+from sweeps.engine.plan import Plan, Tools
+from trainables.data import DataError, check_dataset
 
 # A sweep writes checkpoints (a few MB per trial) and its tables; below this the first
 # checkpoint would fail inside a trial, far from the cause.
 MIN_FREE_BYTES = 64 * 1024 * 1024
-STORAGE_ERRNOS = (errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOTDIR)
 
 
 def preflight(plan: Plan) -> None:
     """Raise UsageError, in one line, for anything outside the command line that would fail."""
-    from sweeps.engine.integrations import missing_package
-
     if message := missing_package(plan.tools):  # --search optuna / --tracker without its extra
         raise UsageError(message)
     check_experiment_dir(plan)
@@ -36,9 +36,6 @@ def preflight(plan: Plan) -> None:
 def check_experiment_dir(plan: Plan) -> None:
     """The experiment to resume is there; a new one (and its confirmation) is not. On object
     storage too: a prefix with objects under it is a folder (sweeps.engine.locations)."""
-    from analysis import storage
-    from sweeps.engine.locations import exists, is_dir
-
     search, confirmation = experiment_dirs(plan)
     if plan.resume and not is_dir(search):
         raise UsageError(f"nothing to resume: no experiment {plan.name!r} under {plan.storage_path}")
@@ -50,27 +47,14 @@ def check_experiment_dir(plan: Plan) -> None:
                          "pass --resume, or another --name")
 
 
-def experiment_dirs(plan: Plan) -> tuple[str, str]:
-    """The search's directory and its confirmation's (`<name>-confirm`), whether or not they exist."""
-    from sweeps.engine.locations import experiment_dirs as both
-
-    return both(plan)
-
-
 def existing_experiments(plan: Plan) -> frozenset[str]:
     """The experiment directories there before this run: a usage error never removes them."""
-    from sweeps.engine.locations import exists
-
     return frozenset(path for path in experiment_dirs(plan) if exists(path))
 
 
 def check_storage(storage_path: str) -> None:
     """The storage path can be created and written, and (on a disk) has room for checkpoints."""
-    from analysis import storage
-
     if storage.is_remote(storage_path):
-        from sweeps.engine.locations import check_object_storage
-
         check_object_storage(storage_path)  # a probe written and deleted; free space is the provider's
         return
     try:
@@ -85,14 +69,6 @@ def check_storage(storage_path: str) -> None:
     if free < MIN_FREE_BYTES:
         raise UsageError(f"--storage-path {storage_path} has {free // 1024} KiB free; a sweep needs at least "
                          f"{MIN_FREE_BYTES // 2**20} MiB for its checkpoints and tables")
-
-
-def storage_error_message(error: OSError, storage_path: str) -> str | None:
-    """One line for a write failure under the storage path during the run, else None."""
-    if error.errno in STORAGE_ERRNOS:
-        where = error.filename or storage_path
-        return f"cannot write {where}: {error.strerror} (storage path {storage_path})"
-    return None
 
 
 def check_address(address: str, timeout: float = 3.0) -> None:
@@ -116,22 +92,15 @@ def check_address(address: str, timeout: float = 3.0) -> None:
 
 def check_data(dataset: str, data_dir: str | None) -> None:
     """The files a dataset needs are there and readable (archive members, shapes, labels)."""
-    from trainables.data import DataError, check_dataset
-
     try:
         check_dataset(dataset, data_dir)
     except DataError as error:
         raise UsageError(str(error)) from None
 
 
-def remove_unfinished_experiment(plan: Plan, keep: frozenset[str] = frozenset()) -> None:
-    """After a usage error: nothing this run half-wrote stays behind.
-
-    Only directories this run created go (the search's and its confirmation's, on a disk or on
-    object storage); one that was there before it started (`keep`: an interrupted sweep the user
-    forgot --resume for) or that holds finished tables is never touched.
-    """
-    from analysis.schema import TRIALS_FILE
-    from sweeps.engine.locations import remove_unfinished
-
-    remove_unfinished(experiment_dirs(plan), keep, TRIALS_FILE)
+def missing_package(tools: Tools) -> str | None:
+    """One line naming the extra to install, for a tool whose package is absent (checked before Ray)."""
+    if tools.dry_run:
+        return None
+    return (arm_search.missing_package_message(tools.search)
+            or trackers.missing_package_message(tools.trackers, tools.tracker_uri))

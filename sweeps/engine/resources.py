@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass
+
+import ray
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,6 @@ def local_resources() -> Resources:
 
 
 def _count_gpus() -> int:
-    import shutil
-    import subprocess
-
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         return len([device for device in visible.split(",") if device.strip() not in ("", "-1")])
@@ -64,8 +65,6 @@ def _count_gpus() -> int:
 
 def cluster_resources(address: str) -> Resources:
     """A running cluster's CPUs and GPUs (connects as a driver; starts nothing)."""
-    import ray
-
     ray.init(address=address, log_to_driver=False, logging_level="ERROR")
     try:
         total = ray.cluster_resources()

@@ -23,7 +23,11 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sweeps.engine.cli import UsageError
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from analysis import storage
+from sweeps.engine.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +47,6 @@ class Node:
 
 def alive_nodes() -> list[Node]:
     """The cluster's alive nodes, from the connected driver."""
-    import ray
-
     return sorted((Node(node["NodeID"], node.get("NodeManagerAddress", "?")) for node in ray.nodes()
                    if node.get("Alive")), key=lambda node: (node.address, node.node_id))
 
@@ -60,9 +62,6 @@ def sees_marker(path: str, token: str) -> bool:
 
 def ask_nodes(nodes: list[Node], path: str, token: str, timeout: float = TIMEOUT_S) -> dict[Node, bool | None]:
     """Node -> whether it sees the marker; None when it did not answer in time (or its task failed)."""
-    import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
     probe = ray.remote(num_cpus=0, max_retries=0)(sees_marker)
     refs = {node: probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
                                 name="actsweep-shared-storage-check").remote(path, token)
@@ -86,8 +85,6 @@ def ask_nodes(nodes: list[Node], path: str, token: str, timeout: float = TIMEOUT
 def check_shared_storage(storage_path: str, timeout: float = TIMEOUT_S) -> None:
     """Raise UsageError (one line) when a node of a multi-node cluster does not see the local
     storage path as the driver does; nothing for object storage or a single node."""
-    from analysis import storage
-
     if storage.is_remote(storage_path):
         return
     nodes = alive_nodes()

@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from sweeps.engine.locations import tracker_root
+
 TRACKERS = ("mlflow", "wandb", "aim")
 MODULES = {"mlflow": "mlflow", "wandb": "wandb", "aim": "aim"}  # tracker -> module to import
 DATABASE_SCHEMES = ("sqlite", "mysql", "postgresql", "mssql")
@@ -49,7 +51,7 @@ def wandb_credentials() -> bool:
         return True
     if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_SETUP_API_KEY_HOOK"):
         return True
-    import wandb
+    import wandb  # optional extra: wandb (checked installed before this runs)
 
     try:
         wandb.ensure_configured()
@@ -61,13 +63,11 @@ def wandb_credentials() -> bool:
 def mlflow_uri(uri: str | None, storage_path: str) -> str:
     """--tracker-uri, else $MLFLOW_TRACKING_URI, else a SQLite store beside the experiments (on
     object storage: under the local fallback)."""
-    from sweeps.engine.locations import tracker_root
-
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(tracker_root(storage_path)) / 'mlflow.db'}"
 
 
 def mlflow_callback(name: str, storage_path: str, uri: str | None, project: str | None) -> Any:
-    from ray.air.integrations.mlflow import MLflowLoggerCallback
+    from ray.air.integrations.mlflow import MLflowLoggerCallback  # optional extra: mlflow
 
     experiment = project or os.environ.get("MLFLOW_EXPERIMENT_NAME") or name
     return MLflowLoggerCallback(tracking_uri=mlflow_uri(uri, storage_path), experiment_name=experiment,
@@ -79,7 +79,7 @@ def wandb_callback(name: str, family: str, experiment_dir: Path, project: str | 
 
     Offline runs (WANDB_MODE=offline) go to $WANDB_DIR, else into the experiment directory.
     """
-    from ray.air.integrations.wandb import WandbLoggerCallback
+    from ray.air.integrations.wandb import WandbLoggerCallback  # optional extra: wandb
 
     extra = {} if os.environ.get("WANDB_DIR") else {"dir": str(experiment_dir)}
     return WandbLoggerCallback(project=project or os.environ.get("WANDB_PROJECT") or family, group=name, **extra)
@@ -88,9 +88,7 @@ def wandb_callback(name: str, family: str, experiment_dir: Path, project: str | 
 def aim_callback(name: str, storage_path: str, uri: str | None) -> Any:
     """Repository: --tracker-uri, $AIM_REPO, else the storage path (one .aim repo for all sweeps;
     on object storage: the local fallback)."""
-    from ray.tune.logger.aim import AimLoggerCallback
-
-    from sweeps.engine.locations import tracker_root
+    from ray.tune.logger.aim import AimLoggerCallback  # optional extra: aim
 
     return AimLoggerCallback(repo=uri or os.environ.get("AIM_REPO") or tracker_root(storage_path), experiment_name=name)
 
@@ -98,8 +96,6 @@ def aim_callback(name: str, storage_path: str, uri: str | None) -> Any:
 def tracker_callbacks(names: Sequence[str], *, name: str, family: str, storage_path: str,
                       uri: str | None = None, project: str | None = None) -> list[Any]:
     """The Tune callbacks for `names` (each at most once, in the order given)."""
-    from sweeps.engine.locations import tracker_root
-
     callbacks = []
     for tracker in dict.fromkeys(names):
         if tracker == "mlflow":
@@ -111,3 +107,10 @@ def tracker_callbacks(names: Sequence[str], *, name: str, family: str, storage_p
         else:
             raise ValueError(f"unknown tracker {tracker!r}; known: {', '.join(TRACKERS)}")
     return callbacks
+
+
+def callbacks(plan: Any) -> list[Any]:
+    """The Tune callbacks of a plan's `--tracker`s."""
+    return tracker_callbacks(plan.tools.trackers, name=plan.name, family=plan.sweep.family,
+                             storage_path=plan.storage_path, uri=plan.tools.tracker_uri,
+                             project=plan.tools.tracker_project)

@@ -16,11 +16,11 @@ import object_storage  # noqa: E402
 
 def test_the_timed_command_is_a_valid_sweep_command(tmp_path):
     from sweeps.antirectifier_mnist import SWEEP
-    from sweeps.engine.plan import plan_from_args
+    from sweeps.engine.plan import plan_for
 
     command = object_storage.sweep_command("s3://bucket/bench", "s3-0", 6)
     assert command[1] == str(REPO_ROOT / "sweeps" / "antirectifier_mnist.py")
-    plan = plan_from_args(SWEEP, command[2:])
+    plan = plan_for(SWEEP, command[2:])
     assert (plan.scheduler, plan.max_epochs, plan.experiment_dir) == ("fifo", 6, "s3://bucket/bench/s3-0")
 
 

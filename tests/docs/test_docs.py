@@ -74,11 +74,11 @@ def _without_environment(command: list[str]) -> list[str]:
 
 def _check_sweep_command(script: str, arguments: list[str]) -> None:
     from sweeps import families
-    from sweeps.engine.plan import plan_from_args
+    from sweeps.engine.plan import plan_for
 
     family = Path(script).stem
     assert family in families(), f"{script}: no such experiment family"
-    plan_from_args(families()[family], [*arguments, "--dry-run"])  # raises UsageError on a bad flag or value
+    plan_for(families()[family], [*arguments, "--dry-run"])  # raises UsageError on a bad flag or value
 
 
 def _parse_with(parser, arguments: list[str]) -> None:
@@ -191,7 +191,7 @@ def test_every_path_and_name_a_page_cites_exists(page):
 
 def test_the_checks_catch_what_they_are_for():
     """A renamed flag, an unknown family or activation, a missing file: each is caught."""
-    from sweeps.engine.cli import UsageError
+    from sweeps.engine.errors import UsageError
 
     with pytest.raises(UsageError):
         check_command(["python", "sweeps/selu_mnist.py", "--max-epoch", "3"])

@@ -49,7 +49,7 @@ def test_help_documents_every_flag(repo_root):
 
 @pytest.mark.parametrize(("sweep", "share"), [(aprelu_cifar.SWEEP, "0.5"), (selu_mnist.SWEEP, "0.25")])
 def test_help_states_the_sweeps_own_gpu_share(sweep, share, capsys):
-    from sweeps.engine.plan import parse_args
+    from sweeps.engine.cli import parse_args
 
     with pytest.raises(SystemExit):
         parse_args(sweep, ["--help"])

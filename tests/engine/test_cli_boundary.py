@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from sweeps import aprelu_cifar, relu_family_beans, selu_mnist
-from sweeps.engine.cli import UsageError
-from sweeps.engine.plan import plan_from_args
+from sweeps.engine.errors import UsageError
+from sweeps.engine.plan import plan_for
 from sweeps.engine.runner import main
 from support.hostile_data import hostile_cifar_archive
 
@@ -67,7 +67,7 @@ def test_record_on_a_sweep_without_records_is_one_line(tmp_path, capsys):
 
 
 def test_set_values_are_typed_by_their_key(tmp_path):
-    plan = plan_from_args(selu_mnist.SWEEP, [
+    plan = plan_for(selu_mnist.SWEEP, [
         "--smoke", "--storage-path", str(tmp_path), "--set", "mixed_precision=False", "--set", "batch_norm=1",
         "--set", "lr=1e-2", "--set", "batch_size=64", "--set", "train_limit=null", "--set", "kernel_initializer=lecun_normal",
     ])
@@ -76,11 +76,11 @@ def test_set_values_are_typed_by_their_key(tmp_path):
     assert space["lr"] == 0.01 and isinstance(space["batch_size"], int) and space["train_limit"] is None
     assert space["kernel_initializer"] == "lecun_normal"
     with pytest.raises(UsageError, match="expected an integer"):
-        plan_from_args(selu_mnist.SWEEP, ["--smoke", "--storage-path", str(tmp_path), "--set", "batch_size=1.5"])
+        plan_for(selu_mnist.SWEEP, ["--smoke", "--storage-path", str(tmp_path), "--set", "batch_size=1.5"])
 
 
 def test_explicit_max_epochs_wins_over_the_record_budget(tmp_path):
-    plan = plan_from_args(aprelu_cifar.SWEEP, ["--record", "1", "--max-epochs", "20", "--storage-path", str(tmp_path)])
+    plan = plan_for(aprelu_cifar.SWEEP, ["--record", "1", "--max-epochs", "20", "--storage-path", str(tmp_path)])
     assert plan.max_epochs == 20 and plan.param_space["epochs"] == 20
 
 
@@ -97,11 +97,12 @@ def test_resume_of_a_sweep_that_never_ran_checks_no_data(tmp_path, capsys, monke
 
 def test_hostile_archive_is_refused_before_ray_starts(tmp_path, capsys, monkeypatch):
     import sweeps.engine.runner
+    import sweeps.engine.steps
 
     def no_ray(plan):
         raise AssertionError("Ray started before the data was checked")
 
-    monkeypatch.setattr(sweeps.engine.runner, "start_ray", no_ray)
+    monkeypatch.setattr(sweeps.engine.steps, "start_ray", no_ray)
     data = tmp_path / "data"
     data.mkdir()
     hostile_cifar_archive(data)
@@ -190,21 +191,24 @@ def test_storage_failure_during_the_run_is_one_line(tmp_path, capsys, monkeypatc
 
     import sweeps.engine.runner
 
+    import sweeps.engine.steps
+
     def disk_full_midway(plan):
         state = os.path.join(plan.experiment_dir, "experiment_state.json")
         raise OSError(errno.ENOSPC, "No space left on device", state)
 
-    monkeypatch.setattr(sweeps.engine.runner, "run", disk_full_midway)
+    monkeypatch.setattr(sweeps.engine.steps, "run", disk_full_midway)
     code, err = run_main(aprelu_cifar.SWEEP, ["--smoke", "--name", "x"], tmp_path, capsys)
     assert code == 2 and "No space left on device" in err and "experiment_state.json" in err, err
 
 
 def test_other_os_errors_are_not_disguised_as_usage_errors(tmp_path, monkeypatch):
     import sweeps.engine.runner
+    import sweeps.engine.steps
 
     def broken(plan):
         raise ConnectionResetError("a bug, not the user's storage")
 
-    monkeypatch.setattr(sweeps.engine.runner, "run", broken)
+    monkeypatch.setattr(sweeps.engine.steps, "run", broken)
     with pytest.raises(ConnectionResetError):
         main(aprelu_cifar.SWEEP, ["--smoke", "--storage-path", str(tmp_path)])

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import trainables.models  # noqa: F401  Keras imported once, before Hypothesis times the examples
 from sweeps import aprelu_cifar, selu_mnist
-from sweeps.engine.cli import UsageError
-from sweeps.engine.plan import Plan, plan_from_args
+from sweeps.engine.errors import UsageError
+from sweeps.engine.plan import Plan, plan_for
 
 KEYS = ["lr", "momentum", "nesterov", "batch_size", "optimizer", "activation", "model", "dropout", "depth",
         "width", "batch_norm", "kernel_initializer", "reduction", "stages", "stem_channels", "negative_slope",
@@ -46,7 +46,7 @@ def test_any_command_line_is_a_plan_or_a_usage_error(tmp_path, sweep, flags, pai
     argv = ["--storage-path", str(tmp_path), *[token for flag in flags for token in flag],
             *[token for pair in pairs for token in pair]]
     try:
-        plan = plan_from_args(sweep, argv)
+        plan = plan_for(sweep, argv)
     except UsageError as error:
         assert str(error) and "\n" not in str(error), argv
         return
@@ -59,7 +59,7 @@ def test_any_command_line_is_a_plan_or_a_usage_error(tmp_path, sweep, flags, pai
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_help_is_not_an_error(flag, capsys):
-    from sweeps.engine.plan import parse_args
+    from sweeps.engine.cli import parse_args
 
     with pytest.raises(SystemExit) as exit_info:
         parse_args(selu_mnist.SWEEP, [flag])

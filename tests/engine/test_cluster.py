@@ -249,7 +249,7 @@ def test_default_gpu_share_only_when_the_cluster_has_gpus(repo_root, tmp_path, g
 
 def node_id_of_cluster(address: str, env: dict[str, str]) -> str:
     """The node id of a one-node cluster, asked by a driver that joins it (as the runner does)."""
-    code = ("import ray; from sweeps.engine.runner import use_auth_token_if_present; use_auth_token_if_present(); "
+    code = ("import ray; from sweeps.engine.ray_session import use_auth_token_if_present; use_auth_token_if_present(); "
             f"ray.init(address={address!r}, logging_level='ERROR'); print(ray.get_runtime_context().get_node_id())")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
                             check=False)

@@ -100,10 +100,10 @@ def test_dry_run_matches_the_sweep_that_then_runs(repo_root, smoke_experiment, t
 
 def _stratify_variants(sweep) -> list[list[str]]:
     """The default arms, one pool, FIFO, and --stratify by each varying grid key and by all of them."""
-    from sweeps.engine.plan import plan_from_args
-    from sweeps.engine.space import grid_keys
+    from sweeps.engine.plan import plan_for
+    from sweeps.engine.space.keys import grid_keys
 
-    space = plan_from_args(sweep, ["--num-samples", "2", "--storage-path", "/nonexistent"]).param_space
+    space = plan_for(sweep, ["--num-samples", "2", "--storage-path", "/nonexistent"]).param_space
     keys = [key for key in grid_keys(space, several=True) if key != "seed"]
     variants = [[], ["--stratify", "none"], ["--scheduler", "fifo"]]
     variants += [["--stratify", key] for key in keys]
@@ -128,9 +128,9 @@ def test_the_dry_runs_arms_and_rungs_are_the_schedulers(family, variant, tmp_pat
     from sweeps import get_family
     from sweeps.engine.dry_run import describe
     from sweeps.engine.fair_asha import FairASHAScheduler, scheduler_for
-    from sweeps.engine.plan import plan_from_args
+    from sweeps.engine.plan import plan_for
 
-    plan = plan_from_args(get_family(family), ["--num-samples", "2", "--repeats", "2", *variant,
+    plan = plan_for(get_family(family), ["--num-samples", "2", "--repeats", "2", *variant,
                                                "--storage-path", str(tmp_path)])
     lines = describe(plan, Resources(cpus=2, gpus=0, where="here"))
     printed = {match[1]: int(match[2]) for line in lines if (match := re.fullmatch(r"  arm (.*): (\d+) trial\(s\)", line))}

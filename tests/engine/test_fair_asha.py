@@ -419,30 +419,30 @@ def test_a_killed_fair_sweep_resumes_with_the_same_decisions(tmp_path, repo_root
 
 def test_the_plan_stratifies_by_the_sweeps_scientific_grids(tmp_path):
     from sweeps import antirectifier_mnist, selu_mnist
-    from sweeps.engine.plan import plan_from_args
+    from sweeps.engine.plan import plan_for
 
     common = ["--smoke", "--storage-path", str(tmp_path)]
-    plan = plan_from_args(selu_mnist.SWEEP, common)
+    plan = plan_for(selu_mnist.SWEEP, common)
     # activation and batch_norm are grids of two: 4 arms; kernel_initializer (2 values) x 1 sample each
     assert plan.stratify == ("activation", "batch_norm") and plan.trials_per_arm == 2
-    assert plan_from_args(selu_mnist.SWEEP, [*common, "--stratify", "none"]).stratify == ()
-    assert plan_from_args(selu_mnist.SWEEP, [*common, "--scheduler", "fifo"]).stratify == ()
-    repeated = plan_from_args(selu_mnist.SWEEP, [*common, "--stratify", "activation", "--repeats", "3"])
+    assert plan_for(selu_mnist.SWEEP, [*common, "--stratify", "none"]).stratify == ()
+    assert plan_for(selu_mnist.SWEEP, [*common, "--scheduler", "fifo"]).stratify == ()
+    repeated = plan_for(selu_mnist.SWEEP, [*common, "--stratify", "activation", "--repeats", "3"])
     assert repeated.stratify == ("activation",) and repeated.trials_per_arm == 2 * 2 * 3  # batch_norm x init x seeds
     # the antirectifier sweep compares two activations over two widths; one activation: one pool
-    compared = plan_from_args(antirectifier_mnist.SWEEP, [*common, "--num-samples", "3"])
+    compared = plan_for(antirectifier_mnist.SWEEP, [*common, "--num-samples", "3"])
     assert compared.stratify == ("activation",) and compared.trials_per_arm == 3 * 2
-    assert plan_from_args(antirectifier_mnist.SWEEP, [*common, "--set", "activation=relu"]).stratify == ()
+    assert plan_for(antirectifier_mnist.SWEEP, [*common, "--set", "activation=relu"]).stratify == ()
 
 
 def test_validation_is_always_a_config_key(tmp_path):
     from sweeps import aprelu_cifar, selu_mnist
-    from sweeps.engine.plan import plan_from_args
+    from sweeps.engine.plan import plan_for
 
     common = ["--smoke", "--storage-path", str(tmp_path)]
-    assert plan_from_args(selu_mnist.SWEEP, common).param_space["validation"] == "holdout"
-    assert plan_from_args(selu_mnist.SWEEP, [*common, "--validation", "test"]).param_space["validation"] == "test"
-    record = plan_from_args(aprelu_cifar.SWEEP, [*common, "--record", "1"])
+    assert plan_for(selu_mnist.SWEEP, common).param_space["validation"] == "holdout"
+    assert plan_for(selu_mnist.SWEEP, [*common, "--validation", "test"]).param_space["validation"] == "test"
+    record = plan_for(aprelu_cifar.SWEEP, [*common, "--record", "1"])
     assert record.param_space["validation"] == "test"  # reproductions keep the seeds' protocol
 
 

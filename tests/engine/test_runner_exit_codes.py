@@ -28,6 +28,8 @@ def test_every_trial_errored_exits_1_with_one_line(tmp_path, capsys, monkeypatch
     from ray import tune
 
     import sweeps.engine.runner
+
+    import sweeps.engine.tune_run
     from sweeps import antirectifier_mnist
 
     def failing_trainable(plan, data, gpus):
@@ -36,7 +38,7 @@ def test_every_trial_errored_exits_1_with_one_line(tmp_path, capsys, monkeypatch
 
         return tune.with_resources(train, {"cpu": 1})
 
-    monkeypatch.setattr(sweeps.engine.runner, "make_trainable", failing_trainable)
+    monkeypatch.setattr(sweeps.engine.tune_run, "make_trainable", failing_trainable)
     code = sweeps.engine.runner.main(antirectifier_mnist.SWEEP, [
         "--smoke", "--max-failures", "0", "--storage-path", str(tmp_path), "--name", "broken", "--verbose", "0"])
     captured = capsys.readouterr()
@@ -81,6 +83,7 @@ def test_data_error_after_ray_starts_is_one_line_exit_2(tmp_path, capsys, monkey
 
     import sweeps.engine.preflight
     import sweeps.engine.runner
+    import sweeps.engine.tune_run
     from sweeps import aprelu_cifar
     from support.hostile_data import hostile_cifar_archive
 
@@ -102,6 +105,8 @@ def test_resume_of_a_directory_tune_never_wrote_is_one_line_exit_2(tmp_path, cap
     import ray
 
     import sweeps.engine.runner
+
+    import sweeps.engine.tune_run
     from sweeps import antirectifier_mnist
 
     stopped = tmp_path / "x"

@@ -7,7 +7,7 @@ import random
 import pytest
 from ray import tune
 
-from sweeps.engine.search import ArmSearch, optuna_search, split_space
+from sweeps.engine.arm_search import ArmSearch, optuna_search, split_space
 
 pytest.importorskip("optuna")
 

@@ -111,7 +111,7 @@ def test_one_node_or_object_storage_is_not_checked_and_nothing_is_written(tmp_pa
 
 def test_a_node_that_does_not_answer_is_named_and_the_marker_removed(tmp_path, monkeypatch):
     from sweeps.engine import shared_storage
-    from sweeps.engine.cli import UsageError
+    from sweeps.engine.errors import UsageError
 
     head, seeing, silent = (shared_storage.Node(letter * 56, f"10.0.0.{index}") for index, letter in
                             enumerate("abc", start=1))

@@ -68,12 +68,13 @@ def test_before_tune_takes_sigusr1_a_signal_in_fit_stops_at_once() -> None:
 
 def test_main_exits_129_on_sighup_with_one_line(tmp_path, capsys, monkeypatch) -> None:
     import sweeps.engine.runner
+    import sweeps.engine.steps
     from sweeps import antirectifier_mnist
 
     def hung_up(plan):
         deliver(signal.SIGHUP)
 
-    monkeypatch.setattr(sweeps.engine.runner, "run", hung_up)
+    monkeypatch.setattr(sweeps.engine.steps, "run", hung_up)
     code = sweeps.engine.runner.main(antirectifier_mnist.SWEEP, ["--smoke", "--storage-path", str(tmp_path)])
     assert code == 129
     assert capsys.readouterr().err.strip() == "interrupted by SIGHUP before the sweep started; nothing to resume"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sweeps import families
-from sweeps.engine.space import grid_size
+from sweeps.engine.space.keys import grid_size
 from sweeps.engine.sweep import Sweep
 from support import REPO_ROOT
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sweeps.engine.plan import plan_from_args
-from sweeps.engine.space_checks import configs_to_check
+from sweeps.engine.plan import plan_for
+from sweeps.engine.space.checks import configs_to_check
 from sweeps import families, get_family
 from support.families import family_names, script_of, smoke_trial_epochs
 
@@ -49,7 +49,7 @@ def test_an_unknown_family_names_the_known_ones():
 def test_every_family_plans_its_smoke_sweep(family, tmp_path):
     sweep = get_family(family)
     assert sweep.description.strip(), "the docstring is the script's --help"
-    plan = plan_from_args(sweep, ["--smoke", "--storage-path", str(tmp_path), "--name", "x"])
+    plan = plan_for(sweep, ["--smoke", "--storage-path", str(tmp_path), "--name", "x"])
     assert plan.dataset == sweep.smoke_dataset and plan.dataset.startswith(("synthetic-", "digits"))
     assert (plan.max_epochs, plan.num_samples) == (sweep.smoke_epochs, sweep.smoke_samples)
     assert plan.param_space["family"] == sweep.family and plan.param_space["epochs"] == sweep.smoke_epochs
@@ -62,7 +62,7 @@ def test_every_family_plans_its_smoke_sweep(family, tmp_path):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_family_plans_its_full_sweep_without_downloading(family, tmp_path):
     sweep = get_family(family)
-    plan = plan_from_args(sweep, ["--storage-path", str(tmp_path)])
+    plan = plan_for(sweep, ["--storage-path", str(tmp_path)])
     assert plan.dataset == sweep.dataset and plan.max_epochs == sweep.max_epochs
     for record in sweep.records:
-        assert plan_from_args(sweep, ["--record", str(record), "--storage-path", str(tmp_path)]).num_samples == 1
+        assert plan_for(sweep, ["--record", str(record), "--storage-path", str(tmp_path)]).num_samples == 1

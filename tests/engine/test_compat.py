@@ -1,4 +1,4 @@
-"""The engine moved from `sweeps.<module>` to `sweeps.engine.<module>`: what older versions saved still works."""
+"""sweeps.engine.compat: experiments saved by earlier versions resume, and their old module names exist only then."""
 
 from __future__ import annotations
 
@@ -14,22 +14,39 @@ from support import REPO_ROOT
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "pre_move_experiment"
 
 
-def test_an_old_module_name_is_the_moved_module_itself():
+def test_an_old_module_name_resolves_only_while_a_resumed_run_unpickles():
     import sweeps.engine.fair_asha
-    import sweeps.fair_asha  # the name a pre-move tuner.pkl holds
+    from sweeps.engine.compat import old_module_names
 
-    assert sweeps.fair_asha is sweeps.engine.fair_asha
-    assert sweeps.fair_asha.__spec__.name == "sweeps.engine.fair_asha", "the real module keeps its own spec"
     # Protocol 0 names a class as text ("c<module>\n<name>\n"), so the old name can be written in.
     old_reference = pickle.dumps(sweeps.engine.fair_asha.FairASHAScheduler, protocol=0).replace(
         b"sweeps.engine.fair_asha", b"sweeps.fair_asha")
     assert b"sweeps.fair_asha" in old_reference
-    assert pickle.loads(old_reference) is sweeps.engine.fair_asha.FairASHAScheduler
-
-
-def test_an_unknown_old_name_is_still_an_import_error():
+    with old_module_names():
+        assert pickle.loads(old_reference) is sweeps.engine.fair_asha.FairASHAScheduler
+    assert "sweeps.fair_asha" not in sys.modules, "no old name outlives the resumed run"
     with pytest.raises(ModuleNotFoundError):
-        __import__("sweeps.no_such_module")
+        pickle.loads(old_reference)
+
+
+def test_every_old_name_maps_to_a_module_that_defines_what_was_pickled():
+    from sweeps.engine.compat import MOVED_MODULES, old_module_names
+
+    pickled = {"sweeps.fair_asha": "FairASHAScheduler", "sweeps.search": "ArmSearch",
+               "sweeps.confirm": "trial_dirname", "sweeps.engine.search": "ArmSearch",
+               "sweeps.engine.confirm": "trial_dirname"}
+    assert set(pickled) == set(MOVED_MODULES)
+    with old_module_names():
+        for old, name in pickled.items():
+            assert hasattr(sys.modules[old], name), (old, name)
+
+
+def test_no_import_hook_is_installed_by_importing_the_project():
+    import sweeps  # noqa: F401
+
+    assert not any(type(finder).__module__.startswith("sweeps") for finder in sys.meta_path)
+    with pytest.raises(ModuleNotFoundError):
+        __import__("sweeps.fair_asha")
 
 
 @pytest.mark.slow  # resumes a real sweep through Ray

@@ -3,7 +3,7 @@
 A key's type comes from where the key is consumed: a field of `TrainConfig`, a setting of
 the model builder (its annotated signature) or of the activation (`trainables.activations`).
 Ranges are not checked here: `trainables.trainable.parse_config` does that on every config
-the sweep can produce (`sweeps.engine.space_checks`), with the same annotations.
+the sweep can produce (`sweeps.engine.space.checks`), with the same annotations.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import types
 import typing
 from typing import Any, Iterable, Sequence
 
-from sweeps.engine.cli import UsageError
+from sweeps.engine.errors import UsageError
+from trainables.models import setting_types
 
 # Keys the runner sets from its own flags (or from the script): --set must not fight them.
 RUNNER_KEYS = {
@@ -44,8 +45,6 @@ def settable_types(models: Iterable[str], activations: Iterable[str]) -> dict[st
     annotated arguments and the activation's settings, for every model and activation
     the space can take.
     """
-    from trainables.models import setting_types
-
     types: dict[str, Any] = {}
     for model in models:
         for activation in activations or [None]:

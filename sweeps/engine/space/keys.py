@@ -3,14 +3,15 @@
 The one place that knows how a runner search space is spelled (a flat dict whose values are
 constants, `tune.grid_search` lists, sampled Tune domains, or `tune.sample_from` functions),
 used by the plan, the checks, the dry run, the confirmation and the per-arm searcher alike.
-Grids are recognised without importing Ray: Ray documents `grid_search` as the plain dict
-``{"grid_search": values}``.
+Ray documents `grid_search` as the plain dict ``{"grid_search": values}``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from ray.tune.search.sample import Categorical, Domain, Function
 
 Space = dict[str, Any]
 
@@ -45,15 +46,11 @@ def grid_size(space: Mapping[str, Any], *, without: tuple[str, ...] = ()) -> int
 
 def is_sampled(value: Any) -> bool:
     """A random dimension (choice, uniform, ...): drawn once per sample, shared by its grid."""
-    from ray.tune.search.sample import Domain, Function
-
     return isinstance(value, Domain) and not isinstance(value, Function)
 
 
 def is_derived(value: Any) -> bool:
     """A `tune.sample_from` function, computed from the rest of the trial's config."""
-    from ray.tune.search.sample import Function
-
     return isinstance(value, Function)
 
 
@@ -65,8 +62,6 @@ def sampled_keys(space: Mapping[str, Any]) -> list[str]:
 def values_of(space: Mapping[str, Any], key: str) -> list[Any]:
     """Every value `key` can take: a constant, a grid's values, a choice's categories; [] for a
     continuous range or a derived key (their values are not a list)."""
-    from ray.tune.search.sample import Categorical
-
     value = space.get(key)
     if isinstance(value, Categorical):
         return list(value.categories)

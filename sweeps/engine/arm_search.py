@@ -13,14 +13,15 @@ gets the same number of trials, and each suggestion runs once per seed through T
 from __future__ import annotations
 
 import functools
+import importlib.util
 import itertools
 import pickle
 from typing import Any, Mapping, Sequence
 
-from ray.tune.search import Repeater, Searcher
+from ray.tune.search import ConcurrencyLimiter, Repeater, Searcher
 from ray.tune.search.repeater import TRIAL_INDEX
 
-from sweeps.engine.space import grid_values, is_grid, is_sampled
+from sweeps.engine.space.keys import grid_values, is_grid, is_sampled
 
 Space = dict[str, Any]
 
@@ -105,9 +106,9 @@ def startup_trials(samples_per_cell: int) -> int:
 
 
 def _optuna(nuisance: Space, metric: str, mode: str, seed: int, startup: int) -> Any:
-    import optuna
-    from optuna.samplers import TPESampler
-    from ray.tune.search.optuna import OptunaSearch
+    import optuna  # optional extra: optuna (checked installed before the sweep starts)
+    from optuna.samplers import TPESampler  # optional extra, as above
+    from ray.tune.search.optuna import OptunaSearch  # imports optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one "study created" line per arm otherwise
 
@@ -128,8 +129,6 @@ def optuna_search(space: Mapping[str, Any], num_samples: int, metric: str, mode:
 
     `num_samples` counts trials for a searcher: samples x grid cells x seeds, as random search.
     """
-    from ray.tune.search import ConcurrencyLimiter
-
     constants, cells, nuisance, seeds = split_space(space)
     searcher: Searcher = ArmSearch(cells, nuisance, seeds, num_samples, metric, mode, seed)
     total = searcher.total
@@ -140,8 +139,6 @@ def optuna_search(space: Mapping[str, Any], num_samples: int, metric: str, mode:
 
 
 def missing_package_message(search: str) -> str | None:
-    import importlib.util
-
     if search == "optuna" and importlib.util.find_spec("optuna") is None:
         return "--search optuna needs the 'optuna' package: pip install -e \".[optuna]\""
     return None

@@ -1,9 +1,9 @@
-"""sweeps.engine.priority: a local instance's trial workers at the driver's priority unless
+"""sweeps.engine.ray_session (worker priority): a local instance's trial workers at the driver's priority unless
 --polite; a cluster's left alone. The workers' real niceness is checked in test_faults.py."""
 
 from __future__ import annotations
 
-from sweeps.engine.priority import WORKER_NICENESS_VARIABLE, worker_environment
+from sweeps.engine.ray_session import WORKER_NICENESS_VARIABLE, worker_environment
 
 
 def test_only_a_local_instance_that_is_not_polite_changes_rays_worker_niceness() -> None:

@@ -8,11 +8,14 @@ configurations (`analysis.confirmation.top_configurations`) to a second Tune exp
 `<name>-confirm`, beside the search: every configuration with the same new seeds (after
 every seed the search used), to the search's full budget, under FIFO. Arms pair up by
 (configuration rank, seed), and the verdict comes from those trials only, on test accuracy
-at the end of the fixed budget, with a margin D (analysis.stats.decide).
+at the end of the fixed budget, with a margin D.
 
 The seeds come in looks of B (sweeps.engine.looks): after each look every comparison of arms
-is decided with group-sequential boundaries (analysis.sequential), and the stage stops adding
+is decided with group-sequential boundaries, and the stage stops adding
 seeds once every one is equivalent or has a winner, or after N seeds (the worst case).
+
+`ConfirmationStage` is the stage the runner calls (`sweeps.engine.stages`); the functions
+before it build its plan, its Tune settings, its dry-run lines and its words.
 
 Which stage runs follows from what is on storage (a local disk or object storage, alike): a
 search with its tables (`trials.parquet`, written when it finished) is done, so `--confirm`
@@ -30,29 +33,30 @@ import shlex
 from collections import Counter
 from typing import Any, Callable
 
+import pyarrow.parquet as pq
+from ray import tune
+
 from analysis import storage
-from sweeps.engine.cli import MAX_SEED, UsageError
+from analysis.comparisons import paired_comparisons
+from analysis.confirmation import confirmation_metric, top_configurations
+from analysis.report import verdict_lines
+from analysis.schema import TRIALS_FILE
+from analysis.tables import read_tables
+from analysis.verdicts import LookPlan
+from sweeps.engine.errors import MAX_SEED, UsageError
+from sweeps.engine.locations import confirm_name, experiment_dirs, is_dir, is_file
+from sweeps.engine.looks import LookSearcher
 from sweeps.engine.plan import Plan
+from sweeps.engine.space.keys import Space, is_grid
 
 # The look plan's config keys, and the flags that set them.
 PLAN_FLAGS = {"confirm_margin": "--margin", "confirm_seeds": "--confirm-repeats", "confirm_batch": "--confirm-batch"}
-
-SUFFIX = "-confirm"
-
-
-def confirm_name(name: str) -> str:
-    return f"{name}{SUFFIX}"
 
 
 def search_finished(plan: Plan) -> bool:
     """The search wrote its tables (the export runs only once its `fit()` returned complete) and
     no trial errored: a search with errored trials exits 1 before the confirmation, and `--resume`
     retries them first (sweeps.engine.lost_trials)."""
-    import pyarrow.parquet as pq
-
-    from analysis.schema import TRIALS_FILE
-    from sweeps.engine.locations import is_file
-
     path = storage.join(plan.experiment_dir, TRIALS_FILE)
     if not is_file(path):
         return False
@@ -68,10 +72,6 @@ def confirmation_only(plan: Plan) -> bool:
 
 def confirmation_plan(plan: Plan) -> Plan:
     """The confirmation experiment's plan, from the finished search's tables and configs."""
-    from analysis.confirmation import top_configurations
-    from analysis.tables import read_tables
-    from sweeps.engine.locations import experiment_dirs, is_dir
-
     tables = read_tables(plan.experiment_dir)  # a local folder or a URI
     configs = _search_configs(plan.experiment_dir, tables.trials)
     if not configs:
@@ -96,15 +96,11 @@ def confirmation_plan(plan: Plan) -> Plan:
 
 def look_plan(plan: Plan) -> Any:
     """The stage's looks (analysis.verdicts.LookPlan) from --confirm-repeats, --confirm-batch, --margin."""
-    from analysis.verdicts import LookPlan
-
     return LookPlan(max_seeds=plan.confirm_repeats, batch=plan.confirm_batch, margin=plan.margin)
 
 
 def _check_resumed_plan(plan: Plan) -> None:
     """A resumed confirmation keeps the looks and margin it started with: its decisions depend on them."""
-    from sweeps.engine.locations import experiment_dirs, is_dir
-
     directory = experiment_dirs(plan)[1]
     wanted = {"confirm_margin": plan.margin, "confirm_seeds": plan.confirm_repeats, "confirm_batch": plan.confirm_batch}
     trials = sorted(entry.name for entry in storage.list_dir(directory) if entry.is_dir) if is_dir(directory) else []
@@ -141,14 +137,12 @@ def _new_seeds(configs: dict[str, dict[str, Any]], repeats: int) -> list[int]:
     return list(range(first, first + repeats))
 
 
-def _space(plan: Plan, chosen: list[Any], seeds: list[int]) -> dict[str, Any]:
+def _space(plan: Plan, chosen: list[Any], seeds: list[int]) -> Space:
     """A grid over (confirmed search trial, seed); each configuration's keys follow its trial.
 
     Keys with one value across the chosen configurations stay constants (the data settings
     among them: the data is loaded once); the others are `sample_from` lookups by `confirms`.
     """
-    from ray import tune
-
     table = {candidate.trial_id: {**candidate.config, "confirm_arm": candidate.arm, "confirm_rank": candidate.rank}
              for candidate in chosen}
     space: dict[str, Any] = {}
@@ -177,8 +171,6 @@ def _lookup(table: dict[str, dict[str, Any]], key: str) -> Callable[[Any], Any]:
 
 def search_settings(plan: Plan) -> dict[str, Any]:
     """TuneConfig settings of a confirmation plan: its trials come from the look searcher."""
-    from sweeps.engine.looks import LookSearcher
-
     seeds = plan.param_space["seed"]["grid_search"]
     epochs = int(plan.max_epochs)
     searcher = LookSearcher(look_plan(plan), seeds, plan.confirmed, epochs, str(plan.experiment_dir),
@@ -197,8 +189,6 @@ def trial_dirname(trial: Any, arms: dict[str, tuple[str, int]]) -> str:
 
 def _arms(plan: Plan) -> int:
     """Arms the search will send (the grids of the stratification keys, else the scientific ones)."""
-    from sweeps.engine.space_checks import is_grid
-
     keys = plan.stratify or plan.sweep.scientific
     return math.prod(len(plan.param_space[key]["grid_search"]) for key in keys if is_grid(plan.param_space.get(key)))
 
@@ -256,11 +246,6 @@ def announce(plan: Plan, asked: int) -> None:
 
 def print_verdict(plan: Plan) -> None:
     """Every pair of arms, as the stage decided it, in words (analysis.report's verdict lines)."""
-    from analysis.comparisons import paired_comparisons
-    from analysis.confirmation import confirmation_metric
-    from analysis.report import verdict_lines
-    from analysis.tables import read_tables
-
     tables = read_tables(plan.experiment_dir)
     metric = confirmation_metric(tables.trials)
     table = paired_comparisons(tables.trials, metric, epochs=tables.epochs)
@@ -275,3 +260,33 @@ def print_verdict(plan: Plan) -> None:
     for line in verdict_lines(table):
         print(f"  {line}")
     print(f"report: python -m analysis.report {shlex.quote(plan.experiment_dir)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfirmationStage:
+    """The confirmation's Tune experiment, built from its finished search (`sweeps.engine.stages`)."""
+
+    plan: Plan  # the confirmation's own plan: `<name>-confirm`, FIFO, its chosen configurations
+    asked: int  # --confirm K, which an arm with fewer configurations at its top rung falls short of
+
+    @classmethod
+    def after(cls, search: Plan) -> ConfirmationStage:
+        return cls(confirmation_plan(search), asked=search.confirm or 0)
+
+    def tune_settings(self) -> tuple[Space, dict[str, Any]]:
+        return self.plan.param_space, search_settings(self.plan)
+
+    def announce(self) -> None:
+        announce(self.plan, self.asked)
+
+    def summarize(self, results: Any) -> None:
+        """Nothing per trial: one seed's best run says nothing here, the verdict is the result."""
+
+    def conclude(self) -> None:
+        print_verdict(self.plan)
+
+    def following(self) -> None:
+        return None
+
+    def dry_run_lines(self) -> list[str]:
+        return describe_confirmation(self.plan)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import itertools
 from typing import Any, Iterator, Mapping
 
-from sweeps.engine.cli import UsageError
-from sweeps.engine.space import grid_keys, grid_size, is_grid, is_sampled
+import numpy as np
+from ray.tune.search.sample import Categorical, Float, Integer
 
-Space = dict[str, Any]
+from sweeps.engine.errors import UsageError
+from sweeps.engine.space.keys import Space, grid_keys, grid_size, is_derived, is_grid, is_sampled
+from trainables.trainable import parse_config
+
 # Settings of the data the driver loads once and shares: one value for the whole sweep.
 DATA_KEYS = ("image_size", "train_limit", "val_limit", "validation", "validation_fraction")
 # Trials per sample beyond which a grid is a typo (a pasted list), not an experiment.
@@ -27,8 +30,6 @@ def sample_config(space: Space, seed: int = 0) -> dict[str, Any]:
 
 def _fill(space: Space, grid_values: Mapping[str, Any], rng: Any, overrides: Mapping[str, Any]) -> dict[str, Any]:
     """A config: grid values, random dimensions drawn (or overridden), derived keys computed."""
-    from sweeps.engine.space import is_derived
-
     config: dict[str, Any] = {}
     for key, value in space.items():
         if key in overrides:
@@ -58,8 +59,6 @@ class _Underivable(Exception):
 
 
 def _grid_configs(space: Space, seed: int) -> Iterator[dict[str, Any]]:
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     keys = grid_keys(space)
     for combination in itertools.product(*(space[key]["grid_search"] for key in keys)):
@@ -68,8 +67,6 @@ def _grid_configs(space: Space, seed: int) -> Iterator[dict[str, Any]]:
 
 def _extreme_values(space: Space) -> Iterator[tuple[str, Any]]:
     """(key, value) for every category of a choice and both ends of a numeric range."""
-    from ray.tune.search.sample import Categorical, Float, Integer
-
     for key, value in space.items():
         if isinstance(value, Categorical):
             yield from ((key, category) for category in value.categories)
@@ -81,8 +78,6 @@ def _extreme_values(space: Space) -> Iterator[tuple[str, Any]]:
 
 def configs_to_check(space: Space, seed: int = 0) -> Iterator[dict[str, Any]]:
     """Every grid combination (random dimensions drawn), then each extreme value in turn."""
-    import numpy as np
-
     first = None
     for config in _grid_configs(space, seed):
         first = first or config
@@ -112,8 +107,6 @@ def check_space(space: Space, seed: int = 0) -> None:
 
 
 def _parse(config: Mapping[str, Any]) -> None:
-    from trainables.trainable import parse_config
-
     try:
         parse_config(config)
     except (ValueError, TypeError) as error:

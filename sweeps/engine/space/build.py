@@ -1,0 +1,82 @@
+"""A sweep's search space, built from its declaration and the command line.
+
+The sweep's own space, a published record's or the smoke sweep's settings, typed `--set`
+values (a JSON list becomes a grid), the runner's keys (family, dataset, epochs, seeds).
+The plan checks the result (`sweeps.engine.space.checks`) before anything starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Sequence
+
+from ray import tune
+
+from sweeps.engine.errors import UsageError
+from sweeps.engine.space.keys import Space, values_of
+from sweeps.engine.space.overrides import convert_overrides, convert_value, settable_types
+from sweeps.engine.sweep import Sweep
+from trainables.activations import available_activations
+from trainables.data import available_datasets
+from trainables.models import available_models
+
+
+def _dataset(sweep: Sweep, args: argparse.Namespace) -> str:
+    name = args.dataset or (sweep.smoke_dataset if args.smoke else sweep.dataset)
+    if name not in available_datasets():
+        raise UsageError(f"unknown dataset {name!r}; known: {', '.join(available_datasets())}")
+    return name
+
+
+def search_space(sweep: Sweep, args: argparse.Namespace, max_epochs: int) -> Space:
+    """The flat Tune search space: the sweep's, the record or smoke overrides, typed --set values."""
+    space: Space = dict(sweep.fixed)
+    if args.record is not None:
+        space.update(sweep.records[args.record].settings(max_epochs))
+        space["record"] = args.record
+    else:
+        space.update(sweep.space(max_epochs))
+    if args.smoke:
+        space.update(sweep.smoke)
+    overrides = typed_overrides(space, args.overrides)
+    # A list value (--set 'activation=["aprelu","relu"]') becomes a grid: every sample runs each.
+    space.update({key: tune.grid_search(value) if isinstance(value, list) else value
+                  for key, value in overrides.items()})
+    space.update({
+        "family": sweep.family,
+        "dataset": _dataset(sweep, args),
+        "data_dir": os.path.abspath(os.path.expanduser(args.data_dir)) if args.data_dir else None,
+        "epochs": max_epochs,
+        "cpus_per_trial": args.cpus_per_trial,
+    })
+    if args.validation is not None:
+        space["validation"] = args.validation
+    space.setdefault("validation", "holdout")  # always a column: which protocol ran
+    seeds = [args.seed + repeat for repeat in range(args.repeats)]
+    space["seed"] = tune.grid_search(seeds) if len(seeds) > 1 else seeds[0]
+    base_seed = args.seed
+    space["repeat"] = tune.sample_from(lambda config: config["seed"] - base_seed)
+    return space
+
+
+def typed_overrides(space: Space, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """--set values converted by their keys' types; model and activation names checked first."""
+    names = {name: [convert_value(key, text, str) for key, text in pairs if key == name]
+             for name in ("model", "activation")}
+    models = _flatten(names["model"]) or values_of(space, "model")
+    activations = _flatten(names["activation"]) or values_of(space, "activation")
+    for kind, given, known in (("model", models, available_models()), ("activation", activations, available_activations())):
+        for name in given:
+            if name not in known:
+                raise UsageError(f"unknown {kind} {name!r}; known: {', '.join(known)}")
+    where = f"model {'/'.join(models)} or activation {'/'.join(activations)}"
+    return convert_overrides(pairs, settable_types(models, activations), where)
+
+
+def _flatten(values: list[Any]) -> list[Any]:
+    """The last --set of a key wins; a list is a grid of names."""
+    if not values:
+        return []
+    last = values[-1]
+    return list(last) if isinstance(last, list) else [last]

@@ -1,0 +1,136 @@
+"""One stage's Tune experiment, from its trainable to its tables and exit code.
+
+The stage says what to search (`sweeps.engine.stages`); this module builds the Tuner around
+it the same way for every stage: resources per trial, checkpoints kept, the scheduler (ASHA,
+budget-fair ASHA or FIFO), storage, trackers, resume, and after `fit()` the summary, the
+Parquet export and the line that names errored trials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from analysis.export import export_experiment
+from sweeps.engine import trackers
+from sweeps.engine.cli import resume_command
+from sweeps.engine.compat import old_module_names
+from sweeps.engine.errors import EXIT_ERRORED, EXIT_OK, Interrupted, UsageError
+from sweeps.engine.fair_asha import scheduler_for
+from sweeps.engine.locations import restore_source, trial_dirname_creator, tune_storage
+from sweeps.engine.lost_trials import errored_summary, record_errors
+from sweeps.engine.plan import Plan
+from sweeps.engine.ray_session import keep_credentials_out_of_runtime_envs
+from sweeps.engine.signals import StopSignals
+from sweeps.engine.stages import Stage
+from trainables.devices import keras_backend
+from trainables.recovery import recreate_lost_checkpoints
+from trainables.trainable import train
+
+
+def make_trainable(plan: Plan, data: Any, gpus: float) -> Any:
+    resources = {"cpu": plan.cpus_per_trial, "gpu": gpus}
+    return tune.with_resources(tune.with_parameters(train, data=data), resources)
+
+
+def checkpoint_config(plan: Plan) -> Any:
+    """Keep the best epoch's checkpoint by the sweep's metric, and the latest.
+
+    Ray (train/_internal/checkpoint_manager.py, `register_checkpoint`) deletes the
+    checkpoints ranked below `num_to_keep` by the score "except for the latest checkpoint",
+    and a restored or retried trial continues from `Trial.checkpoint`, the latest: so at
+    most two stay on disk, the best for the analysis and the latest for resuming.
+    """
+    return tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=plan.metric,
+                                 checkpoint_score_order=plan.mode)
+
+
+def reopen_lost_checkpoints(plan: Plan) -> None:
+    """Checkpoints Tune deleted before saving the state that names them (trainables.recovery)."""
+    lost = recreate_lost_checkpoints(*restore_source(plan.experiment_dir))
+    if lost:
+        print(f"[{plan.sweep.family}] {plan.name}: the interrupted run lost the latest checkpoint of "
+              f"{len(lost)} trial(s) ({', '.join(lost)}); they continue from an earlier checkpoint "
+              "or from scratch", flush=True)
+
+
+def make_tuner(stage: Stage, trainable: Any) -> Any:
+    plan = stage.plan
+    keep_credentials_out_of_runtime_envs()  # Ray would log the driver's storage keys with every trial
+    param_space, settings = stage.tune_settings()
+    if plan.resume:  # the same param_space: new trials resolve its sample_from functions
+        path, filesystem = restore_source(plan.experiment_dir)  # a URI's endpoint kept (ray-project/ray#34489)
+        if not tune.Tuner.can_restore(path, storage_filesystem=filesystem):
+            raise UsageError(f"cannot resume {plan.name!r}: {plan.experiment_dir} holds no Tune experiment "
+                             "(stopped before Tune saved one); delete it to start that sweep again")
+        reopen_lost_checkpoints(plan)
+        return tune.Tuner.restore(path, trainable=trainable, resume_errored=True, param_space=param_space,
+                                  storage_filesystem=filesystem)
+    settings["trial_dirname_creator"] = trial_dirname_creator(plan.storage_path, settings.get("trial_dirname_creator"))
+    scheduler = record_errors(scheduler_for(plan))  # ASHA, budget-fair ASHA (--stratify) or FIFO; errors saved
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        # reuse_actors: a trial after the first in a process skips the actor start and the imports
+        # (benchmarks/trial_startup.py); `train` clears the Keras session, results stay identical
+        # (tests/trainables/test_trial_startup.py).
+        # Not with budget-fair ASHA: a paused trial resumed on a reused actor lost its promotion
+        # (tests/engine/test_fair_asha.py saw 1 of 2 promoted trials reach the next rung, others left PAUSED).
+        tune_config=tune.TuneConfig(metric=plan.metric, mode=plan.mode, scheduler=scheduler,
+                                    reuse_actors=not plan.stratify, **settings),
+        run_config=tune.RunConfig(
+            name=plan.name, **tune_storage(plan.storage_path), verbose=plan.verbose,
+            failure_config=tune.FailureConfig(max_failures=plan.max_failures),
+            checkpoint_config=checkpoint_config(plan), callbacks=trackers.callbacks(plan), log_to_file=True,
+        ),
+    )
+
+
+def run_stage(stage: Stage, data: Any, gpus: float, stop: StopSignals) -> int:
+    """One Tune experiment (the search, or the confirmation) to its tables; returns the exit code."""
+    plan = dataclasses.replace(stage.plan, param_space={**stage.plan.param_space, "gpus_per_trial": gpus,
+                                                        "keras_backend": keras_backend()})
+    stage = dataclasses.replace(stage, plan=plan)
+    stage.announce()
+    print(
+        f"[{plan.sweep.family}] {plan.name}: {plan.num_samples} sample(s), budget {plan.max_epochs} epochs, "
+        f"{plan.scheduler}, {plan.cpus_per_trial} CPU + {gpus} GPU per trial -> {plan.experiment_dir}",
+        flush=True,
+    )
+    # Stop signals (Ctrl-C, SIGTERM, SIGHUP) are the runner's (sweeps.engine.signals): it hands
+    # them to Tune's stop switch during fit(), so Tune's own SIGINT handler stays off (Tune's
+    # documented switch); a fit() that returns after a stop signal is reported as interrupted
+    # even when Tune's ResultGrid looks complete (a search that had not generated every trial).
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    restoring = old_module_names() if plan.resume else contextlib.nullcontext()  # what older versions pickled
+    with stop.tune_running(), restoring:
+        results = make_tuner(stage, make_trainable(plan, data, gpus)).fit()
+    if stop.received is not None:
+        raise Interrupted(stop.received)
+    return finish(results, stage)
+
+
+def finish(results: Any, stage: Stage) -> int:
+    """Summary, tables and exit code of a stage whose `fit()` returned."""
+    if results.num_terminated + results.num_errors < len(results):
+        raise Interrupted(signal.SIGUSR1)  # Tune stopped early (SIGUSR1): trials are still running or pending
+    print(f"{len(results)} trial(s), {results.num_errors} errored")
+    stage.summarize(results)
+    trials_path, epochs_path = export_tables(stage.plan.experiment_dir)
+    print(f"tables: {trials_path}\n        {epochs_path}")
+    line = errored_summary(list(results), resume_command(stage.plan))
+    if line is not None:
+        print(f"error: {line}", file=sys.stderr)
+        return EXIT_ERRORED
+    return EXIT_OK
+
+
+def export_tables(experiment_dir: str) -> tuple[Path | str, Path | str]:
+    return export_experiment([experiment_dir], out_dir=experiment_dir)
