@@ -32,7 +32,8 @@ The modules, in the order a run meets them (importing this package imports neith
 - ``signals``: Ctrl-C, SIGTERM and SIGHUP end a sweep resumably.
 - ``exits``: the one line and the exit code for each way a sweep ends.
 - ``compat``: old module names, only while a resumed experiment is unpickled.
-- ``listing``: ``python -m sweeps``: families, activations, models and datasets from the registries.
+- ``listing``: ``python -m sweeps``: families, activations, models and datasets from the registries;
+  ``catalogue`` reads their rows.
 """
 
 from sweeps.engine.runner import main
