@@ -1,0 +1,48 @@
+"""sweeps.engine.preflight: the outside world checked before Ray starts, each problem one line."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from sweeps import antirectifier_mnist
+from sweeps.engine.errors import UsageError
+from sweeps.engine.plan import Tools, plan_for
+from sweeps.engine.preflight import check_address, check_experiment_dir, check_storage, missing_package
+
+
+def test_an_experiment_to_resume_must_exist_and_a_new_one_must_not(tmp_path):
+    common = ["--smoke", "--storage-path", str(tmp_path), "--name", "x"]
+    with pytest.raises(UsageError, match="nothing to resume"):
+        check_experiment_dir(plan_for(antirectifier_mnist.SWEEP, [*common, "--resume"]))
+    (tmp_path / "x").mkdir()
+    with pytest.raises(UsageError, match="already exists"):
+        check_experiment_dir(plan_for(antirectifier_mnist.SWEEP, common))
+    check_experiment_dir(plan_for(antirectifier_mnist.SWEEP, [*common, "--resume"]))
+    (tmp_path / "y-confirm").mkdir()
+    with pytest.raises(UsageError, match="'y-confirm' already exists"):
+        check_experiment_dir(plan_for(antirectifier_mnist.SWEEP, ["--smoke", "--storage-path", str(tmp_path),
+                                                                   "--name", "y", "--confirm", "1"]))
+
+
+def test_a_storage_path_that_is_a_file_is_not_writable(tmp_path):
+    check_storage(str(tmp_path / "new"))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="is not writable"):
+        check_storage(str(tmp_path / "file"))
+
+
+def test_an_address_without_a_cluster_fails_at_once():
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    with pytest.raises(UsageError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
+        check_address(f"127.0.0.1:{port}", timeout=1.0)
+    with pytest.raises(UsageError, match="is not HOST:PORT"):
+        check_address("nowhere")
+
+
+def test_a_dry_run_needs_no_extra_and_a_tracker_names_its_own():
+    assert missing_package(Tools(dry_run=True, search="optuna", trackers=("aim",))) is None
+    assert missing_package(Tools()) is None
