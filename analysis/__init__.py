@@ -1,6 +1,6 @@
 """Analysis of sweep results: Parquet export, seed statistics, reports, plots.
 
-export        python -m analysis.export <experiment-dir> ... [--out DIR]  -> trials/epochs.parquet
+export        python -m analysis.store.export <experiment-dir> ... [--out DIR]  -> trials/epochs.parquet
 report        python -m analysis.report <tables-dir> [--at-epoch E] [--json] [--plots DIR] [--out FILE]
 schema        the columns of both tables and the role of each (identity, setting, result)
 tune_files    reads a Tune experiment directory (no Ray needed)
@@ -15,7 +15,7 @@ plots         matplotlib figures (Agg) over the tables
 checkpoints   load_best_model(trial_row)
 published     the seed experiments' published numbers
 
-Submodules are not imported here so `import analysis.export` stays light for the sweep runner.
+Submodules are not imported here so `import analysis.store.export` stays light for the sweep runner.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import storage
+from analysis.store import storage
 
 
 def best_checkpoint_dir(trial_row: Mapping[str, Any] | pd.Series) -> Path | str:

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats
-from analysis.arms import label_keys
+from analysis.store.arms import label_keys
 from analysis.budget import AtBudget, at_budget
 from analysis.confirmation import PAIRED_ON, is_confirmation
-from analysis.schema import DEFAULT_METRIC, higher_is_better, setting_columns, varying_settings
+from analysis.store.schema import DEFAULT_METRIC, higher_is_better, setting_columns, varying_settings
 from analysis.stats import DEFAULT_MARGIN, Verdict
 from analysis.verdicts import LookPlan, look_verdicts, plan_of
 

@@ -33,9 +33,9 @@ from analysis.comparisons import PairedComparison, leaderboard, paired_compariso
 from analysis.compute import compute_accounting
 from analysis.confirmation import confirmation_metric, is_confirmation
 from analysis.reproduction import reproduction_table
-from analysis.schema import DEFAULT_METRIC, ExportError
+from analysis.store.schema import DEFAULT_METRIC, ExportError
 from analysis.stats import DEFAULT_MARGIN
-from analysis.tables import Tables, read_tables
+from analysis.store.tables import Tables, read_tables
 
 __all__ = [
     "DEFAULT_METRIC", "PairedComparison", "ReportData", "build_report", "compute_accounting", "leaderboard",

@@ -7,7 +7,7 @@
 Recording: the Antirectifier sweep as a user runs it (`sweeps/antirectifier_mnist.py --dataset
 digits --scheduler fifo --repeats SEEDS`: antirectifier and relu MLPs at 256 and 512 units, four
 configurations, each trained with the same SEEDS seeds on scikit-learn's real digits), read back
-from its trials.parquet (analysis.export.read_tables); every configuration's metrics per seed are
+from its trials.parquet (analysis.store.export.read_tables); every configuration's metrics per seed are
 saved as JSON (--save) so the replay reruns without training (--load).
 
 Replay (the seeds are resampled with replacement, `--replays` times per scenario, each scenario
@@ -67,7 +67,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from analysis import sequential  # noqa: E402
-from analysis.schema import higher_is_better  # noqa: E402
+from analysis.store.schema import higher_is_better  # noqa: E402
 from analysis.stats import MAX_PLANNED_PAIRS, Outcome, decide_all, pairs_for_power  # noqa: E402
 from analysis.verdicts import LookPlan  # noqa: E402
 
@@ -137,7 +137,7 @@ def record(seeds: int, max_epochs: int, units: list[int], storage: Path, metric:
                          f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
     seconds = time.perf_counter() - started
     print(f"recorded in {seconds:.0f} s", flush=True)
-    from analysis.export import read_tables
+    from analysis.store.export import read_tables
 
     trials = read_tables(storage / name).trials
     return _from_trials(trials, metric, max_epochs, {"command": " ".join(command[1:]), "max_epochs": max_epochs,

@@ -30,7 +30,7 @@ import shlex
 from collections import Counter
 from typing import Any, Callable
 
-from analysis import storage
+from analysis.store import storage
 from sweeps.engine.cli import MAX_SEED, UsageError
 from sweeps.engine.plan import Plan
 
@@ -50,7 +50,7 @@ def search_finished(plan: Plan) -> bool:
     retries them first (sweeps.engine.lost_trials)."""
     import pyarrow.parquet as pq
 
-    from analysis.schema import TRIALS_FILE
+    from analysis.store.schema import TRIALS_FILE
     from sweeps.engine.locations import is_file
 
     path = storage.join(plan.experiment_dir, TRIALS_FILE)
@@ -69,7 +69,7 @@ def confirmation_only(plan: Plan) -> bool:
 def confirmation_plan(plan: Plan) -> Plan:
     """The confirmation experiment's plan, from the finished search's tables and configs."""
     from analysis.confirmation import top_configurations
-    from analysis.tables import read_tables
+    from analysis.store.tables import read_tables
     from sweeps.engine.locations import experiment_dirs, is_dir
 
     tables = read_tables(plan.experiment_dir)  # a local folder or a URI
@@ -259,7 +259,7 @@ def print_verdict(plan: Plan) -> None:
     from analysis.comparisons import paired_comparisons
     from analysis.confirmation import confirmation_metric
     from analysis.report import verdict_lines
-    from analysis.tables import read_tables
+    from analysis.store.tables import read_tables
 
     tables = read_tables(plan.experiment_dir)
     metric = confirmation_metric(tables.trials)

@@ -25,7 +25,7 @@ import pandas as pd
 from ray.tune import ExperimentAnalysis
 from ray.tune.search import Searcher
 
-from analysis import storage
+from analysis.store import storage
 from analysis.verdicts import LookPlan, look_verdicts, stage_finished
 
 log = logging.getLogger(__name__)

@@ -59,8 +59,8 @@ class Plan:
 
     @property
     def experiment_dir(self) -> str:
-        """<storage_path>/<name>: a local path or a URI (analysis.storage.join keeps its query)."""
-        from analysis import storage
+        """<storage_path>/<name>: a local path or a URI (analysis.store.storage.join keeps its query)."""
+        from analysis.store import storage
 
         return storage.join(self.storage_path, self.name)
 
@@ -162,8 +162,8 @@ def _trials_per_arm(space: Space, stratify: tuple[str, ...], num_samples: int) -
 
 def _storage_path(text: str) -> str:
     """A local path made absolute (Tune needs that), a URI checked: one that embeds credentials is
-    refused here, before anything starts, in a line that never shows them (analysis.storage)."""
-    from analysis.storage import StorageError, normalize
+    refused here, before anything starts, in a line that never shows them (analysis.store.storage)."""
+    from analysis.store.storage import StorageError, normalize
 
     try:
         return normalize(text)

@@ -36,7 +36,7 @@ def preflight(plan: Plan) -> None:
 def check_experiment_dir(plan: Plan) -> None:
     """The experiment to resume is there; a new one (and its confirmation) is not. On object
     storage too: a prefix with objects under it is a folder (sweeps.engine.locations)."""
-    from analysis import storage
+    from analysis.store import storage
     from sweeps.engine.locations import exists, is_dir
 
     search, confirmation = experiment_dirs(plan)
@@ -66,7 +66,7 @@ def existing_experiments(plan: Plan) -> frozenset[str]:
 
 def check_storage(storage_path: str) -> None:
     """The storage path can be created and written, and (on a disk) has room for checkpoints."""
-    from analysis import storage
+    from analysis.store import storage
 
     if storage.is_remote(storage_path):
         from sweeps.engine.locations import check_object_storage
@@ -131,7 +131,7 @@ def remove_unfinished_experiment(plan: Plan, keep: frozenset[str] = frozenset())
     object storage); one that was there before it started (`keep`: an interrupted sweep the user
     forgot --resume for) or that holds finished tables is never touched.
     """
-    from analysis.schema import TRIALS_FILE
+    from analysis.store.schema import TRIALS_FILE
     from sweeps.engine.locations import remove_unfinished
 
     remove_unfinished(experiment_dirs(plan), keep, TRIALS_FILE)

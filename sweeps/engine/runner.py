@@ -205,7 +205,7 @@ def make_tuner(plan: Plan, trainable: Any):
 
 
 def export_tables(experiment_dir: str) -> tuple[Path | str, Path | str]:
-    from analysis.export import export_experiment
+    from analysis.store.export import export_experiment
 
     return export_experiment([experiment_dir], out_dir=experiment_dir)
 
@@ -336,7 +336,7 @@ def first_error_line(error: BaseException) -> str:
 
 
 def summarize(results: Any, plan: Plan) -> None:
-    from analysis import storage
+    from analysis.store import storage
 
     errors = results.num_errors
     print(f"{len(results)} trial(s), {errors} errored")
@@ -394,7 +394,7 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
             return usage_error(error, plan, existing)
         except OSError as error:
             return storage_error(error, plan)
-        except ValueError as error:  # analysis.storage.StorageError: object storage failed during the run
+        except ValueError as error:  # analysis.store.storage.StorageError: object storage failed during the run
             return object_storage_error(error, plan, existing)
         except (KeyboardInterrupt, Interrupted) as error:
             return interrupted(plan, getattr(error, "signum", signal.SIGINT))
@@ -404,7 +404,7 @@ def dry_run(plan: Plan) -> int:
     """`--dry-run`: the plan, checked against what exists (no storage probe, no download), printed."""
     from sweeps.engine import confirm
     from sweeps.engine.integrations import dry_run_lines
-    from analysis import storage
+    from analysis.store import storage
     from sweeps.engine.preflight import check_address, check_experiment_dir
 
     remote = storage.is_remote(plan.storage_path)  # object storage is not reached by a dry run
@@ -440,8 +440,8 @@ def usage_error(error: UsageError, plan: Plan | None, existing: frozenset[str] |
 
 def object_storage_error(error: ValueError, plan: Plan | None, existing: frozenset[str] | None) -> int:
     """Object storage that failed (unreachable, denied, missing bucket): the usage-error line
-    (analysis.storage words it without secrets); any other ValueError is a bug, raised as is."""
-    from analysis.storage import StorageError
+    (analysis.store.storage words it without secrets); any other ValueError is a bug, raised as is."""
+    from analysis.store.storage import StorageError
 
     if not isinstance(error, StorageError):
         raise error
@@ -471,7 +471,7 @@ def interrupted(plan: Plan | None, signum: int = signal.SIGINT) -> int:
 
 
 def interrupted_line(plan: Plan | None, signum: int) -> str:
-    from analysis import storage
+    from analysis.store import storage
     from sweeps.engine.signals import signal_name
 
     try:

@@ -86,7 +86,7 @@ def ask_nodes(nodes: list[Node], path: str, token: str, timeout: float = TIMEOUT
 def check_shared_storage(storage_path: str, timeout: float = TIMEOUT_S) -> None:
     """Raise UsageError (one line) when a node of a multi-node cluster does not see the local
     storage path as the driver does; nothing for object storage or a single node."""
-    from analysis import storage
+    from analysis.store import storage
 
     if storage.is_remote(storage_path):
         return

@@ -12,7 +12,7 @@ from statsmodels.stats.weightstats import ttost_paired
 from support.fake_experiment import FakeTrial, write_fake_experiment
 
 from analysis import report, sequential
-from analysis.export import export_experiment
+from analysis.store.export import export_experiment
 from analysis.verdicts import LookPlan, look_verdicts
 
 ARMS = {"a": 0.0, "b": 0.05, "c": 0.0005, "d": 0.0}  # arm -> shift over arm a; d is noisy

@@ -15,7 +15,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from analysis import report, stats
-from analysis.export import export_experiment, read_tables
+from analysis.store.export import export_experiment, read_tables
 from support.fake_experiment import FakeTrial, standard_trials, write_fake_experiment
 
 SEEDS = (0, 1, 2, 3)
