@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import stats
+from analysis.verdict import stats
 from analysis.published import PUBLISHED, PublishedResult
 from analysis.store.schema import higher_is_better
 

@@ -39,7 +39,7 @@ _seed = _number(int, 0, inclusive=True, what="an integer >= 0")
 MAX_SEED = 2**32 - 1  # NumPy's and TensorFlow's seeds are 32-bit
 MAX_REPEATS = 1000  # seeds per configuration; more is a typo, not a statistic
 DEFAULT_CONFIRM_REPEATS = 10  # the most new seeds a configuration the confirmation stage re-runs may use
-DEFAULT_CONFIRM_BATCH = 2  # seeds added per look (analysis.sequential; docs/verdicts.md says why)
+DEFAULT_CONFIRM_BATCH = 2  # seeds added per look (analysis.verdict.sequential; docs/verdicts.md says why)
 _retries = _number(int, -1, inclusive=True, what="an integer >= 0 (or -1: retry without limit)")
 _reduction = _number(float, 1, inclusive=False, what="a number above 1 (ASHA keeps the top 1/F)")
 

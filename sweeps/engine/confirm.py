@@ -4,14 +4,14 @@ search's verdict, re-run.
 A search ranks configurations on one seed, under early stopping, on the validation split:
 its best is optimistically biased. So each arm (a combination of the scientific keys'
 values: `--stratify`'s keys, else the sweep's scientific keys that vary) sends its top K
-configurations (`analysis.confirmation.top_configurations`) to a second Tune experiment,
+configurations (`analysis.verdict.confirmation.top_configurations`) to a second Tune experiment,
 `<name>-confirm`, beside the search: every configuration with the same new seeds (after
 every seed the search used), to the search's full budget, under FIFO. Arms pair up by
 (configuration rank, seed), and the verdict comes from those trials only, on test accuracy
-at the end of the fixed budget, with a margin D (analysis.stats.decide).
+at the end of the fixed budget, with a margin D (analysis.verdict.decision.decide).
 
 The seeds come in looks of B (sweeps.engine.looks): after each look every comparison of arms
-is decided with group-sequential boundaries (analysis.sequential), and the stage stops adding
+is decided with group-sequential boundaries (analysis.verdict.sequential), and the stage stops adding
 seeds once every one is equivalent or has a winner, or after N seeds (the worst case).
 
 Which stage runs follows from what is on storage (a local disk or object storage, alike): a
@@ -68,7 +68,7 @@ def confirmation_only(plan: Plan) -> bool:
 
 def confirmation_plan(plan: Plan) -> Plan:
     """The confirmation experiment's plan, from the finished search's tables and configs."""
-    from analysis.confirmation import top_configurations
+    from analysis.verdict.confirmation import top_configurations
     from analysis.store.tables import read_tables
     from sweeps.engine.locations import experiment_dirs, is_dir
 
@@ -95,8 +95,8 @@ def confirmation_plan(plan: Plan) -> Plan:
 
 
 def look_plan(plan: Plan) -> Any:
-    """The stage's looks (analysis.verdicts.LookPlan) from --confirm-repeats, --confirm-batch, --margin."""
-    from analysis.verdicts import LookPlan
+    """The stage's looks (analysis.verdict.looks.LookPlan) from --confirm-repeats, --confirm-batch, --margin."""
+    from analysis.verdict.looks import LookPlan
 
     return LookPlan(max_seeds=plan.confirm_repeats, batch=plan.confirm_batch, margin=plan.margin)
 
@@ -159,7 +159,7 @@ def _space(plan: Plan, chosen: list[Any], seeds: list[int]) -> dict[str, Any]:
     space["seed"] = tune.grid_search(seeds)
     first = seeds[0]
     space["repeat"] = tune.sample_from(lambda config: config["seed"] - first)
-    looks = look_plan(plan)  # every trial says which look of which plan it belongs to (analysis.verdicts)
+    looks = look_plan(plan)  # every trial says which look of which plan it belongs to (analysis.verdict.looks)
     space.update(confirm_margin=looks.margin, confirm_seeds=looks.max_seeds, confirm_batch=looks.batch)
     space["confirm_look"] = tune.sample_from(lambda config: looks.look_of(config["seed"] - first))
     space["cpus_per_trial"] = plan.cpus_per_trial
@@ -256,9 +256,9 @@ def announce(plan: Plan, asked: int) -> None:
 
 def print_verdict(plan: Plan) -> None:
     """Every pair of arms, as the stage decided it, in words (analysis.report's verdict lines)."""
-    from analysis.comparisons import paired_comparisons
-    from analysis.confirmation import confirmation_metric
-    from analysis.report import verdict_lines
+    from analysis.verdict.comparisons import paired_comparisons
+    from analysis.verdict.confirmation import confirmation_metric
+    from analysis.verdict.words import verdict_lines
     from analysis.store.tables import read_tables
 
     tables = read_tables(plan.experiment_dir)

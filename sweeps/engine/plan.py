@@ -54,7 +54,7 @@ class Plan:
     confirm_repeats: int = DEFAULT_CONFIRM_REPEATS  # the most new seeds per confirmed configuration
     confirm_batch: int = DEFAULT_CONFIRM_BATCH  # new seeds per look (sweeps.engine.looks)
     margin: float = 0.01  # the confirmation verdict's margin (--margin, else the sweep's)
-    confirmed: tuple[Any, ...] = ()  # a confirmation plan's chosen configurations (analysis.confirmation)
+    confirmed: tuple[Any, ...] = ()  # a confirmation plan's chosen configurations (analysis.verdict.confirmation)
     polite: bool = False  # a local instance's trial workers at Ray's niceness +15 (sweeps.engine.priority)
 
     @property

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from support.cluster import kill_process_groups
 
-from analysis import sequential
-from analysis.comparisons import paired_comparisons
-from analysis.confirmation import top_configurations
+from analysis.verdict import sequential
+from analysis.verdict.comparisons import paired_comparisons
+from analysis.verdict.confirmation import top_configurations
 from analysis.store.tables import read_tables
 from sweeps import antirectifier_mnist, selu_mnist
 from sweeps.engine.runner import main
