@@ -251,7 +251,10 @@ def test_report_cli_errors_exit_2_with_one_line(tmp_path: Path, tables, capsys: 
     assert report.main([str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "trials.parquet" in error
-    for flags, words in ((["--at-epoch", "0"], "at least 1"), (["--at-epoch", "ten"], "whole number"), (["--at", "2"], "unrecognized"),
+    # the number types are analysis.cli_parser's, which the engine's flags share: one wording for both
+    for flags, words in ((["--at-epoch", "0"], "must be a positive integer, got 0"),
+                         (["--at-epoch", "ten"], "must be a positive integer, got 'ten'"),
+                         (["--at", "2"], "unrecognized"),
                          (["--json", "--plots", str(tmp_path / "plots")], "--plots belongs")):
         completed = subprocess.run(
             [sys.executable, "-m", "analysis.report", str(tmp_path / "tables"), *flags],
