@@ -1,21 +1,32 @@
-"""Analysis of sweep results: Parquet export, seed statistics, reports, plots.
+"""Analysis of sweep results, in three floors; each imports only the floors below it.
 
-export        python -m analysis.export <experiment-dir> ... [--out DIR]  -> trials/epochs.parquet
-report        python -m analysis.report <tables-dir> [--at-epoch E] [--json] [--plots DIR] [--out FILE]
-schema        the columns of both tables and the role of each (identity, setting, result)
-tune_files    reads a Tune experiment directory (no Ray needed)
-trial_summary a trial's status, cost, best and last values, best checkpoint
-atomic        writes the tables all-or-nothing
-tables        reads the tables back (read_tables)
-budget        which trials reached the budget a comparison is made at
-comparisons   leaderboard and paired comparisons
-compute       compute accounting; reproduction: published numbers beside ours
-stats         t-interval, paired t-test, Wilcoxon (SciPy) and verdict words
-plots         matplotlib figures (Agg) over the tables
-checkpoints   load_best_model(trial_row)
-published     the seed experiments' published numbers
+store/      the on-disk format, importing nothing above it (Optuna's `storages/` is the model)
+  export        python -m analysis.store.export <experiment-dir> ... [--out DIR]  -> trials/epochs.parquet
+  uri, storage  paths and URIs as text; the filesystems behind them (local or object storage)
+  tune_files    reads a Tune experiment directory (no Ray needed)
+  trial_summary a trial's status, cost, best and last values, best checkpoint
+  arms          arm labels and rungs of budget-fair ASHA (fair_asha.json)
+  schema        the columns of both tables and the role of each (identity, setting, result)
+  atomic        writes the tables all-or-nothing; tables: reads them back (read_tables)
+verdict/    statistics and the verdict, reading the tables
+  stats         t-interval, paired t-test, Wilcoxon, Benjamini-Hochberg (SciPy)
+  decision      the verdict with a margin: Outcome, Verdict, decide, decide_all
+  power         power, and the seeds a comparison needs
+  sequential    the group-sequential plan (alpha spending, boundaries, decide_at_look)
+  looks         a confirmation's verdicts look by look (LookPlan, look_verdicts)
+  confirmation  which configurations a confirmation re-runs, and how its trials pair
+  budget        which trials reached the budget a comparison is made at
+  comparisons   leaderboard and paired comparisons
+  words         the verdict in sentences
+presentation (here)
+  report        python -m analysis.report <tables-dir> [--at-epoch E] [--json] [--plots DIR] [--out FILE]
+  plots         matplotlib figures (Agg) over the tables
+  compute       compute accounting; reproduction: published numbers beside ours; published: those numbers
+  checkpoints   load_best_model(trial_row)
+  results.ipynb the notebook
+cli_parser      the argument parser and number types of every command line (analysis and the engine)
 
-Submodules are not imported here so `import analysis.export` stays light for the sweep runner.
+Submodules are not imported here, so `import analysis.cli_parser` stays light for the engine's command line.
 """
 
 from __future__ import annotations
@@ -26,6 +37,8 @@ from typing import Any
 def load_best_model(trial_or_checkpoint: Any):
     """The compiled Keras model of a trials.parquet row's best checkpoint, or of a checkpoint
     directory given as a path or URI (analysis.checkpoints)."""
+    # A measured start-up cost: analysis.checkpoints takes 0.5 s (pandas, pyarrow); every `import analysis.x`
+    # runs this __init__, and the engine's command line imports analysis.cli_parser (4 ms) before it parses.
     from analysis.checkpoints import load_best_model as load
 
     return load(trial_or_checkpoint)

@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import storage
+from analysis.store import storage
+from trainables.trainable import STATE_FILE, load_checkpoint, parse_config
 
 
 def best_checkpoint_dir(trial_row: Mapping[str, Any] | pd.Series) -> Path | str:
@@ -43,8 +44,6 @@ def checkpoint_of(trial_or_checkpoint: Mapping[str, Any] | pd.Series | str | os.
 
 
 def _load_local(directory: Path):
-    from trainables.trainable import STATE_FILE, load_checkpoint, parse_config
-
     state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
     model, _ = load_checkpoint(directory, parse_config(state["config"]))
     return model

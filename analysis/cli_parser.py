@@ -1,11 +1,19 @@
-"""The argument parser of the analysis commands: a bad flag is one line on stderr and exit 2."""
+"""The command lines' shared parts: a parser whose bad flag is one line and exit 2, and the number types.
+
+The one home of the number parsers, for the analysis commands and the sweep engine alike
+(sweeps.engine.cli builds its own from `number`). Only argparse and math here, so a command that
+imports it still answers `--help` at once.
+"""
 
 from __future__ import annotations
 
 import argparse
 import math
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+__all__ = ["OneLineParser", "number", "positive_float", "positive_int"]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -19,23 +27,22 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def number(kind: type, minimum: float, *, inclusive: bool, what: str) -> Callable[[str], Any]:
+    """An argparse type: a finite number of `kind` above `minimum` (at or above when inclusive);
+    anything else is "must be <what>, got <text>"."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if not math.isfinite(value) or value < minimum or (value == minimum and not inclusive):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names it in "invalid int value: 'x'"
+    return parse
 
 
-def positive_float(text: str) -> float:
-    """An argparse type: a finite number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
-    return value
+positive_int = number(int, 0, inclusive=False, what="a positive integer")
+positive_float = number(float, 0, inclusive=False, what="a positive number")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.schema import STATUSES
+from analysis.store.schema import STATUSES
 
 _COST_COLUMNS = ("wall_seconds", "accelerator_seconds")
 

@@ -21,7 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from analysis.schema import DEFAULT_METRIC, FULL_BUDGET_STATUS, higher_is_better, varying_settings
+from analysis.store.schema import DEFAULT_METRIC, FULL_BUDGET_STATUS, higher_is_better, varying_settings
 
 logger = logging.getLogger(__name__)
 

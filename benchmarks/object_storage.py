@@ -62,7 +62,7 @@ def timed_run(command: list[str]) -> float:
 
 def epoch_seconds(experiment: str) -> list[float]:
     """Every epoch's `time_this_iter_s` after the first of each trial (the first builds the model)."""
-    from analysis.export import read_tables
+    from analysis.store.export import read_tables
 
     epochs = read_tables(experiment).epochs
     return [float(value) for value in epochs.loc[epochs["epoch"] > 1, "time_this_iter_s"]]
@@ -85,7 +85,7 @@ def _upload(local: Path, filesystem: Any, path: str) -> float:
 def upload_seconds(local_experiment: Path, target_uri: str) -> list[float]:
     """Seconds to upload each kept checkpoint folder of a local experiment to `target_uri`, one by
     one, as Ray persists a checkpoint."""
-    from analysis import storage
+    from analysis.store import storage
 
     filesystem, base = storage.resolve(target_uri)
     return [_upload(checkpoint, filesystem, f"{base}/{index}")
@@ -97,7 +97,7 @@ def state_upload_seconds(local_experiment: Path, target_uri: str) -> float:
     experiment's state and trial logs, without the checkpoints (the trials upload those) and tables."""
     import shutil
 
-    from analysis import storage
+    from analysis.store import storage
 
     filesystem, base = storage.resolve(target_uri)
     with tempfile.TemporaryDirectory() as staging:
@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="runs per side, alternating (default: %(default)s)")
     args = parser.parse_args(argv)
 
-    from analysis import storage
-    from analysis.export import read_tables
+    from analysis.store import storage
+    from analysis.store.export import read_tables
     from support.s3 import s3_server
 
     with tempfile.TemporaryDirectory(prefix="object-storage-bench-") as work, s3_server() as s3:

@@ -7,7 +7,7 @@
 Recording: the Antirectifier sweep as a user runs it (`sweeps/antirectifier_mnist.py --dataset
 digits --scheduler fifo --repeats SEEDS`: antirectifier and relu MLPs at 256 and 512 units, four
 configurations, each trained with the same SEEDS seeds on scikit-learn's real digits), read back
-from its trials.parquet (analysis.export.read_tables); every configuration's metrics per seed are
+from its trials.parquet (analysis.store.export.read_tables); every configuration's metrics per seed are
 saved as JSON (--save) so the replay reruns without training (--load).
 
 Replay (the seeds are resampled with replacement, `--replays` times per scenario, each scenario
@@ -24,11 +24,11 @@ with its own random stream, in `--jobs` processes):
 
 Both protocols test at alpha and are planned for the same power (equal error rates): the fixed
 one runs N seeds for every comparison, N the fewest with 80% power at one margin on the noisiest
-reference configuration (analysis.stats.pairs_for_power, statsmodels), as a researcher who must
-fix N before knowing which arms are noisy plans it; the sequential one (analysis.sequential, the
+reference configuration (analysis.verdict.power.pairs_for_power, statsmodels), as a researcher who must
+fix N before knowing which arms are noisy plans it; the sequential one (analysis.verdict.sequential, the
 engine's own looks: batches of `--batch` seeds, O'Brien-Fleming-like spending, stop once every
 comparison is equivalent or has a winner) runs at most N times the spending design's inflation
-factor (analysis.sequential.max_pairs_for_power), so both have 80% power there. With
+factor (analysis.verdict.sequential.max_pairs_for_power), so both have 80% power there. With
 --known-spread (the default) both are also planned for each scenario's own spread, known in
 advance: what the looks save when nothing is unknown but the draw. The margin (0.01, one
 accuracy point) and the batch (2, the engine's default) are fixed before looking at the data.
@@ -66,17 +66,18 @@ from scipy import stats as scipy_stats
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from analysis import sequential  # noqa: E402
-from analysis.schema import higher_is_better  # noqa: E402
-from analysis.stats import MAX_PLANNED_PAIRS, Outcome, decide_all, pairs_for_power  # noqa: E402
-from analysis.verdicts import LookPlan  # noqa: E402
+from analysis.store.schema import higher_is_better  # noqa: E402
+from analysis.verdict import sequential  # noqa: E402
+from analysis.verdict.decision import Outcome, decide_all  # noqa: E402
+from analysis.verdict.looks import LookPlan  # noqa: E402
+from analysis.verdict.power import MAX_PLANNED_PAIRS, pairs_for_power  # noqa: E402
 
 FORMAT = "actsweep-verdict-calibration/2"  # /1: one metric per file (still read)
 SWEEP_SCRIPT = "sweeps/antirectifier_mnist.py"
 WINNERS = (Outcome.A_BETTER, Outcome.B_BETTER)
 AIM_POWER = 0.8
 AIM_SEEDS_RATIO = 0.6
-DEFAULT_METRIC = "last_test_accuracy"  # the confirmation's verdict metric (analysis.confirmation)
+DEFAULT_METRIC = "last_test_accuracy"  # the confirmation's verdict metric (analysis.verdict.confirmation)
 RECORDED_METRICS = ("last_test_accuracy", "best_val_accuracy", "last_val_accuracy")
 DEFAULT_BATCH = 2  # sweeps.engine.cli.DEFAULT_CONFIRM_BATCH (not imported: the replay runs without the engine)
 
@@ -137,7 +138,7 @@ def record(seeds: int, max_epochs: int, units: list[int], storage: Path, metric:
                          f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
     seconds = time.perf_counter() - started
     print(f"recorded in {seconds:.0f} s", flush=True)
-    from analysis.export import read_tables
+    from analysis.store.export import read_tables
 
     trials = read_tables(storage / name).trials
     return _from_trials(trials, metric, max_epochs, {"command": " ".join(command[1:]), "max_epochs": max_epochs,
@@ -201,7 +202,7 @@ class Scenario:
 class Design:
     """Both protocols at equal error rates: the fixed one runs `fixed` seeds for every comparison; the
     sequential one looks every `batch` seeds up to the fixed N times the spending design's inflation
-    factor (analysis.sequential.max_pairs_for_power), so that both have the power of N fixed seeds."""
+    factor (analysis.verdict.sequential.max_pairs_for_power), so that both have the power of N fixed seeds."""
 
     fixed: int
     looks: tuple[int, ...]

@@ -94,7 +94,7 @@ class TrainConfig:
     confirms: str = ""
     confirm_arm: str = ""
     confirm_rank: Annotated[int, AtLeast(0)] = 0
-    # ...and the stage's look plan (analysis.verdicts): its margin, the most seeds a configuration may
+    # ...and the stage's look plan (analysis.verdict.looks): its margin, the most seeds a configuration may
     # run, the seeds added per look, and the 1-based look this trial's seed belongs to (0 = none).
     confirm_margin: NonNegative = 0.0
     confirm_seeds: Annotated[int, AtLeast(0)] = 0

@@ -14,7 +14,7 @@ CI run of tests/engine/test_confirm.py hit this window). So:
   else the newest whole checkpoint *older* than it, else none (from scratch). Never a newer one:
   a worker that outlived its driver can have written one whose epoch Tune never logged.
 
-Epochs run again replace their earlier rows in the tables (`analysis.tune_files`), and ASHA
+Epochs run again replace their earlier rows in the tables (`analysis.store.tune_files`), and ASHA
 counts the trainable's own `epoch`, so a trial that goes back a few epochs stays consistent.
 Storage is reached through the checkpoint's own pyarrow filesystem: local or remote alike.
 """
@@ -85,7 +85,7 @@ def recorded_checkpoints(experiment_path: str, filesystem: Any = None) -> dict[s
     `Tuner.restore` restores it from (`Trial.checkpoint`). Empty before the first state snapshot.
 
     `experiment_path` is a local path, or a path on `filesystem` (a pyarrow filesystem: object
-    storage, as `analysis.storage.ray_storage` gives it)."""
+    storage, as `analysis.store.storage.ray_storage` gives it)."""
     from ray import tune
 
     try:

@@ -13,6 +13,7 @@ import re
 import shlex
 from typing import Any, Callable, Sequence
 
+from analysis.cli_parser import number, positive_float, positive_int
 from sweeps.engine.errors import DEFAULT_CONFIRM_BATCH, DEFAULT_CONFIRM_REPEATS, MAX_REPEATS, UsageError
 from sweeps.engine.sweep import Sweep
 from sweeps.engine.trackers import TRACKERS
@@ -20,31 +21,13 @@ from sweeps.engine.trackers import TRACKERS
 SEARCHES = ("random", "optuna")  # the search stage's algorithms (sweeps.engine.stages.search)
 
 
-def _number(kind: type, minimum: float, *, inclusive: bool, what: str) -> Callable[[str], Any]:
-    """An argparse type: a finite number of `kind` above `minimum` (at or above when inclusive)."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-        if not math.isfinite(value) or value < minimum or (value == minimum and not inclusive):
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names it in "invalid int value: 'x'"
-    return parse
-
-
-_positive_int = _number(int, 0, inclusive=False, what="a positive integer")
-_positive_float = _number(float, 0, inclusive=False, what="a positive number")
-_seed = _number(int, 0, inclusive=True, what="an integer >= 0")
-_retries = _number(int, -1, inclusive=True, what="an integer >= 0 (or -1: retry without limit)")
-_reduction = _number(float, 1, inclusive=False, what="a number above 1 (ASHA keeps the top 1/F)")
+_seed = number(int, 0, inclusive=True, what="an integer >= 0")
+_retries = number(int, -1, inclusive=True, what="an integer >= 0 (or -1: retry without limit)")
+_reduction = number(float, 1, inclusive=False, what="a number above 1 (ASHA keeps the top 1/F)")
 
 
 def _repeats(text: str) -> int:
-    value = _positive_int(text)
+    value = positive_int(text)
     if value > MAX_REPEATS:
         raise argparse.ArgumentTypeError(f"must be at most {MAX_REPEATS}, got {text}")
     return value
@@ -100,7 +83,7 @@ def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epo
     sched = parser.add_argument_group("scheduling")
     sched.add_argument("--scheduler", choices=("asha", "fifo"), default="asha",
                        help="asha stops weak trials early; fifo runs every trial to the budget (default: asha)")
-    sched.add_argument("--grace-period", type=_positive_int, default=None,
+    sched.add_argument("--grace-period", type=positive_int, default=None,
                        help="epochs every trial gets before ASHA may stop it (default: max(1, max_epochs // 10))")
     sched.add_argument("--reduction-factor", type=_reduction, default=3.0,
                        help="ASHA keeps the top 1/F at each rung (default: %(default)s)")
@@ -110,7 +93,7 @@ def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epo
                             "than one value)")
     confirm = parser.add_argument_group("confirmation (after the search; see docs/comparing-activations.md and "
                                         "docs/verdicts.md)")
-    confirm.add_argument("--confirm", type=_positive_int, default=None, metavar="K",
+    confirm.add_argument("--confirm", type=positive_int, default=None, metavar="K",
                          help="re-run each arm's top K configurations with new seeds to the full budget under "
                               "FIFO, as the experiment <name>-confirm, and print the verdict from those runs; "
                               "with --name of a finished search, runs only the confirmation")
@@ -118,10 +101,10 @@ def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epo
                          help=f"the most new seeds a confirmed configuration may use, the same in every arm: seeds "
                               f"are added in looks of --confirm-batch until every comparison is decided "
                               f"(default: {DEFAULT_CONFIRM_REPEATS})")
-    confirm.add_argument("--confirm-batch", type=_positive_int, default=None, metavar="B",
+    confirm.add_argument("--confirm-batch", type=positive_int, default=None, metavar="B",
                          help=f"new seeds per configuration at each look; B >= N runs one look of N, the fixed "
                               f"design (default: {DEFAULT_CONFIRM_BATCH})")
-    confirm.add_argument("--margin", type=_positive_float, default=None, metavar="DELTA",
+    confirm.add_argument("--margin", type=positive_float, default=None, metavar="DELTA",
                          help=f"the smallest difference that matters, in the verdict metric's units (test accuracy: "
                               f"0.01 = one point): two arms within +-DELTA are equivalent, a difference is called "
                               f"only where it is significant (default: the sweep's, {margin:g})")
@@ -144,7 +127,7 @@ def parse_args(sweep: Sweep, argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _search_flags(group: Any, *, max_epochs: int, records: Sequence[int], num_samples: int) -> None:
-    group.add_argument("--num-samples", type=_positive_int, default=None,
+    group.add_argument("--num-samples", type=positive_int, default=None,
                        help=f"configurations sampled from the search space; each runs every grid value "
                             f"(default: {num_samples}; --smoke: the smoke sweep's)")
     group.add_argument("--repeats", type=_repeats, default=1,
@@ -153,7 +136,7 @@ def _search_flags(group: Any, *, max_epochs: int, records: Sequence[int], num_sa
                        help="base seed: sampling of the space, and trial seeds seed..seed+K-1 (default: 0)")
     group.add_argument("--record", type=int, default=None,
                        help=f"run one published tuning record exactly (available: {', '.join(map(str, records)) or 'none'})")
-    group.add_argument("--max-epochs", type=_positive_int, default=None,
+    group.add_argument("--max-epochs", type=positive_int, default=None,
                        help=f"epoch budget of every trial (default: {max_epochs}; a --record: its published budget; "
                             "--smoke: the smoke sweep's)")
     group.add_argument("--set", dest="overrides", type=_assignment, action="append", default=[], metavar="KEY=VALUE",
@@ -164,11 +147,11 @@ def _search_flags(group: Any, *, max_epochs: int, records: Sequence[int], num_sa
 
 
 def _resource_flags(group: Any, *, gpus_per_trial: float) -> None:
-    group.add_argument("--cpus-per-trial", type=_positive_float, default=1.0, help="default: %(default)s")
+    group.add_argument("--cpus-per-trial", type=positive_float, default=1.0, help="default: %(default)s")
     group.add_argument("--gpus-per-trial", type=_gpu_share, default=None,
                        help=f"share of one GPU per trial, fractions allowed (default: {gpus_per_trial:g} when the "
                             f"cluster has GPUs, else 0)")
-    group.add_argument("--max-concurrent", type=_positive_int, default=None,
+    group.add_argument("--max-concurrent", type=positive_int, default=None,
                        help="trials running at once (default: as many as the resources allow)")
     group.add_argument("--address", default=os.environ.get("RAY_ADDRESS") or None,
                        help="join an existing Ray cluster, e.g. 10.0.0.5:6379 or 'auto' (default: $RAY_ADDRESS, "
@@ -206,7 +189,7 @@ def _tool_flags(group: Any) -> None:
     group.add_argument("--dry-run", action="store_true",
                        help="print the resolved plan (trials per arm, sampled configs, resources, FIFO and ASHA "
                             "budgets) and exit without starting Ray or writing anything")
-    group.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
+    group.add_argument("--time-budget", type=positive_float, default=None, metavar="SECONDS",
                        help="stop the whole sweep after this many seconds (Tune's time_budget_s); the trials "
                             "it stops or never starts have status time_budget in the tables")
     group.add_argument("--search", choices=SEARCHES, default="random",

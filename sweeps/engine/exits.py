@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from analysis import storage
+from analysis.store import storage
 from sweeps.engine.cli import resume_command
 from sweeps.engine.errors import EXIT_USAGE, UsageError
 from sweeps.engine.lease import LeaseHeld
@@ -34,7 +34,7 @@ def usage_error(error: UsageError, plan: Plan | None, existing: frozenset[str] |
 
 def object_storage_error(error: ValueError, plan: Plan | None, existing: frozenset[str] | None) -> int:
     """Object storage that failed (unreachable, denied, missing bucket): the usage-error line
-    (analysis.storage words it without secrets); any other ValueError is a bug, raised as is."""
+    (analysis.store.storage words it without secrets); any other ValueError is a bug, raised as is."""
     if not isinstance(error, storage.StorageError):
         raise error
     return usage_error(UsageError(str(error)), plan, existing)

@@ -52,7 +52,7 @@ from typing import Any
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
-from analysis.arms import STATE_FILE, arm_counts, arm_label, promoted_count, rung_epochs, trial_rungs
+from analysis.store.arms import STATE_FILE, arm_counts, arm_label, promoted_count, rung_epochs, trial_rungs
 
 log = logging.getLogger(__name__)
 

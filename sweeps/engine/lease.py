@@ -18,7 +18,7 @@ writes anything, and stops with one line naming the holder while the lease is li
   that machine died `--resume` works at most 60 s later. The clocks of the two machines must
   agree to within a few seconds (NTP); a lease renewed "in the future" counts from then.
 
-The file goes through `analysis.storage`, so the lease works on every storage the project
+The file goes through `analysis.store.storage`, so the lease works on every storage the project
 supports, object storage included. Taking a lease is: read it; if another driver holds it
 live, refuse; else write ours, wait `settle_seconds` and read it back: of two drivers that
 started at the same moment, the one whose lease was overwritten sees the other's token and
@@ -41,9 +41,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-from analysis import storage
-from analysis.schema import DRIVER_LEASE_FILE
-from analysis.storage import Location
+from analysis.store import storage
+from analysis.store.schema import DRIVER_LEASE_FILE
+from analysis.store.storage import Location
 from sweeps.engine.errors import UsageError
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Where a sweep's experiments live, for the engine: a local folder or object storage, alike.
 
-`analysis.storage` owns the filesystem choice (a path or an `s3://` / `gs://` URI, reached
+`analysis.store.storage` owns the filesystem choice (a path or an `s3://` / `gs://` URI, reached
 through pyarrow); this module applies it to a sweep: the names and folders of the search's and
 its confirmation's experiments, the checks before Ray starts (exists? writable?), what Tune is given (storage
 filesystem, restore source, trial folder names), and the cleanup after a usage error.
@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Callable
 
-from analysis import storage
-from analysis.schema import TRIALS_FILE
-from analysis.storage import StorageError
+from analysis.store import storage
+from analysis.store.schema import TRIALS_FILE
+from analysis.store.storage import StorageError
 from sweeps.engine.errors import UsageError
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 The confirmation re-runs each arm's chosen configurations with new seeds (sweeps.engine.stages.confirmation).
 Instead of every seed at once, `LookSearcher` emits one look at a time: each chosen configuration
 with the look's new seeds (`--confirm-batch`), waits for those trials, decides every comparison of
-arms with analysis.verdicts (group-sequential boundaries, analysis.sequential), and emits the next
+arms with analysis.verdict.looks (group-sequential boundaries, analysis.verdict.sequential), and emits the next
 look only if some comparison is still undecided and seeds are left (`--confirm-repeats`). So an
 obvious difference stops after the first look, a close call gets every seed.
 
@@ -26,8 +26,8 @@ import pandas as pd
 from ray.tune import ExperimentAnalysis
 from ray.tune.search import Searcher
 
-from analysis import storage
-from analysis.verdicts import LookPlan, look_verdicts, stage_finished
+from analysis.store import storage
+from analysis.verdict.looks import LookPlan, look_verdicts, stage_finished
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ _MARK_FOR_SNAPSHOT = "_mark_trial_to_checkpoint"
 _SHOWN_TRIALS = 5  # trial ids named on the summary line; the tables hold them all
 _EXIT_TYPE = re.compile(r"Worker exit type: (\w+)")
 _PID = re.compile(r"\bpid: (\d+)")
-_TRIAL_ID = re.compile(r"_([0-9a-f]{5}_\d{5})(?:_|$)")  # Tune's folder names (as analysis.tune_files reads them)
+_TRIAL_ID = re.compile(r"_([0-9a-f]{5}_\d{5})(?:_|$)")  # Tune's folder names (as analysis.store.tune_files reads them)
 
 
 class _RecordErrors:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from analysis import storage
+from analysis.store import storage
 from sweeps.engine.cli import parse_args
 from sweeps.engine.errors import DEFAULT_CONFIRM_BATCH, DEFAULT_CONFIRM_REPEATS, MAX_SEED, UsageError
 from sweeps.engine.space.build import search_space
@@ -75,7 +75,7 @@ class Plan:
 
     @property
     def experiment_dir(self) -> str:
-        """<storage_path>/<name>: a local path or a URI (analysis.storage.join keeps its query)."""
+        """<storage_path>/<name>: a local path or a URI (analysis.store.storage.join keeps its query)."""
         return storage.join(self.storage_path, self.name)
 
     @property
@@ -163,7 +163,7 @@ def _trials_per_arm(space: Space, stratify: tuple[str, ...], num_samples: int) -
 
 def _storage_path(text: str) -> str:
     """A local path made absolute (Tune needs that), a URI checked: one that embeds credentials is
-    refused here, before anything starts, in a line that never shows them (analysis.storage)."""
+    refused here, before anything starts, in a line that never shows them (analysis.store.storage)."""
     try:
         return storage.normalize(text)
     except storage.StorageError as error:

@@ -10,7 +10,7 @@ import shutil
 import socket
 import tempfile
 
-from analysis import storage
+from analysis.store import storage
 from sweeps.engine import arm_search, trackers
 from sweeps.engine.errors import UsageError
 from sweeps.engine.locations import check_object_storage, exists, experiment_dirs, is_dir

@@ -49,7 +49,7 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
             return usage_error(error, plan, existing)
         except OSError as error:
             return storage_error(error, plan)
-        except ValueError as error:  # analysis.storage.StorageError: object storage failed during the run
+        except ValueError as error:  # analysis.store.storage.StorageError: object storage failed during the run
             return object_storage_error(error, plan, existing)
         except (KeyboardInterrupt, Interrupted) as error:
             return interrupted(plan, getattr(error, "signum", signal.SIGINT))

@@ -26,7 +26,7 @@ from pathlib import Path
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from analysis import storage
+from analysis.store import storage
 from sweeps.engine.errors import UsageError
 
 log = logging.getLogger(__name__)

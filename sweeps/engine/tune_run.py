@@ -18,7 +18,7 @@ from typing import Any
 
 from ray import tune
 
-from analysis.export import export_experiment
+from analysis.store.export import export_experiment
 from sweeps.engine import trackers
 from sweeps.engine.cli import resume_command
 from sweeps.engine.compat import old_module_names

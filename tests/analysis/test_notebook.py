@@ -9,7 +9,7 @@ import nbclient
 import nbformat
 import pytest
 
-from analysis.export import export_experiment
+from analysis.store.export import export_experiment
 from support.fake_experiment import standard_trials, write_fake_experiment
 
 NOTEBOOK = REPO_ROOT / "analysis" / "results.ipynb"

@@ -9,7 +9,7 @@ import pytest
 from matplotlib.collections import PathCollection
 
 from analysis import plots
-from analysis.export import export_experiment, read_tables
+from analysis.store.export import export_experiment, read_tables
 from support.fake_experiment import FakeTrial, write_fake_experiment
 
 

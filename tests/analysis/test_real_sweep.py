@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import analysis
-from analysis.export import read_tables
+from analysis.store.export import read_tables
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +64,7 @@ def test_a_trial_ended_by_tunes_time_budget_is_time_budget(tmp_path: Path) -> No
     import subprocess
     import sys
 
-    from analysis.export import export_experiment
+    from analysis.store.export import export_experiment
 
     completed = subprocess.run([sys.executable, "-c", TIME_BUDGET_SWEEP, str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]

@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from analysis import report, stats
-from analysis.export import export_experiment, read_tables
+from analysis import report
+from analysis.store.export import export_experiment, read_tables
+from analysis.verdict.decision import DEFAULT_MARGIN, decide
+from analysis.verdict.words import sentence
 from support.fake_experiment import FakeTrial, standard_trials, write_fake_experiment
 
 SEEDS = (0, 1, 2, 3)
@@ -65,8 +67,8 @@ def test_leaderboard_compares_only_trials_that_ran_the_full_budget(tables) -> No
 def test_mixing_budgets_would_flip_the_verdict_and_the_report_does_not(tmp_path: Path) -> None:
     trials = read_tables(_export(tmp_path, asha_trials())).trials
     by_seed = trials.pivot(index="seed", columns="activation", values="best_val_accuracy")
-    mixed = stats.paired_t_test(by_seed["selu"], by_seed["relu"])  # what the old report did
-    assert stats.verdict("selu", "relu", mixed).startswith("relu is better than selu")
+    mixed = decide(by_seed["selu"], by_seed["relu"], DEFAULT_MARGIN)  # what the old report did: every seed's best
+    assert mixed.outcome == "b_better" and sentence(mixed, "selu", "relu").startswith("relu is better than selu")
 
     fair = report.paired_comparison(trials, "selu", "relu")
     assert fair.n == 4 and fair.cut_short == 12 and fair.budget == "full budget (4 epochs)"
@@ -249,7 +251,10 @@ def test_report_cli_errors_exit_2_with_one_line(tmp_path: Path, tables, capsys: 
     assert report.main([str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "trials.parquet" in error
-    for flags, words in ((["--at-epoch", "0"], "at least 1"), (["--at-epoch", "ten"], "whole number"), (["--at", "2"], "unrecognized"),
+    # the number types are analysis.cli_parser's, which the engine's flags share: one wording for both
+    for flags, words in ((["--at-epoch", "0"], "must be a positive integer, got 0"),
+                         (["--at-epoch", "ten"], "must be a positive integer, got 'ten'"),
+                         (["--at", "2"], "unrecognized"),
                          (["--json", "--plots", str(tmp_path / "plots")], "--plots belongs")):
         completed = subprocess.run(
             [sys.executable, "-m", "analysis.report", str(tmp_path / "tables"), *flags],

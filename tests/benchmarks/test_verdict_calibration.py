@@ -18,8 +18,8 @@ sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
 import verdict_calibration as calibration  # noqa: E402
 
-from analysis import sequential  # noqa: E402
-from analysis.stats import pairs_for_power  # noqa: E402
+from analysis.verdict import sequential  # noqa: E402
+from analysis.verdict.power import pairs_for_power  # noqa: E402
 
 BLOCKER = '''import sys
 for name in ("ray", "tensorflow", "keras"):

@@ -204,7 +204,7 @@ def test_the_checks_catch_what_they_are_for():
     with pytest.raises(AssertionError):
         check_reference("trainables/no_such_module.py", REPO_ROOT / "README.md")
     with pytest.raises(AssertionError):
-        check_reference("analysis.export.no_such_function", REPO_ROOT / "README.md")
+        check_reference("analysis.store.export.no_such_function", REPO_ROOT / "README.md")
     assert list(shell_commands("KERAS_BACKEND=jax python sweeps/a.py \\\n  --smoke  # comment\n")) == [
         ["KERAS_BACKEND=jax", "python", "sweeps/a.py", "--smoke"]]
     assert list(shell_commands("python -m analysis.report d --json > out.json 2>&1 && ls")) == [

@@ -73,7 +73,7 @@ def bystander(repo_root, tmp_path_factory):
 
 
 def read_tables(experiment: Path):
-    from analysis.export import read_tables
+    from analysis.store.export import read_tables
 
     return read_tables(experiment)  # what the runner wrote at the end of the sweep
 

@@ -52,7 +52,7 @@ def test_no_import_hook_is_installed_by_importing_the_project():
 @pytest.mark.slow  # resumes a real sweep through Ray
 def test_an_experiment_saved_before_the_move_resumes_and_its_model_loads(tmp_path):
     import analysis
-    from analysis.tables import read_tables
+    from analysis.store.tables import read_tables
 
     experiment = tmp_path / "pre-move"
     shutil.copytree(FIXTURE, experiment)

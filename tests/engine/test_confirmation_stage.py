@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from support.cluster import kill_process_groups
 
-from analysis import sequential
-from analysis.comparisons import paired_comparisons
-from analysis.confirmation import top_configurations
-from analysis.tables import read_tables
+from analysis.verdict import sequential
+from analysis.verdict.comparisons import paired_comparisons
+from analysis.verdict.confirmation import top_configurations
+from analysis.store.tables import read_tables
 from sweeps import antirectifier_mnist, selu_mnist
 from sweeps.engine.runner import main
 from trainables import recovery
@@ -218,7 +218,7 @@ def test_the_dry_run_says_what_the_confirmation_will_run(tmp_path, capsys):
 def test_the_dry_run_of_a_confirmation_only_states_its_worst_case(tmp_path, capsys):
     """`--confirm` with --name of a finished search: its configurations are known, the trials shown
     are the worst case (every seed), and the looks say what may be left out."""
-    from analysis.export import export_experiment
+    from analysis.store.export import export_experiment
     from support.fake_experiment import FakeTrial, write_fake_experiment
 
     trials = [FakeTrial(activation, 0, [0.5, 0.6 + 0.1 * (activation == "relu")], family="antirectifier_mnist",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from ray import tune
 
-from analysis.arms import rung_epochs
+from analysis.store.arms import rung_epochs
 from sweeps.engine.dry_run import (
     fair_asha_trial_epochs, format_value, generate_trials, pooled_asha_trial_epochs, trials_per_arm,
 )

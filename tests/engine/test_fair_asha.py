@@ -114,8 +114,8 @@ def test_every_arm_keeps_its_own_top_third_at_every_rung(tmp_path):
 
 def test_a_trial_the_scheduler_stopped_is_stopped_early_whatever_state_tune_saved(tmp_path):
     """Ray's stop_trial on a PAUSED trial may leave PAUSED/RUNNING in the experiment state."""
-    from analysis.export import export_experiment
-    from analysis.tables import read_tables
+    from analysis.store.export import export_experiment
+    from analysis.store.tables import read_tables
     from support.fake_experiment import standard_trials, write_fake_experiment
 
     experiment = write_fake_experiment(tmp_path, "fair", standard_trials())
@@ -332,7 +332,7 @@ def test_pooled_asha_prunes_the_slow_starter_and_fair_asha_does_not(tmp_path, sm
     for result in fair_results:
         finals[result.config["variant"]].append(result.metrics["score"])
     assert max(finals["slow"]) > max(finals["fast"])  # the slow starter's real final accuracy is found
-    from analysis.export import build_tables
+    from analysis.store.export import build_tables
 
     trials_table = build_tables([tmp_path / "fair"])[0].to_pandas()
     assert trials_table.groupby(["arm", "rung"]).size().to_dict() == {

@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 from support.cluster import first_worker_pid, frozen, result_rows, start_sweep, trial_dirs, wait_until
 
-from analysis.export import build_tables
-from analysis.tables import read_tables
+from analysis.store.export import build_tables
+from analysis.store.tables import read_tables
 from sweeps.engine.lease import LEASE_FILE
 from trainables import recovery
 

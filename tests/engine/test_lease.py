@@ -1,5 +1,5 @@
 """sweeps.engine.lease without Ray: who holds an experiment, when a lease is live, and that it
-works through analysis.storage on a local disk and on a loopback S3 server. The two-driver case
+works through analysis.store.storage on a local disk and on a loopback S3 server. The two-driver case
 through the real command line is in test_faults.py."""
 
 from __future__ import annotations

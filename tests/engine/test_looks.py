@@ -17,9 +17,9 @@ import pytest
 from ray.tune.search import Searcher
 from support.cluster import kill_process_groups
 
-from analysis.confirmation import Candidate
-from analysis.tables import read_tables
-from analysis.verdicts import LookPlan
+from analysis.verdict.confirmation import Candidate
+from analysis.store.tables import read_tables
+from analysis.verdict.looks import LookPlan
 from sweeps.engine import looks as looks_module
 from sweeps.engine.looks import LookSearcher
 

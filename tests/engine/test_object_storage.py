@@ -40,7 +40,7 @@ from support.cluster import kill_process_groups
 
 pytest.importorskip("moto.server", reason="the object-storage tests need moto's server: pip install 'moto[server]'")
 
-from analysis import storage  # noqa: E402
+from analysis.store import storage  # noqa: E402
 from support.s3 import FAKE_KEY_ID, FAKE_SECRET, patched_environ, s3_server  # noqa: E402
 
 SESSION_TOKEN = "actsweep-session-token-never-shown-0123456789"  # a third secret the environment holds
@@ -209,7 +209,7 @@ def protocol(s3):
 
 @pytest.mark.slow
 def test_resume_after_a_killed_driver_finishes_the_search_and_the_confirmation(protocol, s3):
-    from analysis.export import read_tables
+    from analysis.store.export import read_tables
 
     assert f"actsweep/{NAME}/fair_asha.json" in protocol["killed_keys"]  # no confirmation yet: mid-search
     assert not any(key.startswith(f"actsweep/{NAME}-confirm/") for key in protocol["killed_keys"])
@@ -256,7 +256,7 @@ def test_the_budget_fair_state_went_to_s3_and_came_back_on_resume(protocol):
 
 @pytest.mark.slow
 def test_the_report_from_the_uri_equals_the_report_of_a_local_copy(protocol, tmp_path):
-    from analysis.export import export_experiment
+    from analysis.store.export import export_experiment
 
     for experiment in (protocol["search"], protocol["confirmation"]):
         local = storage.copy_to_local(experiment, tmp_path)
@@ -273,7 +273,7 @@ def test_load_best_model_loads_from_the_uri(protocol, tmp_path):
     import numpy as np
 
     import analysis
-    from analysis.export import export_experiment, read_tables
+    from analysis.store.export import export_experiment, read_tables
 
     trials = read_tables(protocol["search"]).trials
     best = trials[trials["status"] == "terminated"].nlargest(1, "best_val_accuracy").iloc[0]

@@ -71,8 +71,8 @@ def test_a_local_storage_path_the_other_node_cannot_see_is_refused_before_any_tr
 
 @pytest.mark.slow
 def test_the_same_sweep_on_object_storage_runs_on_both_nodes_with_complete_tables(repo_root, two_disks):
-    from analysis import storage as storage_module
-    from analysis.export import read_tables
+    from analysis.store import storage as storage_module
+    from analysis.store.export import read_tables
 
     cluster, node, s3, _ = two_disks
     uri = s3.query_uri("cluster")
@@ -88,7 +88,7 @@ def test_the_same_sweep_on_object_storage_runs_on_both_nodes_with_complete_table
     assert (counts == 1).all() and sorted(counts.index) == [(trial, epoch) for trial in sorted(trials["trial_id"])
                                                             for epoch in (1, 2)]
     assert set(tables.epochs["node_id"]) == set(trials["node_id"])
-    # Each trial's folder and checkpoints are on S3, named without '=' or ',' (analysis.storage.trial_dirname).
+    # Each trial's folder and checkpoints are on S3, named without '=' or ',' (analysis.store.storage.trial_dirname).
     folders = {key.split("/")[2] for key in s3.keys("cluster/nodes/train_")}
     assert folders == set(trials["trial_dir"]) and not any("=" in name or "," in name for name in folders)
     assert all(path.startswith(f"s3://{s3.bucket}/cluster/nodes/train_") for path in trials["best_checkpoint"])

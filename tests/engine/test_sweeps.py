@@ -140,7 +140,7 @@ def test_every_cheap_sweep_script_runs_its_smoke_sweep(repo_root, tmp_path, scri
 
 
 def test_export_of_a_real_smoke_sweep(smoke_experiment):
-    from analysis.export import export_experiment, read_tables
+    from analysis.store.export import export_experiment, read_tables
 
     experiment, _ = smoke_experiment
     tables = read_tables(experiment)  # what the runner wrote at the end of the sweep

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.schema import DRIVER_LEASE_FILE
+from analysis.store.schema import DRIVER_LEASE_FILE
 
 TIMESTAMP = "2026-01-01_00-00-00"
 EPOCH_SECONDS = 2.0

@@ -78,7 +78,7 @@ def smoke(repo_root: str, storage: Path, backend: str) -> Path:
 
 @pytest.mark.slow
 def test_jax_smoke_sweep_writes_the_same_tables(repo_root, tmp_path):
-    from analysis.export import read_tables
+    from analysis.store.export import read_tables
 
     tables = {backend: read_tables(smoke(repo_root, tmp_path, backend)) for backend in ("jax", "tensorflow")}
     jax_tables, tf_tables = tables["jax"], tables["tensorflow"]

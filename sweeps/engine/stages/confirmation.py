@@ -4,7 +4,7 @@ search's verdict, re-run.
 A search ranks configurations on one seed, under early stopping, on the validation split:
 its best is optimistically biased. So each arm (a combination of the scientific keys'
 values: `--stratify`'s keys, else the sweep's scientific keys that vary) sends its top K
-configurations (`analysis.confirmation.top_configurations`) to a second Tune experiment,
+configurations (`analysis.verdict.confirmation.top_configurations`) to a second Tune experiment,
 `<name>-confirm`, beside the search: every configuration with the same new seeds (after
 every seed the search used), to the search's full budget, under FIFO. Arms pair up by
 (configuration rank, seed), and the verdict comes from those trials only, on test accuracy
@@ -36,13 +36,13 @@ from typing import Any, Callable
 import pyarrow.parquet as pq
 from ray import tune
 
-from analysis import storage
-from analysis.comparisons import paired_comparisons
-from analysis.confirmation import confirmation_metric, top_configurations
-from analysis.report import verdict_lines
-from analysis.schema import TRIALS_FILE
-from analysis.tables import read_tables
-from analysis.verdicts import LookPlan
+from analysis.store import storage
+from analysis.verdict.comparisons import paired_comparisons
+from analysis.verdict.confirmation import confirmation_metric, top_configurations
+from analysis.verdict.words import verdict_lines
+from analysis.store.schema import TRIALS_FILE
+from analysis.store.tables import read_tables
+from analysis.verdict.looks import LookPlan
 from sweeps.engine.errors import MAX_SEED, UsageError
 from sweeps.engine.locations import confirm_name, experiment_dirs, is_dir, is_file
 from sweeps.engine.looks import LookSearcher
@@ -95,7 +95,7 @@ def confirmation_plan(plan: Plan) -> Plan:
 
 
 def look_plan(plan: Plan) -> Any:
-    """The stage's looks (analysis.verdicts.LookPlan) from --confirm-repeats, --confirm-batch, --margin."""
+    """The stage's looks (analysis.verdict.looks.LookPlan) from --confirm-repeats, --confirm-batch, --margin."""
     return LookPlan(max_seeds=plan.confirm_repeats, batch=plan.confirm_batch, margin=plan.margin)
 
 
@@ -153,7 +153,7 @@ def _space(plan: Plan, chosen: list[Any], seeds: list[int]) -> Space:
     space["seed"] = tune.grid_search(seeds)
     first = seeds[0]
     space["repeat"] = tune.sample_from(lambda config: config["seed"] - first)
-    looks = look_plan(plan)  # every trial says which look of which plan it belongs to (analysis.verdicts)
+    looks = look_plan(plan)  # every trial says which look of which plan it belongs to (analysis.verdict.looks)
     space.update(confirm_margin=looks.margin, confirm_seeds=looks.max_seeds, confirm_batch=looks.batch)
     space["confirm_look"] = tune.sample_from(lambda config: looks.look_of(config["seed"] - first))
     space["cpus_per_trial"] = plan.cpus_per_trial

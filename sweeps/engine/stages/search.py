@@ -14,7 +14,7 @@ from typing import Any
 
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from analysis import storage
+from analysis.store import storage
 from sweeps.engine.arm_search import optuna_search
 from sweeps.engine.plan import Plan
 from sweeps.engine.space.keys import Space

@@ -1,4 +1,4 @@
-"""analysis.stats gives SciPy's answers, on fixtures with ties, zero differences and n = 2..10."""
+"""analysis.verdict.stats gives SciPy's answers, on fixtures with ties, zero differences and n = 2..10."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from analysis import stats
+from analysis.verdict import stats
+from analysis.verdict.decision import DEFAULT_MARGIN, decide
+from analysis.verdict.words import sentence
 
 # Best val accuracies of two activations on the same five seeds.
 RELU = [0.812, 0.830, 0.805, 0.848, 0.821]
@@ -90,18 +92,20 @@ def test_paired_t_test_drops_non_finite_pairs_and_handles_too_few() -> None:
 
 
 def test_verdict_words() -> None:
-    significant = stats.paired_t_test([0.85, 0.86, 0.87, 0.88], [0.80, 0.80, 0.82, 0.82])
-    assert significant.p_value < 0.05
-    assert stats.verdict("selu", "relu", significant).startswith("selu is better than relu")
-    assert stats.verdict("selu", "relu", significant, metric="loss", higher_is_better=False).startswith("relu is better")
-    noisy = stats.paired_t_test(RELU, SELU)
-    assert noisy.p_value >= 0.05
-    assert "not distinguishable" in stats.verdict("relu", "selu", noisy)
-    assert "only 1 paired run" in stats.verdict("relu", "selu", stats.paired_t_test([0.9], [0.1]))
-    identical = stats.paired_t_test([0.8, 0.9], [0.8, 0.9])
-    assert "all 2 paired differences are zero" in stats.verdict("relu", "selu", identical)
-    assert not stats.is_distinguishable(0.01, n=1) and stats.is_distinguishable(0.01, n=2)
-    assert not stats.is_distinguishable(0.05, n=10) and not stats.is_distinguishable(math.nan, n=10)
+    """The situations the removed stats.verdict() worded, as decide and words.sentence word them."""
+    a, b = [0.85, 0.86, 0.87, 0.88], [0.80, 0.80, 0.82, 0.82]
+    assert stats.paired_t_test(a, b).p_value < 0.05
+    significant = decide(a, b, DEFAULT_MARGIN)
+    assert significant.outcome == "a_better"
+    assert sentence(significant, "selu", "relu").startswith("selu is better than relu")
+    lower_is_better = decide(a, b, DEFAULT_MARGIN, higher_is_better=False)
+    assert sentence(lower_is_better, "selu", "relu", "loss").startswith("relu is better")
+    assert stats.paired_t_test(RELU, SELU).p_value >= 0.05
+    noisy = decide(RELU, SELU, DEFAULT_MARGIN)
+    assert noisy.outcome not in ("a_better", "b_better") and "better than" not in sentence(noisy, "relu", "selu")
+    assert "at least 2 needed" in sentence(decide([0.9], [0.1], DEFAULT_MARGIN), "relu", "selu")
+    identical = decide([0.8, 0.9], [0.8, 0.9], DEFAULT_MARGIN)
+    assert identical.outcome == "inconclusive" and "all 2 differences are equal" in sentence(identical, "relu", "selu")
 
 
 def test_adjusted_p_values_are_scipys_benjamini_hochberg_and_keep_nan():
@@ -115,7 +119,7 @@ def test_adjusted_p_values_are_scipys_benjamini_hochberg_and_keep_nan():
 def test_several_comparisons_are_decided_on_adjusted_p_values():
     import pandas as pd
 
-    from analysis.comparisons import paired_comparisons
+    from analysis.verdict.comparisons import paired_comparisons
 
     rows = []
     # Three arms on five shared seeds: "b" is ahead of "a" by a margin whose raw p is just below 0.05.

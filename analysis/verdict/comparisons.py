@@ -1,12 +1,12 @@
 """Leaderboard and paired comparisons of activations (arms), each at one stated budget.
 
-Both take the trials table and a budget (analysis.budget): the full budget by default, or
+Both take the trials table and a budget (analysis.verdict.budget): the full budget by default, or
 `at_epoch` with the epochs table. Trials that did not reach the budget are counted in each row
 (`cut_short`) and never enter a mean or a test.
 
-Every comparison is decided with a margin (analysis.stats.decide_all): equivalent, a winner,
+Every comparison is decided with a margin (analysis.verdict.decision.decide_all): equivalent, a winner,
 not worse, or inconclusive, with Benjamini-Hochberg across all the comparisons of the table.
-A confirmation run in looks is decided as its stage decided, look by look (analysis.verdicts).
+A confirmation run in looks is decided as its stage decided, look by look (analysis.verdict.looks).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from analysis import stats
-from analysis.arms import label_keys
-from analysis.budget import AtBudget, at_budget
-from analysis.confirmation import PAIRED_ON, is_confirmation
-from analysis.schema import DEFAULT_METRIC, higher_is_better, setting_columns, varying_settings
-from analysis.stats import DEFAULT_MARGIN, Verdict
-from analysis.verdicts import LookPlan, look_verdicts, plan_of
+from analysis.store.arms import label_keys
+from analysis.store.schema import DEFAULT_METRIC, higher_is_better, setting_columns, varying_settings
+from analysis.verdict import stats, words
+from analysis.verdict.budget import AtBudget, at_budget
+from analysis.verdict.confirmation import PAIRED_ON, is_confirmation
+from analysis.verdict.decision import DEFAULT_MARGIN, Verdict, decide_all
+from analysis.verdict.looks import LookPlan, look_verdicts, plan_of
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class PairedComparison:
     """arm_a minus arm_b on runs that share every other setting and the seed, decided with a margin.
 
     The arms are activations (or `by`'s values; a confirmation's `confirm_arm`). The p-values,
-    interval and probability are analysis.stats.Verdict's (see its docstring); `seeds` is the
+    interval and probability are analysis.verdict.decision.Verdict's (see its docstring); `seeds` is the
     seeds per configuration the verdict used (a look's, for a confirmation run in looks), `look`
     and `looks` where it was decided (None without looks), `sentence` the verdict in words.
     """
@@ -166,7 +166,7 @@ class _Paired:
 def _match_columns(trials: pd.DataFrame, side_a: pd.DataFrame, side_b: pd.DataFrame, by: str) -> list[str]:
     """Every setting both sides set, plus family, seed and repeat.
 
-    Confirmation trials (analysis.confirmation) differ across arms in their nuisance settings by
+    Confirmation trials (analysis.verdict.confirmation) differ across arms in their nuisance settings by
     design (each arm keeps its own best), so they pair by family, configuration rank and seed,
     plus the arm's other keys when comparing by activation alone.
     """
@@ -252,7 +252,7 @@ def _row(paired: _Paired, verdict: Verdict, metric: str, budget: str, seeds: int
         probability_high=verdict.probability_high, seeds_needed_total=verdict.seeds_needed_total,
         more_seeds=verdict.more_seeds, more_seeds_for=verdict.more_seeds_for, comparisons=verdict.comparisons,
         wilcoxon_p=stats.wilcoxon_signed_rank(a, b)[1],
-        sentence=verdict.sentence(paired.arm_a, paired.arm_b, metric), matched_on=paired.matched_on,
+        sentence=words.sentence(verdict, paired.arm_a, paired.arm_b, metric), matched_on=paired.matched_on,
     )
 
 
@@ -266,7 +266,7 @@ def _decided(paired: list[_Paired], at: AtBudget, trials: pd.DataFrame, margin: 
     """A fixed design: every comparison decided at once, Benjamini-Hochberg across them."""
     if not paired:
         return []
-    verdicts = stats.decide_all([(item.values_a, item.values_b) for item in paired], margin,
+    verdicts = decide_all([(item.values_a, item.values_b) for item in paired], margin,
                                 higher_is_better=higher_is_better(at.metric))
     return [_row(item, verdict, at.metric, at.budget, _seeds(item, trials)) for item, verdict in zip(paired, verdicts)]
 
@@ -284,7 +284,7 @@ def paired_comparison(
     margin: float = DEFAULT_MARGIN,
 ) -> PairedComparison:
     """Pair runs of two activations on identical settings (seed, repeat and every other config key),
-    and decide them with `margin` (analysis.stats.decide).
+    and decide them with `margin` (analysis.verdict.decision.decide).
 
     Only runs that reached the budget are paired. A config key that one activation never sets
     (e.g. an aprelu-only `reduction`) is left out of the match. Several runs of one activation
@@ -295,7 +295,7 @@ def paired_comparison(
 
 
 def _sequential(at: AtBudget, trials: pd.DataFrame, plan: LookPlan, min_pairs: int) -> list[PairedComparison]:
-    """A confirmation run in looks: the verdicts its stage reached (analysis.verdicts)."""
+    """A confirmation run in looks: the verdicts its stage reached (analysis.verdict.looks)."""
     # Only trials that reached the budget: one that did not (an interrupted run's leftover directory,
     # an errored or diverged trial) drops its pairs, as the stage did.
     rows = at.trials.loc[:, ["family", "confirm_arm", "confirm_rank", "seed", "confirm_look"]].copy()

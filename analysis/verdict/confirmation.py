@@ -21,8 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.arms import arm_label
-from analysis.schema import CONFIRM_CONFIG
+from analysis.store.arms import arm_label
+from analysis.store.schema import CONFIRM_CONFIG
 
 CONFIRM_KEYS = CONFIRM_CONFIG  # a confirmation trial's bookkeeping, never a setting being compared
 # What pairs two arms' confirmation trials: the same family, configuration rank and seed.

@@ -1,4 +1,4 @@
-"""analysis.sequential: Lan-DeMets boundaries against SciPy and published values, and by simulation."""
+"""analysis.verdict.sequential: Lan-DeMets boundaries against SciPy and published values, and by simulation."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import pytest
 from scipy import stats as scipy_stats
 from statsmodels.stats.power import TTestPower
 
-from analysis import sequential, stats
-from analysis.stats import DecisionLevels, Outcome
+from analysis.verdict import decision, sequential
+from analysis.verdict.decision import DecisionLevels, Outcome
+from analysis.verdict.power import pairs_for_power
+from analysis.verdict.words import sentence
 
 MARGIN = 0.01
 
@@ -100,12 +102,12 @@ def test_decide_at_look_is_stateless_and_freezes_conclusive_comparisons() -> Non
     at_its_look = sequential.decide_at_look(pairs, winner.look - 1, looks, MARGIN)[0]
     assert at_its_look == winner  # frozen: later seeds do not change it
     levels = sequential.look_levels(winner.look - 1, looks)
-    direct = stats.decide_all([(a[: looks[winner.look - 1]], b[: looks[winner.look - 1]]) for a, b in pairs],
+    direct = decision.decide_all([(a[: looks[winner.look - 1]], b[: looks[winner.look - 1]]) for a, b in pairs],
                               MARGIN, levels=levels)[0]
     assert direct == winner
     assert sequential.finished(final, 5, looks)
     assert sequential.pairs_spent(final, looks) == looks[max(v.look for v in final) - 1]
-    assert "look" in winner.sentence("a", "b")
+    assert "look" in sentence(winner, "a", "b")
 
 
 def test_a_non_inferior_comparison_is_not_frozen_before_the_final_look() -> None:
@@ -139,7 +141,8 @@ def _naive(pairs, looks, level: float):
     """Testing at the full alpha at every look: what the spending exists to prevent."""
     for index, count in enumerate(looks):
         levels = DecisionLevels(level, level, index + 1, len(looks))
-        verdict = stats.decide_all([(a[:count], b[:count]) for a, b in pairs], MARGIN, levels=levels, details=False)[0]
+        verdict = decision.decide_all([(a[:count], b[:count]) for a, b in pairs], MARGIN, levels=levels,
+                                      details=False)[0]
         if verdict.conclusive:
             break
     return [verdict]
@@ -187,7 +190,7 @@ def test_the_spread_a_plan_has_power_for_holds_up_in_simulation() -> None:
     looks = sequential.plan_looks(10, 2)
     sd = sequential.spread_for_power(looks, MARGIN)
     assert sd < sequential.spread_for_power(sequential.plan_looks(20, 2), MARGIN)  # more seeds, noisier arms
-    assert stats.pairs_for_power(sd, MARGIN) <= looks[-1]  # the looks cost a little power, not a whole seed
+    assert pairs_for_power(sd, MARGIN) <= looks[-1]  # the looks cost a little power, not a whole seed
     runs = 400
     outcomes, _ = _simulate(MARGIN, sd, looks, runs, seed=41)
     power = float(np.mean(outcomes == "a_better"))

@@ -3,12 +3,12 @@ runs, to decide whether to add seeds) and the report (after, to say what was dec
 
 A confirmation run in looks (sweeps.engine.confirm) adds `confirm_batch` new seeds to every
 chosen configuration at each look, up to `confirm_seeds`, and stops once every comparison of
-arms is decided (analysis.sequential). Its trials carry that plan in their config
+arms is decided (analysis.verdict.sequential). Its trials carry that plan in their config
 (`confirm_margin`, `confirm_seeds`, `confirm_batch`, and the 1-based `confirm_look` of their
 seed), so the verdicts are a pure function of the trials' values: `look_verdicts` replays the
 looks on them, exactly as the stage did.
 
-Arms pair by (configuration rank, seed), as every confirmation does (analysis.confirmation):
+Arms pair by (configuration rank, seed), as every confirmation does (analysis.verdict.confirmation):
 K configurations per arm give K pairs per seed, so the looks are counted in seeds and each pair
 arrives at the look of its seed.
 """
@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis import sequential
-from analysis.confirmation import PAIRED_ON
-from analysis.stats import SIGNIFICANCE_LEVEL, Verdict
+from analysis.verdict import sequential
+from analysis.verdict.confirmation import PAIRED_ON
+from analysis.verdict.decision import Verdict
+from analysis.verdict.stats import SIGNIFICANCE_LEVEL
 
 PLAN_CONFIG = ("confirm_margin", "confirm_seeds", "confirm_batch", "confirm_look")
 
@@ -58,7 +59,7 @@ class LookPlan:
 
     def spread_for_power(self) -> float:
         """The noisiest arms (sd of a paired difference) these looks still decide a one-margin difference
-        for 80% of the time, with one pair per seed (analysis.sequential.spread_for_power)."""
+        for 80% of the time, with one pair per seed (analysis.verdict.sequential.spread_for_power)."""
         return sequential.spread_for_power(self.looks, self.margin, self.alpha, spending=self.spending)
 
     def describe(self) -> str:

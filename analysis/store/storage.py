@@ -1,21 +1,20 @@
-"""Where experiments live: a local path or an object-storage URI, reached through pyarrow.fs.
+"""The store's file API: where experiments live, a local path or an object-storage URI, reached
+through pyarrow.fs.
 
-The one module that decides which filesystem a path means: nothing else tests for '://'.
-`is_remote` tells the two apart, `normalize` and `join` build paths, `locate` gives a
-`Location` (a pyarrow filesystem, the path on it, and the path or URI a user would write) whose
-methods read, list, write and delete, and `ray_storage` says what to hand Ray Tune.
+The one module that decides which filesystem a path means. `locate` gives a `Location` (a pyarrow
+filesystem, the path on it, and the path or URI a user would write) whose methods read, list,
+write and delete; the path-level functions below do one such call each, and `ray_storage` says
+what to hand Ray Tune. Paths as text (`is_remote`, `normalize`, `join`, `name`, `parent`,
+`redact`, `one_line`, `StorageError`) are analysis.store.uri's, and re-exported here because this
+module is the store's one public face for files: callers write `storage.join(...)` beside
+`storage.locate(...)`.
 
-Credentials never travel in a path. A URI with user info (``s3://KEY:SECRET@bucket``) or a
-secret-looking query parameter (``secret_key``, ``access_key``, ``session_token``, ...) is refused
-in one line that names the part, never its value (pyarrow itself would accept the user info as
-credentials). Keys come from the environment or the filesystem's own configuration
-(``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``, ``~/.aws``, an instance
-or pod role; for gs://, ``GOOGLE_APPLICATION_CREDENTIALS``), and no filesystem here is ever built
-with explicit keys: pyarrow pickles explicit keys with the filesystem (Ray stores the filesystem in
-``tuner.pkl``), but never keys it found in the environment.
+No filesystem here is ever built with explicit keys: pyarrow pickles explicit keys with the
+filesystem (Ray stores the filesystem in ``tuner.pkl``), but never keys it found in the
+environment; a URI that carries keys is refused before (analysis.store.uri.check_no_secrets).
 
 What was measured (pyarrow 26.0.1, Ray 2.60.0, boto3 1.43, a moto 5.2.1 server on 127.0.0.1;
-tests/analysis/test_storage.py repeats the endpoint cases; tests/engine/test_object_storage.py the
+tests/analysis/store/test_storage.py repeats the endpoint cases; tests/engine/test_object_storage.py the
 URI-query case with Tune, killed and resumed through the command line):
 
 - S3-compatible endpoint. pyarrow 26's ``FileSystem.from_uri`` honours ``AWS_ENDPOINT_URL_S3``,
@@ -62,7 +61,6 @@ import io
 import logging
 import os
 import posixpath
-import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,150 +68,33 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlunsplit
 
 import pyarrow.fs as pafs
 
+from analysis.store.uri import (
+    StorageError,
+    check_no_secrets,
+    is_remote,
+    join,
+    name,
+    normalize,
+    one_line,
+    parent,
+    query_items,
+    redact,
+    split_uri,
+)
+
+__all__ = [
+    "Entry", "Location", "StorageError", "check_no_secrets", "copy_to_local", "delete_dir", "delete_file", "exists",
+    "is_dir", "is_file", "is_remote", "join", "list_dir", "locate", "name", "normalize", "one_line", "parent",
+    "ray_storage", "read_bytes", "read_text", "redact", "resolve", "trial_dirname", "write_bytes_atomically",
+]
+
 logger = logging.getLogger(__name__)
 
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
-# Query keys that carry credentials, by any filesystem's or signer's spelling.
-_SECRET_KEY = re.compile(r"secret|token|passw|credential|access_?key|key_?id|signature|^sig$|^key$|private", re.I)
-_SAFE_IN_PATH = "/=,:@!$&'()*+;-._~"  # kept readable in URIs (Tune's folder names use = and ,)
 _ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")  # boto3's and pyarrow's order
-# pyarrow 26's URI options for S3 and GCS: shown by `redact`; any other query value is hidden.
-_PUBLIC_QUERY_KEYS = frozenset({
-    "region", "scheme", "endpoint_override", "allow_bucket_creation", "allow_bucket_deletion",
-    "allow_delayed_open", "tls_ca_file_path", "retry_limit_seconds", "project_id",
-})
-
-
-class StorageError(ValueError):
-    """A path or URI that cannot be used, or storage that failed; one line, never a secret."""
-
-
-# --- paths and URIs -------------------------------------------------------------------------
-
-
-def is_remote(path: str | os.PathLike) -> bool:
-    """True for a URI other than file:// (s3://, gs://, ...); the one test for a scheme."""
-    match = _SCHEME.match(path) if isinstance(path, str) else None  # a Path is never a URI
-    return bool(match) and match.group(1).lower() != "file"
-
-
-def _printable(text: str) -> str:
-    """One line, whatever a path holds."""
-    return re.sub(r"[\x00-\x1f\x7f]", "?", text)
-
-
-def _query_items(query: str) -> list[tuple[str, str | None]]:
-    """(key, value) pairs as written; value None for an item without '='."""
-    items = []
-    for item in filter(None, query.split("&")):
-        key, equals, value = item.partition("=")
-        items.append((unquote(key), unquote(value) if equals else None))
-    return items
-
-
-def redact(uri: str | os.PathLike) -> str:
-    """The URI with user info and every query value but pyarrow's known options replaced by ***."""
-    text = os.fspath(uri)
-    if not is_remote(text):
-        return _printable(text)
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return f"{text.split('://', 1)[0]}://***"
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"***@{host}" if "@" in parts.netloc else host
-    shown = [f"{key}={value}" if key in _PUBLIC_QUERY_KEYS and value is not None
-             else ("***" if value is None else f"{key}=***") for key, value in _query_items(parts.query)]
-    return _printable(urlunsplit((parts.scheme, netloc, parts.path, "&".join(shown), "***" if parts.fragment else "")))
-
-
-def check_no_secrets(uri: str | os.PathLike) -> None:
-    """Refuse a URI that embeds credentials: user info, a secret-looking query key, or a query item
-    without a key (a pasted token)."""
-    text = os.fspath(uri)
-    if not is_remote(text):
-        return
-    try:
-        parts = urlsplit(text)
-    except ValueError as error:
-        raise StorageError(f"cannot parse {redact(text)}: {error}") from None
-    items = _query_items(parts.query)
-    found = ["user info (KEY:SECRET@)"] if "@" in parts.netloc else []
-    found += [f"query parameter {key!r}" for key, value in items if value is not None and _SECRET_KEY.search(key)]
-    found += ["a query item without a key"] if any(value is None for _, value in items) else []
-    if found:
-        raise StorageError(
-            f"{redact(text)} embeds credentials ({', '.join(found)}); give them through the environment "
-            "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; GOOGLE_APPLICATION_CREDENTIALS) "
-            "or the filesystem's own configuration, never in the path")
-
-
-def _split(uri: str) -> tuple[str, str, list[str], str]:
-    """(scheme, bucket/host, path segments unquoted, query) of a checked URI."""
-    parts = urlsplit(uri)
-    if parts.fragment or uri.endswith("#"):
-        raise StorageError(f"{redact(uri)}: '#' is not allowed in a storage URI")
-    if not parts.netloc:
-        raise StorageError(f"{redact(uri)} names no bucket (expected {parts.scheme}://BUCKET/PREFIX)")
-    segments = [unquote(segment) for segment in parts.path.split("/") if segment]
-    if any(segment in (".", "..") for segment in segments):
-        raise StorageError(f"{redact(uri)}: '.' and '..' are not allowed in a storage URI")
-    return parts.scheme.lower(), parts.netloc, segments, parts.query
-
-
-def _unsplit(scheme: str, netloc: str, segments: list[str], query: str) -> str:
-    path = "".join(f"/{quote(segment, safe=_SAFE_IN_PATH)}" for segment in segments)
-    return urlunsplit((scheme, netloc, path, query, ""))
-
-
-def normalize(path: str | os.PathLike) -> str:
-    """A local path made absolute (~ expanded); a URI checked for secrets, its scheme lower-case,
-    without a trailing slash, its query kept (pyarrow's endpoint options live there)."""
-    text = os.fspath(path)
-    if not text:
-        raise StorageError("an empty storage path")
-    if not is_remote(text):
-        if _SCHEME.match(text):  # file://
-            text = unquote(urlsplit(text).path)
-        return os.path.abspath(os.path.expanduser(text))
-    check_no_secrets(text)
-    return _unsplit(*_split(text))
-
-
-def join(base: str | os.PathLike, *parts: str) -> str:
-    """base/part/...: each part a folder or file name (or several, separated by '/')."""
-    base = normalize(base)
-    names = [name for part in parts for name in part.split("/") if name]
-    if any(name in (".", "..") for name in names):
-        raise StorageError(f"cannot join {names} to {redact(base)}: '.' and '..' are not names")
-    if not is_remote(base):
-        return str(Path(base, *names))
-    scheme, netloc, segments, query = _split(base)
-    return _unsplit(scheme, netloc, segments + names, query)
-
-
-def name(path: str | os.PathLike) -> str:
-    """The last component (an experiment's or a checkpoint's name)."""
-    text = normalize(path)
-    if not is_remote(text):
-        return Path(text).name
-    segments = _split(text)[2]
-    return segments[-1] if segments else _split(text)[1]
-
-
-def parent(path: str | os.PathLike) -> str:
-    """The folder holding path (for `<name>-confirm` beside an experiment)."""
-    text = normalize(path)
-    if not is_remote(text):
-        return str(Path(text).parent)
-    scheme, netloc, segments, query = _split(text)
-    if not segments:
-        raise StorageError(f"{redact(text)} is a bucket; it has no parent folder")
-    return _unsplit(scheme, netloc, segments[:-1], query)
 
 
 # --- filesystems ----------------------------------------------------------------------------
@@ -226,17 +107,11 @@ def _endpoint_from_environment() -> str | None:
     return None
 
 
-def one_line(error: BaseException) -> str:
-    """The first non-empty line of an error (pyarrow's can run to many), for `error: ...` lines."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
-
-
 @lru_cache(maxsize=64)
 def _root_filesystem(scheme: str, netloc: str, query: str, endpoint: str | None) -> tuple[pafs.FileSystem, str]:
     """One filesystem per bucket and options (and environment endpoint): from_uri may ask the bucket
     for its region, which need not happen for every file."""
-    keys = {key for key, _ in _query_items(query)}
+    keys = {key for key, _ in query_items(query)}
     if scheme == "s3" and endpoint and "endpoint_override" not in keys:
         logger.debug("S3 endpoint from the environment: %s", endpoint)
         query = "&".join(filter(None, [query, urlencode({"endpoint_override": endpoint})]))
@@ -361,7 +236,7 @@ def locate(path: str | os.PathLike) -> Location:
     text = normalize(path)
     if not is_remote(text):
         return Location(pafs.LocalFileSystem(), text, text)
-    scheme, netloc, segments, query = _split(text)
+    scheme, netloc, segments, query = split_uri(text)
     filesystem, root = _root_filesystem(scheme, netloc, query, _endpoint_from_environment() if scheme == "s3" else None)
     return Location(filesystem, posixpath.join(root, *segments) if segments else root, text)
 

@@ -3,7 +3,7 @@
 On a local disk every table goes to a temp file beside its target, and the temp files are renamed
 over the targets once all are written. Object storage has no rename: there every table is first
 serialised in memory (a crash while serialising writes nothing), then each is uploaded as one
-object, which appears whole or not at all (analysis.storage), in the order given: the caller puts
+object, which appears whole or not at all (analysis.store.storage), in the order given: the caller puts
 the table whose presence marks a complete export (trials.parquet) last. A failure between two
 uploads leaves the earlier tables new and the later ones old; running the export again repairs it.
 """
@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis import storage
+from analysis.store import storage
 
 
 def _write_parquet(table: pa.Table, handle: Any) -> None:

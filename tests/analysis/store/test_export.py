@@ -1,4 +1,4 @@
-"""analysis.export on hand-made Tune experiment directories (tests/support/fake_experiment.py)."""
+"""analysis.store.export on hand-made Tune experiment directories (tests/support/fake_experiment.py)."""
 
 from __future__ import annotations
 from support import REPO_ROOT
@@ -16,8 +16,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import atomic, export
-from analysis.export import EPOCHS_FILE, SCHEMA_VERSION, TRIALS_FILE, export_experiment, read_metadata, read_tables
+from analysis.store import atomic, export
+from analysis.store.export import (
+    EPOCHS_FILE,
+    SCHEMA_VERSION,
+    TRIALS_FILE,
+    export_experiment,
+    read_metadata,
+    read_tables,
+)
 from support.fake_experiment import FakeTrial, standard_trials, write_fake_experiment
 
 
@@ -213,7 +220,7 @@ def test_read_tables_keeps_integer_columns_with_nulls(tmp_path: Path) -> None:
 
 def test_cli_missing_directory_exits_2_with_one_line(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "analysis.export", str(tmp_path / "nope")],
+        [sys.executable, "-m", "analysis.store.export", str(tmp_path / "nope")],
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=60,
     )
     assert completed.returncode == 2
@@ -347,7 +354,7 @@ def test_unfinished_trials_are_running_only_while_a_driver_holds_the_experiment(
     """Issue 24: an export never says `running` once the sweep's driver has ended (it deletes its
     lease, DRIVER_LEASE_FILE); such a trial is `interrupted` (`--resume` continues it), or `errored`
     when Tune recorded an error for it and its saved state still read RUNNING."""
-    from analysis.schema import DRIVER_LEASE_FILE
+    from analysis.store.schema import DRIVER_LEASE_FILE
 
     fakes = [FakeTrial("relu", 0, [0.5, 0.6], epochs=5, status="running"),
              FakeTrial("selu", 0, [], epochs=5, status="pending"), FakeTrial("relu", 1, [0.5, 0.6, 0.7])]

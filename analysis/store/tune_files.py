@@ -2,7 +2,7 @@
 
 params.json, result.json lines, error.txt and the newest experiment_state-*.json when present:
 this works on finished, interrupted and still-running sweeps alike, on a local disk or object
-storage (analysis.storage; one listing per folder, then only the files that are there).
+storage (analysis.store.storage; one listing per folder, then only the files that are there).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from analysis.schema import DRIVER_LEASE_FILE
-from analysis.storage import Entry, Location, locate
+from analysis.store.schema import DRIVER_LEASE_FILE
+from analysis.store.storage import Entry, Location, locate
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""analysis.verdicts and the report on a confirmation run in looks: the looks, which look decided each
+"""analysis.verdict.looks and the report on a confirmation run in looks: the looks, which look decided each
 comparison with how many seeds, and the new fields of `python -m analysis.report DIR --json`."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import pytest
 from statsmodels.stats.weightstats import ttost_paired
 from support.fake_experiment import FakeTrial, write_fake_experiment
 
-from analysis import report, sequential
-from analysis.export import export_experiment
-from analysis.verdicts import LookPlan, look_verdicts
+from analysis import report
+from analysis.store.export import export_experiment
+from analysis.verdict import sequential
+from analysis.verdict.looks import LookPlan, look_verdicts
 
 ARMS = {"a": 0.0, "b": 0.05, "c": 0.0005, "d": 0.0}  # arm -> shift over arm a; d is noisy
 PLAN = LookPlan(max_seeds=6, batch=2, margin=0.01)

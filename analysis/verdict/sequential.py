@@ -2,7 +2,7 @@
 
 The confirmation stage runs B paired seeds per look, up to N per comparison. Testing at alpha
 at every look would call a winner by chance far more often than alpha (0.17 instead of 0.05 at
-six looks from 4 to 24 pairs, in tests/analysis/test_sequential.py), so each look tests at a
+six looks from 4 to 24 pairs, in tests/analysis/verdict/test_sequential.py), so each look tests at a
 smaller nominal level, chosen so that the chance of a false rejection at ANY look is alpha:
 
 - Lan-DeMets alpha spending (Lan & DeMets 1983): a spending function alpha(t) of the
@@ -20,7 +20,7 @@ smaller nominal level, chosen so that the chance of a false rejection at ANY loo
 - The significance-level approach (Jennison & Turnbull 2000, for normal data of unknown
   variance) carries the boundaries to the t statistics: look k rejects when the t-test's
   p-value is below the nominal level 1 - Phi(c_k) that the z boundary c_k implies. Every test
-  of analysis.stats.decide uses it: the two one-sided tests of TOST and the non-inferiority
+  of analysis.verdict.decision.decide uses it: the two one-sided tests of TOST and the non-inferiority
   tests at one-sided alpha spending, the two-sided superiority test at alpha/2 per side. It is
   an approximation at small degrees of freedom; simulated, 4000 null comparisons at six looks
   from 4 pairs called a winner 4.9% of the time (95% interval 4.2-5.6%).
@@ -55,7 +55,9 @@ import numpy as np
 from scipy import optimize
 from scipy import stats as scipy_stats
 
-from analysis.stats import SIGNIFICANCE_LEVEL, DecisionLevels, Values, Verdict, decide_all, superiority_power
+from analysis.verdict.decision import DecisionLevels, Verdict, decide_all
+from analysis.verdict.power import superiority_power
+from analysis.verdict.stats import SIGNIFICANCE_LEVEL, Values
 
 Spending = Callable[[float, float], float]
 
@@ -211,7 +213,7 @@ def nominal_alpha(look_index: int, looks: Sequence[int], alpha: float = SIGNIFIC
 
 def look_levels(look_index: int, looks: Sequence[int], alpha: float = SIGNIFICANCE_LEVEL, *,
                 spending: str = DEFAULT_SPENDING) -> DecisionLevels:
-    """The decision levels of analysis.stats at one look."""
+    """The decision levels (analysis.verdict.decision.DecisionLevels) at one look."""
     return DecisionLevels(
         two_sided=nominal_alpha(look_index, looks, alpha, sided=2, spending=spending),
         one_sided=nominal_alpha(look_index, looks, alpha, sided=1, spending=spending),
@@ -246,10 +248,10 @@ def decide_at_look(
     pairs are then dropped, as in decide). With `arrivals` (one array per comparison: the 0-based
     look at which each pair arrived), look j uses the pairs that arrived by then instead: the
     confirmation stage counts its looks in seeds, and a comparison pairs several configurations
-    per seed (analysis.confirmation_verdicts); `looks` then only gives the information fractions. Looks 0..look_index are replayed: at each, all
-    comparisons are decided together (Benjamini-Hochberg across them, as decide_all) at that
-    look's nominal levels, and a comparison is frozen at its first conclusive verdict (its
-    Verdict.look says which, 1-based). The others get their verdict at look_index; at the final
+    per seed (analysis.verdict.looks); `looks` then only gives the information fractions. Looks
+    0..look_index are replayed: at each, all comparisons are decided together (Benjamini-Hochberg
+    across them, as decide_all) at that look's nominal levels, and a comparison is frozen at its
+    first conclusive verdict (its Verdict.look says which, 1-based). The others get their verdict at look_index; at the final
     look that is the answer (non-inferiority and inconclusive included), before it they are
     provisional. Intervals are 1 - alpha intervals of the data at the verdict's look.
     """
@@ -312,7 +314,7 @@ def spread_for_power(looks: Sequence[int], margin: float, alpha: float = SIGNIFI
 
     The plan's power at a z effect matches a fixed design of n = ((z_{1-alpha/2} + z_power) / effect)^2
     pairs (possibly fractional); the effect size at which the t-test on n pairs has that power
-    (statsmodels' power, analysis.stats.superiority_power) gives the sd."""
+    (statsmodels' power, analysis.verdict.power.superiority_power) gives the sd."""
     return float(margin / _effect_for_power(_check_looks(looks), float(alpha), float(power), spending))
 
 
@@ -332,7 +334,7 @@ def _effect_for_power(looks: tuple[int, ...], alpha: float, power: float, spendi
     effect = optimize.brentq(shortfall, low, high, xtol=1e-7)
     fixed = max((z / effect) ** 2, 2.0)  # a t-test needs two pairs; a plan of one look at 2 is exactly that
     # statsmodels' TTestPower.solve_power is unstable near two pairs (nobs 2 -> 11.5, 2.0001 -> 9.7), where
-    # its power is NaN (SciPy's far tail); stats.superiority_power handles that, and brentq solves on it.
+    # its power is NaN (SciPy's far tail); power.superiority_power handles that, and brentq solves on it.
     return float(optimize.brentq(lambda size: superiority_power(size, fixed, alpha) - power, 1e-3, 1e3, xtol=1e-9))
 
 

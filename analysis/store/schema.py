@@ -65,8 +65,8 @@ TUNE_CLOCK = ("training_iteration", "time_total_s", "time_this_iter_s")
 # absent), and those naming its resources: neither is a setting being compared.
 PROMOTED_CONFIG = ("family", "activation", "seed", "repeat")
 RESOURCE_CONFIG = ("cpus_per_trial", "gpus_per_trial")
-# A confirmation trial's bookkeeping (analysis.confirmation): which search trial, arm and rank, and
-# the stage's look plan (analysis.verdicts): margin, most seeds, seeds per look, this seed's look.
+# A confirmation trial's bookkeeping (analysis.verdict.confirmation): which search trial, arm and rank, and
+# the stage's look plan (analysis.verdict.looks): margin, most seeds, seeds per look, this seed's look.
 CONFIRM_CONFIG = ("confirms", "confirm_arm", "confirm_rank", "confirm_margin", "confirm_seeds", "confirm_batch",
                   "confirm_look")
 NON_SETTING_COLUMNS = frozenset({*PROMOTED_CONFIG, *RESOURCE_CONFIG, *CONFIRM_CONFIG})

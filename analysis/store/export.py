@@ -1,13 +1,13 @@
 """Export Ray Tune experiment directories to two Parquet tables.
 
-    python -m analysis.export <experiment-dir> [<experiment-dir> ...] [--out DIR]
+    python -m analysis.store.export <experiment-dir> [<experiment-dir> ...] [--out DIR]
 
-Reads the trial directories directly (analysis.tune_files), so it works on finished,
+Reads the trial directories directly (analysis.store.tune_files), so it works on finished,
 interrupted and still-running sweeps and needs no Ray cluster. Writes ``trials.parquet`` (one
 row per trial) and ``epochs.parquet`` (one row per trial and epoch), atomically
-(analysis.atomic); the columns are defined in analysis.schema and described in docs/results.md,
+(analysis.store.atomic); the columns are defined in analysis.store.schema and described in docs/results.md,
 and the Parquet metadata stores the schema version. Experiments and the output may be local
-directories or object-storage URIs (s3://bucket/prefix/name; analysis.storage).
+directories or object-storage URIs (s3://bucket/prefix/name; analysis.store.storage).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from analysis import storage
-from analysis.arms import STATE_FILE as FAIR_ASHA_FILE
-from analysis.arms import rungs_from_state
-from analysis.atomic import write_tables_atomically
+from analysis.store import storage
+from analysis.store.arms import STATE_FILE as FAIR_ASHA_FILE
+from analysis.store.arms import rungs_from_state
+from analysis.store.atomic import write_tables_atomically
 from analysis.cli_parser import OneLineParser
-from analysis.schema import (
+from analysis.store.schema import (
     EPOCH_FIELDS,
     EPOCHS_FILE,
     PROMOTED_CONFIG,
@@ -42,9 +42,9 @@ from analysis.schema import (
     metric_direction,
     typed_column,
 )
-from analysis.tables import Tables, read_metadata, read_tables
-from analysis.trial_summary import metric_names, trial_record
-from analysis.tune_files import TrialFiles, read_experiment
+from analysis.store.tables import Tables, read_metadata, read_tables
+from analysis.store.trial_summary import metric_names, trial_record
+from analysis.store.tune_files import TrialFiles, read_experiment
 
 __all__ = [
     "EPOCHS_FILE", "SCHEMA_VERSION", "TRIALS_FILE", "ExportError", "Tables", "build_tables",
@@ -184,7 +184,7 @@ def build_tables(experiment_dirs: Sequence[str | os.PathLike]) -> tuple[pa.Table
 
 
 def _with_rungs(table: pa.Table, trials: Sequence[TrialFiles], experiment_dirs: Sequence[str | os.PathLike]) -> pa.Table:
-    """Budget-fair ASHA's per-arm record (analysis.arms) as columns arm, rung, rung_epoch.
+    """Budget-fair ASHA's per-arm record (analysis.store.arms) as columns arm, rung, rung_epoch.
 
     Only when an experiment ran that scheduler, so other exports keep their columns."""
     by_trial = {(location.name, trial_id): row for location in map(_experiment_location, experiment_dirs)
@@ -204,7 +204,7 @@ def _with_rungs(table: pa.Table, trials: Sequence[TrialFiles], experiment_dirs: 
 
 
 def _trial_rungs(experiment: storage.Location) -> dict[str, dict[str, Any]]:
-    """analysis.arms.rungs_from_state of the experiment's fair_asha.json; empty without one."""
+    """analysis.store.arms.rungs_from_state of the experiment's fair_asha.json; empty without one."""
     record = experiment.child(FAIR_ASHA_FILE)
     return rungs_from_state(json.loads(record.read_text())) if record.exists() else {}
 
@@ -231,7 +231,7 @@ def export_experiment(
 
     out_dir defaults to the (single) experiment directory; merging several needs an explicit one.
     Paths are local Paths, or URIs (str) when out_dir is on object storage. epochs.parquet is
-    written before trials.parquet, whose presence marks a complete export (analysis.atomic).
+    written before trials.parquet, whose presence marks a complete export (analysis.store.atomic).
     """
     if isinstance(experiment_dirs, (str, os.PathLike)):
         experiment_dirs = [experiment_dirs]
@@ -248,7 +248,7 @@ def export_experiment(
 
 
 def _parser() -> OneLineParser:
-    parser = OneLineParser(prog="python -m analysis.export", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m analysis.store.export", description=__doc__.splitlines()[0])
     parser.add_argument("experiment_dirs", nargs="+",
                         help="Tune experiment directories (<storage_path>/<name>; a path or s3://bucket/prefix/<name>)")
     parser.add_argument("--out", default=None,

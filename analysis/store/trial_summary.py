@@ -6,8 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from analysis.schema import DEFAULT_CHECKPOINT_METRIC, TUNE_CLOCK, metric_direction
-from analysis.tune_files import TrialFiles
+from analysis.store.schema import DEFAULT_CHECKPOINT_METRIC, TUNE_CLOCK, metric_direction
+from analysis.store.tune_files import TrialFiles
 
 
 def _is_diverged(rows: list[dict[str, Any]]) -> bool:

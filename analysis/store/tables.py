@@ -1,6 +1,6 @@
 """Read exported tables back into pandas, checking the schema version they were written with.
 
-The tables may lie in a local directory or under a URI (s3://bucket/prefix/name; analysis.storage).
+The tables may lie in a local directory or under a URI (s3://bucket/prefix/name; analysis.store.storage).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis import storage
-from analysis.schema import EPOCHS_FILE, METADATA_KEY, SCHEMA_VERSION, TRIALS_FILE, ExportError
+from analysis.store import storage
+from analysis.store.schema import EPOCHS_FILE, METADATA_KEY, SCHEMA_VERSION, TRIALS_FILE, ExportError
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     filesystem, fs_path = storage.resolve(path)
     metadata = pq.read_schema(fs_path, filesystem=filesystem).metadata or {}
     if METADATA_KEY not in metadata:
-        raise ExportError(f"{storage.redact(path)!r} has no {METADATA_KEY.decode()} metadata; was it written by analysis.export?")
+        raise ExportError(f"{storage.redact(path)!r} has no {METADATA_KEY.decode()} metadata; "
+                          "was it written by analysis.store.export?")
     return json.loads(metadata[METADATA_KEY])
 
 
@@ -58,8 +59,8 @@ def read_tables(tables_dir: str | os.PathLike) -> Tables:
     trials_file, epochs_file = storage.locate(trials_path), storage.locate(epochs_path)
     for path, location in ((trials_path, trials_file), (epochs_path, epochs_file)):
         if not location.is_file():
-            raise ExportError(f"{storage.redact(path)!r} not found; run `python -m analysis.export <experiment-dir> "
-                              f"--out {storage.redact(directory)}` first")
+            raise ExportError(f"{storage.redact(path)!r} not found; run `python -m analysis.store.export "
+                              f"<experiment-dir> --out {storage.redact(directory)}` first")
     metadata = read_metadata(trials_path)
     version = int(metadata.get("schema_version", 0))
     if version > SCHEMA_VERSION:

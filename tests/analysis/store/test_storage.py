@@ -1,4 +1,4 @@
-"""analysis.storage, and the analysis side (export, read_tables, report, load_best_model) on object
+"""analysis.store.storage, and the analysis side (export, read_tables, report, load_best_model) on object
 storage: a loopback S3 server (tests/support/s3.py) holding the hand-made experiments of
 tests/support/fake_experiment.py, compared with the same experiments on a local disk."""
 
@@ -17,10 +17,10 @@ import pandas as pd
 import pyarrow.fs as pafs
 import pytest
 
-from analysis import atomic, storage
 from analysis.checkpoints import checkpoint_of
-from analysis.export import EPOCHS_FILE, TRIALS_FILE, ExportError, export_experiment, read_tables
-from analysis.storage import StorageError
+from analysis.store import atomic, storage
+from analysis.store.export import EPOCHS_FILE, TRIALS_FILE, ExportError, export_experiment, read_tables
+from analysis.store.storage import StorageError
 from support import REPO_ROOT
 from support.fake_experiment import FakeTrial, standard_trials, write_fake_experiment
 from support.s3 import FAKE_SECRET
@@ -115,7 +115,7 @@ def test_redact_shows_pyarrows_options_and_hides_everything_else() -> None:
 
 def test_the_clis_refuse_a_secret_uri_with_exit_2_and_one_line() -> None:
     uri = SECRET_URIS[0]
-    for module in ("analysis.export", "analysis.report"):
+    for module in ("analysis.store.export", "analysis.report"):
         completed = _run("-m", module, uri)
         assert completed.returncode == 2, completed.stderr
         assert completed.stderr.startswith("error: ") and completed.stderr.count("\n") == 1
@@ -200,7 +200,7 @@ def test_ray_storage_gives_a_filesystem_that_carries_the_endpoint_but_no_secret(
 
 
 def _fair_asha_record(experiment: Path) -> None:
-    """A budget-fair ASHA record (analysis.arms) for the fake experiment's relu and selu trials."""
+    """A budget-fair ASHA record (analysis.store.arms) for the fake experiment's relu and selu trials."""
     export_experiment(experiment, experiment.parent / "ids")
     trials = read_tables(experiment.parent / "ids").trials
     shutil.rmtree(experiment.parent / "ids")
@@ -223,7 +223,7 @@ def _experiment_with_checkpoints(root: Path) -> Path:
 def test_export_read_tables_and_report_on_s3_equal_a_local_copy(s3, tmp_path: Path) -> None:
     local = _experiment_with_checkpoints(tmp_path / "local")
     uri = s3.upload_tree(local, "actsweep")
-    completed = _run("-m", "analysis.export", uri)
+    completed = _run("-m", "analysis.store.export", uri)
     assert completed.returncode == 0, completed.stderr
     assert FAKE_SECRET not in completed.stdout + completed.stderr
     assert completed.stdout.split() == [storage.join(uri, TRIALS_FILE), storage.join(uri, EPOCHS_FILE)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.schema import FULL_BUDGET_STATUS, metric_direction
+from analysis.store.schema import FULL_BUDGET_STATUS, metric_direction
 
 CUT_SHORT_COLUMNS = ["experiment", "trial_id", "family", "activation", "seed", "status", "epochs_completed", "epochs"]
 

@@ -1,0 +1,92 @@
+"""Power and seeds: how many paired seeds a comparison needs to be decided.
+
+`superiority_power` and `equivalence_power` are statsmodels' TTestPower (with SciPy's far-tail NaN
+handled); `pairs_for_power` plans a fixed design's N before a confirmation runs, `pairs_needed`
+tells an inconclusive verdict (analysis.verdict.decision) how many more seeds would decide it.
+The group-sequential plan's power is analysis.verdict.sequential's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from statsmodels.stats.power import TTestPower
+
+from analysis.verdict.stats import SIGNIFICANCE_LEVEL, check_margin
+
+TARGET_POWER = 0.8
+MAX_PLANNED_PAIRS = 100_000  # beyond this a seed count is not advice any more: reported as None
+
+
+def _smallest_n(power: Callable[[int], float], start: int) -> int | None:
+    """Smallest n >= start with power(n) >= TARGET_POWER (power rises with n), or None past the cap."""
+    low, high = start, max(start, 2)
+    while power(high) < TARGET_POWER:
+        if high >= MAX_PLANNED_PAIRS:
+            return None
+        low, high = high + 1, min(2 * high, MAX_PLANNED_PAIRS)
+    while low < high:
+        middle = (low + high) // 2
+        if power(middle) >= TARGET_POWER:
+            high = middle
+        else:
+            low = middle + 1
+    return high
+
+
+def superiority_power(effect_size: float, n: int, level: float) -> float:
+    """Power of the two-sided paired t-test (statsmodels TTestPower) at |mean| / sd = effect_size."""
+    power = float(TTestPower().power(effect_size=effect_size, nobs=n, alpha=level, alternative="two-sided"))
+    if math.isnan(power):
+        # SciPy's noncentral t returns NaN for the far tail at large noncentrality (nct.cdf(-4.3, 2, 17.3));
+        # that tail is negligible there, so the near side alone is the power.
+        power = float(TTestPower().power(effect_size=abs(effect_size), nobs=n, alpha=level / 2.0, alternative="larger"))
+    return power
+
+
+def pairs_for_power(std: float, margin: float, alpha: float = SIGNIFICANCE_LEVEL) -> int | None:
+    """Paired seeds a fixed design needs for 80% power to call a difference of one margin at a
+    paired difference's sd `std` (two-sided t-test at alpha, statsmodels): how a confirmation's N is
+    planned. None past MAX_PLANNED_PAIRS; 2 when even two pairs suffice."""
+    if not (math.isfinite(std) and std > 0):
+        raise ValueError(f"std must be a positive number, got {std!r}")
+    return _smallest_n(lambda n: superiority_power(check_margin(margin) / std, n, alpha), 2)
+
+
+def equivalence_power(mean: float, std: float, margin: float, n: int, level: float) -> float:
+    """Lower bound on the TOST power at a true mean inside the margin: P1 + P2 - 1 (Bonferroni),
+    where P1, P2 are statsmodels' TTestPower for the two one-sided tests at `level`. statsmodels
+    has no TOST power for t; the bound is conservative (exact when one side dominates)."""
+    power = TTestPower()
+    lower = power.power(effect_size=(mean + margin) / std, nobs=n, alpha=level, alternative="larger")
+    upper = power.power(effect_size=(margin - mean) / std, nobs=n, alpha=level, alternative="larger")
+    return float(max(lower + upper - 1.0, 0.0))
+
+
+def pairs_needed(n: int, mean: float, std: float, margin: float, two_sided: float, one_sided: float,
+                 comparisons: int, *, zero_spread: bool = False) -> tuple[int | None, str | None]:
+    """Paired seeds for 80% power at the observed mean and sd of n paired differences, and for which
+    decision; `two_sided` and `one_sided` are the levels the verdict was taken at (DecisionLevels).
+
+    The reachable decision: superiority when |mean| >= margin (equivalence cannot hold there),
+    else equivalence (the stronger of the decisions inside the margin). Planned at level / m
+    for m comparisons: Bonferroni there implies Benjamini-Hochberg, so the count is enough for
+    this comparison whatever the others do. With zero spread, the count is what the exact sign
+    test needs if the differences stay equal.
+    """
+    if n < 2:
+        return None, None
+    target = "superiority" if abs(mean) >= margin else "equivalence"
+    level = (two_sided if target == "superiority" else one_sided) / max(comparisons, 1)
+    if zero_spread:
+        sides = 2.0 if target == "superiority" else 1.0
+        return max(2, math.floor(math.log2(sides / level)) + 1), target
+    if target == "superiority":
+        effect = abs(mean) / std
+        return _smallest_n(lambda pairs: superiority_power(effect, pairs, level), 2), target
+    return _smallest_n(lambda pairs: equivalence_power(mean, std, margin, pairs, level), 2), target
+
+
+__all__ = ["MAX_PLANNED_PAIRS", "TARGET_POWER", "equivalence_power", "pairs_for_power", "pairs_needed",
+           "superiority_power"]
