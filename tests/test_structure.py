@@ -97,3 +97,10 @@ def test_the_engine_map_names_every_engine_module():
     names |= {path.name for path in engine.iterdir() if path.is_dir() and (path / "__init__.py").exists()}
     missing = sorted(name for name in names if f"``{name}``" not in text and f"``{name}/``" not in text)
     assert not missing, f"sweeps/engine/__init__.py does not list: {missing}"
+
+
+def test_no_two_test_files_share_a_name():
+    names: dict[str, list[str]] = {}
+    for path in (REPO_ROOT / "tests").rglob("test_*.py"):
+        names.setdefault(path.name, []).append(str(path.relative_to(REPO_ROOT)))
+    assert not {name: paths for name, paths in names.items() if len(paths) > 1}
