@@ -79,6 +79,7 @@ def start_ray(plan: Plan) -> Any:
     import ray
 
     from sweeps.engine.console import forward_worker_logs
+    from sweeps.engine.dashboard import job_config
     from sweeps.engine.priority import worker_environment
     from sweeps.engine.signals import Stopped
     from trainables.devices import trial_environment
@@ -89,10 +90,10 @@ def start_ray(plan: Plan) -> Any:
     try:
         if plan.address:
             use_auth_token_if_present()
-            return ray.init(address=plan.address, runtime_env=env, log_to_driver=to_driver)
+            return ray.init(address=plan.address, runtime_env=env, log_to_driver=to_driver, job_config=job_config(plan))
         return ray.init(  # "local": never the cluster a `ray start` on this machine advertises in /tmp/ray
             address="local", include_dashboard=plan.dashboard, dashboard_host="127.0.0.1", runtime_env=env,
-            configure_logging=True, logging_level=logging.WARNING, log_to_driver=to_driver,
+            configure_logging=True, logging_level=logging.WARNING, log_to_driver=to_driver, job_config=job_config(plan),
         )
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"at {plan.address}" if plan.address else "locally"
@@ -103,15 +104,10 @@ def start_ray(plan: Plan) -> Any:
         raise
 
 
-def print_dashboard(context: Any) -> None:
-    url = context.dashboard_url
-    if not url:
-        print("Ray dashboard did not start (is `ray[default]` installed?)")
-        return
-    if not url.startswith("http"):
-        url = f"http://{url}"
-    print(f"Ray dashboard: {url} (bound to 127.0.0.1; from another machine use `ssh -L 8265:127.0.0.1:8265 host`)")
-    print("  sign-in token: `ray get-auth-token` prints it (stored in ~/.ray/auth_token) when token auth is on")
+def print_dashboard(context: Any, plan: Plan) -> None:
+    from sweeps.engine.dashboard import console_lines
+
+    print("\n".join(console_lines(context, plan)), flush=True)
 
 
 def resolve_gpus(plan: Plan) -> float:
@@ -134,7 +130,12 @@ def make_trainable(plan: Plan, data: Any, gpus: float):
     from trainables.trainable import train
 
     resources = {"cpu": plan.cpus_per_trial, "gpu": gpus}
-    return tune.with_resources(tune.with_parameters(train, data=data), resources)
+    trainable = tune.with_parameters(train, data=data)
+    if plan.dashboard:  # each trial's actor named in the dashboard (sweeps.engine.dashboard)
+        from sweeps.engine.dashboard import labelled_trainable
+
+        trainable = labelled_trainable(trainable, plan)
+    return tune.with_resources(trainable, resources)
 
 
 def checkpoint_config(plan: Plan) -> Any:
@@ -193,8 +194,9 @@ def make_tuner(plan: Plan, trainable: Any):
         # (tests/trainables/test_trial_startup.py).
         # Not with budget-fair ASHA: a paused trial resumed on a reused actor lost its promotion
         # (tests/engine/test_fair_asha.py saw 1 of 2 promoted trials reach the next rung, others left PAUSED).
+        # Nor with --dashboard: Ray keeps an actor's first repr, so a reused actor would name an earlier trial.
         tune_config=tune.TuneConfig(metric=plan.metric, mode=plan.mode, scheduler=scheduler,
-                                    reuse_actors=not plan.stratify,
+                                    reuse_actors=not plan.stratify and not plan.dashboard,
                                     **settings),
         run_config=tune.RunConfig(
             name=plan.name, **tune_storage(plan.storage_path), verbose=plan.verbose,
@@ -262,7 +264,7 @@ def run_with(plan: Plan, stop: StopSignals) -> int:
         try:
             check_shared_storage(plan.storage_path)  # on several nodes a local path must be one shared disk
             if plan.dashboard:
-                print_dashboard(context)
+                print_dashboard(context, plan)
             gpus = resolve_gpus(plan)
             data = load_data(confirm_plan or plan)  # the confirmation runs on the data the search ran on
             if confirm_plan is None:
