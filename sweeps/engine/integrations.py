@@ -93,12 +93,13 @@ def tune_settings(plan: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def callbacks(plan: Any) -> list[Any]:
-    """Tune callbacks: the trackers asked for."""
+    """Tune callbacks: the trackers asked for, and the sweep's metrics with --dashboard."""
+    from sweeps.engine.sweep_metrics import metrics_callbacks
     from sweeps.engine.trackers import tracker_callbacks
 
     return tracker_callbacks(plan.tools.trackers, name=plan.name, family=plan.sweep.family,
                              storage_path=plan.storage_path, uri=plan.tools.tracker_uri,
-                             project=plan.tools.tracker_project)
+                             project=plan.tools.tracker_project) + metrics_callbacks(plan)
 
 
 def dry_run_lines(plan: Any, before_join: Callable[[], None] = lambda: None) -> list[str]:
