@@ -20,23 +20,29 @@ docs/clusters.md "Watching a sweep"). Prometheus shows them with Ray's prefix, `
 Why counted again from Tune's trial list at every event instead of added up from events: every
 hook gets all trials with their status and results, which Tune restores on `--resume`, so a
 resumed sweep's numbers include the trials finished before it, and nothing is counted twice.
-Why gauges: each number is the sweep's state as the driver sees it; Ray's agent drops a gauge
-about two export intervals after its driver stops re-exporting it, so a finished sweep leaves
-its history in Prometheus and no stale series on the endpoint. Only changed values are set again
-(each `set` crosses into Ray's C++ recorder); the cost per trial-epoch is measured against a
-sweep without the callback by benchmarks/sweep_metrics.py (BENCHMARKS.md).
+Why gauges, and why they are set again every second: each number is the sweep's state as the
+driver sees it. Ray 2.60's worker exports a gauge's value only if it was set since the previous
+export (every `metrics_report_interval_ms`, 10 s by default), and its agent drops a series about two
+intervals after the last one (measured: a trial count set once had left the endpoint a minute
+later). So a thread of the callback sets every current value again each second while Ray runs: the
+search's numbers stay on the endpoint through its confirmation and until the driver disconnects,
+and leave it about 20 s later, their history kept in Prometheus. Tune's hooks set only the values
+that changed (each `set` crosses into Ray's C++ recorder); the cost per trial-epoch is measured
+against a sweep without the callback by benchmarks/sweep_metrics.py (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
+import ray
 from ray.tune import Callback
 from ray.util.metrics import Gauge
 
@@ -52,6 +58,7 @@ FINISHED = ("TERMINATED", "ERROR")
 UNDECIDED = "undecided"
 COMPARISON_STATES = (UNDECIDED, *(outcome.value for outcome in Outcome))
 RATE_WINDOW_S = 60.0
+REFRESH_S = 1.0  # at most Ray's shortest export interval (it floors metrics_report_interval_ms at 1 s)
 
 ARM_TAGS = ("family", "experiment", "stage", "arm")
 GAUGES = {  # name -> (description, tag keys)
@@ -201,6 +208,8 @@ class SweepMetrics(Callback):
         self._reset()
 
     def _reset(self) -> None:
+        self._lock = threading.Lock()  # Tune's thread and the refresher's set the same gauges
+        self._stop = threading.Event()
         self._gauges: dict[str, Any] = {}
         self._exported: dict[tuple, float] = {}  # (name, tags) -> the value last set
         self._reports: dict[str, deque] = {}  # arm -> report times within the rate window
@@ -223,6 +232,22 @@ class SweepMetrics(Callback):
         self._total = total_num_samples
         self._gauges = {name: self._gauge(name, description=description, tag_keys=tags)
                         for name, (description, tags) in GAUGES.items()}
+        if ray.is_initialized():
+            threading.Thread(target=self._refresh_while_ray_runs, name="actsweep-metrics", daemon=True).start()
+
+    def _refresh_while_ray_runs(self) -> None:
+        while not self._stop.wait(REFRESH_S) and ray.is_initialized():  # ends once the driver disconnects
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Set every value again, so that Ray's next export carries it (see the module docstring)."""
+        with self._lock:
+            for (name, tags), value in self._exported.items():
+                self._gauges[name].set(value, tags=dict(tags))
+
+    def close(self) -> None:
+        """Stop refreshing (the values leave the endpoint two export intervals later)."""
+        self._stop.set()
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.update(trials)
@@ -292,8 +317,9 @@ class SweepMetrics(Callback):
         key = (name, tuple(sorted(tags.items())))
         if self._exported.get(key) == value:
             return
-        self._exported[key] = value
-        self._gauges[name].set(value, tags=dict(tags))
+        with self._lock:
+            self._exported[key] = value
+            self._gauges[name].set(value, tags=dict(tags))
 
     def exported(self) -> dict[tuple, float]:
         """What the callback has set: (name, sorted tag items) -> value (for tests and the benchmark)."""

@@ -150,6 +150,16 @@ def test_only_changed_values_are_set_again():
     assert [name for name, _, _ in sets[before:]] == ["actsweep_trial_epochs_done"]
 
 
+def test_refresh_sets_every_current_value_again():
+    metrics, sets, _ = callback()
+    trials = [search_trial("a1", "relu", "RUNNING", 1, 0.5)]
+    metrics.on_trial_start(iteration=1, trials=trials, trial=trials[0])
+    before = len(sets)
+    metrics.refresh()  # what the callback's thread does every second while Ray runs
+    again = {(name, tuple(sorted(tags.items()))): value for name, tags, value in sets[before:]}
+    assert len(sets) - before == len(again) and again == metrics.exported()
+
+
 def test_the_rate_counts_reports_over_the_last_minute():
     metrics, _, clock = callback()
     trial = search_trial("a1", "relu", "RUNNING", 1, 0.5)
