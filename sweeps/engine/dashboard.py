@@ -84,17 +84,18 @@ def trial_label(trial_id: str, config: Mapping[str, Any], keys: Sequence[str]) -
 
 
 def labelled_trainable(trainable: Any, plan: Any) -> type:
-    """The function trainable as the class Tune would make of it (`wrap_function`, which Tune calls
-    itself when given a function), with a repr that names the trial. The class keeps Tune's
-    trainable name (`train`), so trial folders and tables are named as without it."""
+    """The function trainable (after `tune.with_resources`, whose resources it keeps) as the class Tune
+    would make of it (`wrap_function`, which Tune calls itself when given a function), with a repr that
+    names the trial. The Actors page's Class column reads `SweepTrial` (Tune's own: `ImplicitFunc`); the
+    class keeps Tune's trainable name (`train`), so trial folders and tables are named as without it."""
     keys = arm_keys(plan)
-    base = wrap_function(trainable)
 
-    class LabelledTrial(base):
+    class SweepTrial(wrap_function(trainable)):
         def __repr__(self) -> str:  # called by the worker once, right after __init__ (see module docstring)
             return trial_label(self.trial_id, self.config, keys)
 
-    return LabelledTrial
+    SweepTrial.__qualname__ = SweepTrial.__name__  # not labelled_trainable.<locals>.SweepTrial
+    return SweepTrial
 
 
 def dashboard_url(context: Any) -> str | None:

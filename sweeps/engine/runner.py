@@ -130,12 +130,12 @@ def make_trainable(plan: Plan, data: Any, gpus: float):
     from trainables.trainable import train
 
     resources = {"cpu": plan.cpus_per_trial, "gpu": gpus}
-    trainable = tune.with_parameters(train, data=data)
+    trainable = tune.with_resources(tune.with_parameters(train, data=data), resources)
     if plan.dashboard:  # each trial's actor named in the dashboard (sweeps.engine.dashboard)
         from sweeps.engine.dashboard import labelled_trainable
 
         trainable = labelled_trainable(trainable, plan)
-    return tune.with_resources(trainable, resources)
+    return trainable
 
 
 def checkpoint_config(plan: Plan) -> Any:

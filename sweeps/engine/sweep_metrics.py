@@ -27,7 +27,8 @@ intervals after the last one (measured: a trial count set once had left the endp
 later). So a thread of the callback sets every current value again each second while Ray runs: the
 search's numbers stay on the endpoint through its confirmation and until the driver disconnects,
 and leave it about 20 s later, their history kept in Prometheus. Tune's hooks set only the values
-that changed (each `set` crosses into Ray's C++ recorder); the cost per trial-epoch is measured
+that changed (each `set` crosses into Ray's C++ recorder), and a report recounts the trials at most once a
+second (a trial's start and end always do, so the end state is exact); the cost per trial-epoch is measured
 against a sweep without the callback by benchmarks/sweep_metrics.py (BENCHMARKS.md).
 """
 
@@ -214,6 +215,7 @@ class SweepMetrics(Callback):
         self._exported: dict[tuple, float] = {}  # (name, tags) -> the value last set
         self._reports: dict[str, deque] = {}  # arm -> report times within the rate window
         self._first_report: float | None = None
+        self._counted = -math.inf  # when the trials were last counted
         self._arms: dict[str, str] = {}  # trial id -> arm (a trial's arm never changes)
         self._total: int | None = None
         self._states: dict[str, str] | None = None  # a confirmation's comparisons, decided again as trials end
@@ -256,7 +258,8 @@ class SweepMetrics(Callback):
         now = self._clock()
         self._first_report = now if self._first_report is None else self._first_report
         self._reports.setdefault(self._arm(trial), deque()).append(now)
-        self.update(trials)
+        if now - self._counted >= REFRESH_S:  # counting every trial at every report cost 1 ms with 256 trials
+            self.update(trials)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.update(trials, decide=True)
@@ -290,6 +293,7 @@ class SweepMetrics(Callback):
         """Count the trials again and set every gauge whose value changed."""
         if not self._gauges:  # hooks before setup: Tune always calls setup first
             return
+        self._counted = self._clock()
         scope = self.scope
         numbers = arm_numbers(trials, scope, self._arm, total_trials=self._total, ended=ended)
         rates = self.rates(ended)

@@ -67,8 +67,9 @@ def test_the_labelled_trainable_keeps_tunes_name_and_labels_its_trial(tmp_path):
     from trainables.trainable import train
 
     plan = plan_from_args(SWEEP, ["--smoke", "--storage-path", str(tmp_path), "--dashboard"])
-    labelled = labelled_trainable(tune.with_parameters(train, data=None), plan)
+    labelled = labelled_trainable(tune.with_resources(tune.with_parameters(train, data=None), {"cpu": 2}), plan)
     assert labelled._name == "train"  # Tune's trainable name: trial folders stay train_<id>...
+    assert labelled.default_resource_request({}).required_resources == {"CPU": 2}
     trial = SimpleNamespace(trial_id="ab_00002", config={"activation": "antirectifier", "units": 32, "seed": 0})
     assert labelled.__repr__(trial) == "trial ab_00002 activation=antirectifier seed 0 search"
 

@@ -150,6 +150,21 @@ def test_only_changed_values_are_set_again():
     assert [name for name, _, _ in sets[before:]] == ["actsweep_trial_epochs_done"]
 
 
+def test_reports_recount_the_trials_at_most_once_a_second_and_starts_and_ends_always():
+    metrics, _, clock = callback()
+    trial = search_trial("a1", "relu", "RUNNING", 1, 0.5)
+    metrics.on_trial_start(iteration=1, trials=[trial], trial=trial)
+    trial.last_result["epoch"] = 2
+    metrics.on_trial_result(iteration=2, trials=[trial], trial=trial, result=trial.last_result)
+    assert value(metrics, "actsweep_trial_epochs_done", arm="activation=relu") == 1  # counted 0 s ago
+    clock.now += 1.0
+    metrics.on_trial_result(iteration=3, trials=[trial], trial=trial, result=trial.last_result)
+    assert value(metrics, "actsweep_trial_epochs_done", arm="activation=relu") == 2
+    trial.last_result["epoch"], trial.status = 3, "TERMINATED"
+    metrics.on_trial_complete(iteration=4, trials=[trial], trial=trial)
+    assert value(metrics, "actsweep_trial_epochs_done", arm="activation=relu") == 3
+
+
 def test_refresh_sets_every_current_value_again():
     metrics, sets, _ = callback()
     trials = [search_trial("a1", "relu", "RUNNING", 1, 0.5)]
