@@ -135,7 +135,8 @@ def main() -> None:
 
         arms4 = tuple(f"activation={name}" for name in ("a", "b", "c", "d"))
         scope4 = Scope(**{**scope.__dict__, "experiment": "bench-scale", "arms": arms4})
-        many = [ReplayedTrial(f"t{number:05d}", {"activation": "abcd"[number % 4], "epochs": args.max_epochs, "seed": 0})
+        many = [ReplayedTrial(f"t{number:05d}", {"activation": "abcd"[number % 4], "epochs": args.max_epochs,
+                                                 "seed": 0})
                 for number in range(args.trials)]
         reports = [(trial.trial_id, {"epoch": epoch, "val_accuracy": 0.5 + 0.01 * epoch})
                    for trial in many for epoch in range(1, args.max_epochs + 1)]
@@ -149,12 +150,13 @@ def main() -> None:
         ray.shutdown()
     print(f"baseline: {len(rows)} trial-epochs, {sweep_seconds * 1e3:.1f} ms of wall time each over the sweep, "
           f"{epoch_seconds * 1e3:.1f} ms in steady state (the ratios' denominator)")
-    print(f"callback: {hook_per_epoch * 1e6:.0f} us in hooks per trial-epoch, recount and refresh {refresh * 1e6:.0f} us a second "
-          f"({len(metrics.exported())} series)")
+    print(f"callback: {hook_per_epoch * 1e6:.0f} us in hooks per trial-epoch, recount and refresh "
+          f"{refresh * 1e6:.0f} us a second ({len(metrics.exported())} series)")
     print(f"at scale ({args.trials} trials, 4 arms): {scale_hooks * 1e6:.0f} us per trial-epoch, recount and refresh "
           f"{scale_refresh * 1e6:.0f} us a second ({len(scaled.exported())} series)")
     print(json.dumps({"ratio": round(ratio, 5), "ratio_at_scale": round(ratio_at_scale, 5),
-                      "epoch_ms": round(epoch_seconds * 1e3, 2), "sweep_epoch_ms": round(sweep_seconds * 1e3, 2), "hook_us": round(hook_per_epoch * 1e6, 1),
+                      "epoch_ms": round(epoch_seconds * 1e3, 2), "sweep_epoch_ms": round(sweep_seconds * 1e3, 2),
+                      "hook_us": round(hook_per_epoch * 1e6, 1),
                       "each_second_us": round(refresh * 1e6, 1), "hook_us_at_scale": round(scale_hooks * 1e6, 1),
                       "each_second_us_at_scale": round(scale_refresh * 1e6, 1), "trial_epochs": len(rows)}))
 

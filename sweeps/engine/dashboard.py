@@ -136,5 +136,5 @@ def console_lines(context: Any, plan: Any) -> list[str]:
     return lines
 
 
-__all__ = ["arm_keys", "console_lines", "experiment_name", "job_config", "job_name", "labelled_trainable", "stage_of", "trial_arm",
-           "trial_label"]
+__all__ = ["arm_keys", "console_lines", "experiment_name", "job_config", "job_name", "labelled_trainable", "stage_of",
+           "trial_arm", "trial_label"]

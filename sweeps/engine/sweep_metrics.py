@@ -5,15 +5,20 @@ one, for Ray's own metrics), so `ray metrics launch-prometheus` and Ray's Grafan
 sweep next to Ray's panels with no extra dependency (deploy/grafana-sweep-dashboard.json, and
 docs/clusters.md "Watching a sweep"). Prometheus shows them with Ray's prefix, `ray_actsweep_*`:
 
-| metric | tags | value |
-|---|---|---|
-| `actsweep_trials` | family, experiment, stage, arm, status | trials in that Tune status (PENDING ... ERROR) |
-| `actsweep_trial_epochs_done` | family, experiment, stage, arm | epochs the arm's trials reported |
-| `actsweep_trial_epochs_planned` | family, experiment, stage, arm | the most the arm can run: what finished trials ran, each other trial's budget, and the budget of every trial not yet started (equal to done at the end) |
-| `actsweep_best_metric` | family, experiment, stage, arm, metric | the best value so far of the sweep's `--metric` |
-| `actsweep_trial_epochs_per_second` | family, experiment, stage, arm | reports over the last minute (0 once the stage ends) |
-| `actsweep_confirm_look` | family, experiment | a confirmation's current look (1-based) |
-| `actsweep_comparison` | family, experiment, comparison, state | 1 for the comparison's state at the last finished look (`undecided` before it, else an `analysis.stats.Outcome`), 0 for the others |
+Tagged family, experiment, stage and arm (the arm of `sweeps.engine.dashboard.trial_arm`):
+
+- `actsweep_trials` (and `status`): trials in that Tune status (PENDING, RUNNING, PAUSED, TERMINATED, ERROR);
+- `actsweep_trial_epochs_done`: epochs the arm's trials reported;
+- `actsweep_trial_epochs_planned`: the most the arm can run: what finished trials ran, each other
+  trial's budget, and the budget of every trial not yet started (equal to done at the end);
+- `actsweep_best_metric` (and `metric`): the best value so far of the sweep's `--metric`;
+- `actsweep_trial_epochs_per_second`: reports over the last minute (0 once the stage ends).
+
+A confirmation's, tagged family and experiment:
+
+- `actsweep_confirm_look`: its current look (1-based);
+- `actsweep_comparison` (and `comparison`, `state`): 1 for each pair of arms' state at the last
+  finished look (`undecided` before it, else an `analysis.stats.Outcome`), 0 for the other states.
 
 `experiment` is the search's `--name` for both stages (one driver runs both), `stage` says which.
 
@@ -143,9 +148,10 @@ def arm_numbers(trials: Sequence[Any], scope: Scope, arm_of: Callable[[Any], str
         entry.statuses[trial.status] += 1
         done = trial_epochs(trial)
         entry.epochs_done += done
-        entry.epochs_planned += done if trial.status in FINISHED else max(done, int(trial.config.get("epochs", scope.budget)))
+        budget = int(trial.config.get("epochs", scope.budget))
+        entry.epochs_planned += done if trial.status in FINISHED else max(done, budget)
         best = trial_best(trial, scope.metric, scope.mode)
-        if best is not None and (entry.best is None or (best > entry.best if scope.mode == "max" else best < entry.best)):
+        if best is not None and (entry.best is None or (best - entry.best) * (1 if scope.mode == "max" else -1) > 0):
             entry.best = best
     if not ended:
         for arm, expected in _expected(scope, total_trials).items():

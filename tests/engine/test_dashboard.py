@@ -134,8 +134,8 @@ def test_a_watched_sweep_shows_its_job_its_trials_and_its_metrics(tmp_path, repo
         with pytest.raises(urllib.error.HTTPError) as refused:
             read_json(f"{cluster.dashboard_url}/api/jobs/", token=None)
         assert refused.value.code == 401  # token auth is on: the test signs in as a user does
-        jobs = [job for job in read_json(f"{cluster.dashboard_url}/api/jobs/", cluster.token)
-                if job["type"] == "DRIVER" and (job.get("metadata") or {}).get("job_name") == "antirectifier_mnist: watched"]
+        jobs = [job for job in read_json(f"{cluster.dashboard_url}/api/jobs/", cluster.token) if job["type"] == "DRIVER"
+                and (job.get("metadata") or {}).get("job_name") == "antirectifier_mnist: watched"]
         assert len(jobs) == 1, jobs
         job_id = jobs[0]["job_id"]
 
@@ -148,7 +148,8 @@ def test_a_watched_sweep_shows_its_job_its_trials_and_its_metrics(tmp_path, repo
 
         # The console names the job and the page, and the endpoint the metrics are on.
         stdout = driver.stdout()
-        assert f"job 'antirectifier_mnist: watched' ({job_id}): its trials are on {cluster.dashboard_url}/#/actors" in stdout
+        page = f"{cluster.dashboard_url}/#/actors"
+        assert f"job 'antirectifier_mnist: watched' ({job_id}): its trials are on {page}" in stdout
         endpoint = re.search(r"sweep metrics: ray_actsweep_\* on (http://127\.0\.0\.1:\d+/metrics)", stdout).group(1)
 
         # The metrics endpoint: the sweep's end state, as its tables record it.

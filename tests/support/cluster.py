@@ -134,7 +134,8 @@ class RayCluster:
         ports = {flag: free_port() for flag in _HEAD_PORTS}
         self.address = f"127.0.0.1:{ports['--port']}"
         role = ["--head", "--temp-dir", str(self.root)]
-        role += ["--include-dashboard", "true", "--dashboard-host", "127.0.0.1"] if dashboard else ["--include-dashboard", "false"]
+        role += ["--include-dashboard", "true", "--dashboard-host", "127.0.0.1"] if dashboard else \
+            ["--include-dashboard", "false"]
         self._ray_start(role, ports, num_cpus, num_gpus)
         if dashboard:
             self.dashboard_url = f"http://127.0.0.1:{ports['--dashboard-port']}"
