@@ -20,6 +20,8 @@ The modules, in the order a run meets them (importing this package imports neith
 - ``locations``: where the experiments live: names, folders, Tune's storage arguments, cleanup.
 - ``lease``: one driver per experiment, a lease file the live driver renews.
 - ``ray_session``: the Ray instance: started or joined, its environment, token, GPUs, dashboard line.
+- ``dashboard``: the job named after the experiment, each trial actor labelled, the console lines of `--dashboard`.
+- ``sweep_metrics``: the sweep as Ray metrics (a Tune callback, with `--dashboard`).
 - ``shared_storage``: a local storage path checked to be one disk on every node of a cluster.
 - ``stages/``: ``search`` (the search stage) and ``confirmation`` (its confirmation), each one
   Tune experiment with its own settings, words and dry-run lines; ``first_stage`` picks where to start.

@@ -157,7 +157,10 @@ def _resource_flags(group: Any, *, gpus_per_trial: float) -> None:
                        help="join an existing Ray cluster, e.g. 10.0.0.5:6379 or 'auto' (default: $RAY_ADDRESS, "
                             "else a local instance)")
     group.add_argument("--dashboard", action="store_true",
-                       help="start the Ray dashboard on 127.0.0.1 and print its URL (local instance only)")
+                       help="watch the sweep in Ray's dashboard: a local instance starts it on 127.0.0.1 (with "
+                            "--address: the cluster's own); the job is named after the experiment, each trial's "
+                            "actor after its trial (one actor per trial), and the sweep's metrics are exported "
+                            "(docs/clusters.md)")
     group.add_argument("--polite", action="store_true",
                        help="run a local instance's trial workers at Ray's low CPU priority (nice +15), so other "
                             "work on this machine goes first (default: the driver's priority; see docs/faults.md)")

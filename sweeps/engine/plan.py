@@ -109,8 +109,6 @@ def plan_from_args(sweep: Sweep, args: argparse.Namespace, argv: tuple[str, ...]
         raise UsageError("--resume needs --name of the sweep to restore")
     stratify = _stratify(sweep, args, space)
     _check_confirm(args)
-    if args.dashboard and args.address:
-        raise UsageError("--dashboard starts a local instance; with --address, open the cluster's own dashboard")
     if args.polite and args.address:
         raise UsageError("--polite sets the priority of a local instance's workers; a cluster's workers run as "
                          "its operator configured them")

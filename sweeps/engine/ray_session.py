@@ -35,6 +35,7 @@ from typing import Any
 
 import ray
 
+from sweeps.engine.dashboard import console_lines, job_config
 from sweeps.engine.errors import UsageError
 from sweeps.engine.plan import Plan
 from sweeps.engine.resources import gpu_share
@@ -108,10 +109,11 @@ def start_ray(plan: Plan) -> Any:
     try:
         if plan.address:
             use_auth_token_if_present()
-            return ray.init(address=plan.address, runtime_env=env, log_to_driver=to_driver)
+            return ray.init(address=plan.address, runtime_env=env, log_to_driver=to_driver,
+                            job_config=job_config(plan))  # the job named after the experiment
         return ray.init(  # "local": never the cluster a `ray start` on this machine advertises in /tmp/ray
             address="local", include_dashboard=plan.dashboard, dashboard_host="127.0.0.1", runtime_env=env,
-            configure_logging=True, logging_level=logging.WARNING, log_to_driver=to_driver,
+            configure_logging=True, logging_level=logging.WARNING, log_to_driver=to_driver, job_config=job_config(plan),
         )
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"at {plan.address}" if plan.address else "locally"
@@ -122,15 +124,9 @@ def start_ray(plan: Plan) -> Any:
         raise
 
 
-def print_dashboard(context: Any) -> None:
-    url = context.dashboard_url
-    if not url:
-        print("Ray dashboard did not start (is `ray[default]` installed?)")
-        return
-    if not url.startswith("http"):
-        url = f"http://{url}"
-    print(f"Ray dashboard: {url} (bound to 127.0.0.1; from another machine use `ssh -L 8265:127.0.0.1:8265 host`)")
-    print("  sign-in token: `ray get-auth-token` prints it (stored in ~/.ray/auth_token) when token auth is on")
+def print_dashboard(context: Any, plan: Plan) -> None:
+    """The dashboard, the job and its trials' page, the metrics endpoint (`sweeps.engine.dashboard`)."""
+    print("\n".join(console_lines(context, plan)), flush=True)
 
 
 def resolve_gpus(plan: Plan) -> float:

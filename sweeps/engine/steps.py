@@ -68,7 +68,7 @@ def run_with(plan: Plan, stop: StopSignals) -> int:
         try:
             check_shared_storage(plan.storage_path)  # on several nodes a local path must be one shared disk
             if plan.dashboard:
-                print_dashboard(context)
+                print_dashboard(context, plan)
             gpus = resolve_gpus(plan)
             data = load_data(stage.plan)  # a confirmation runs on the data its search ran on
             while stage is not None:

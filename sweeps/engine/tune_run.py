@@ -22,6 +22,7 @@ from analysis.store.export import export_experiment
 from sweeps.engine import trackers
 from sweeps.engine.cli import resume_command
 from sweeps.engine.compat import old_module_names
+from sweeps.engine.dashboard import labelled_trainable
 from sweeps.engine.errors import EXIT_ERRORED, EXIT_OK, Interrupted, UsageError
 from sweeps.engine.fair_asha import scheduler_for
 from sweeps.engine.locations import restore_source, trial_dirname_creator, tune_storage
@@ -30,6 +31,7 @@ from sweeps.engine.plan import Plan
 from sweeps.engine.ray_session import keep_credentials_out_of_runtime_envs
 from sweeps.engine.signals import StopSignals
 from sweeps.engine.stages import Stage
+from sweeps.engine.sweep_metrics import metrics_callbacks
 from trainables.devices import keras_backend
 from trainables.recovery import recreate_lost_checkpoints
 from trainables.trainable import train
@@ -37,7 +39,10 @@ from trainables.trainable import train
 
 def make_trainable(plan: Plan, data: Any, gpus: float) -> Any:
     resources = {"cpu": plan.cpus_per_trial, "gpu": gpus}
-    return tune.with_resources(tune.with_parameters(train, data=data), resources)
+    trainable = tune.with_resources(tune.with_parameters(train, data=data), resources)
+    if plan.dashboard:  # each trial's actor named in the dashboard (sweeps.engine.dashboard)
+        trainable = labelled_trainable(trainable, plan)
+    return trainable
 
 
 def checkpoint_config(plan: Plan) -> Any:
@@ -83,12 +88,14 @@ def make_tuner(stage: Stage, trainable: Any) -> Any:
         # (tests/trainables/test_trial_startup.py).
         # Not with budget-fair ASHA: a paused trial resumed on a reused actor lost its promotion
         # (tests/engine/test_fair_asha.py saw 1 of 2 promoted trials reach the next rung, others left PAUSED).
+        # Nor with --dashboard: Ray keeps an actor's first repr, so a reused actor would name an earlier trial.
         tune_config=tune.TuneConfig(metric=plan.metric, mode=plan.mode, scheduler=scheduler,
-                                    reuse_actors=not plan.stratify, **settings),
+                                    reuse_actors=not plan.stratify and not plan.dashboard, **settings),
         run_config=tune.RunConfig(
             name=plan.name, **tune_storage(plan.storage_path), verbose=plan.verbose,
             failure_config=tune.FailureConfig(max_failures=plan.max_failures),
-            checkpoint_config=checkpoint_config(plan), callbacks=trackers.callbacks(plan), log_to_file=True,
+            checkpoint_config=checkpoint_config(plan), log_to_file=True,
+            callbacks=trackers.callbacks(plan) + metrics_callbacks(plan),  # metrics only with --dashboard
         ),
     )
 

@@ -121,13 +121,24 @@ class RayCluster:
         }
         self.env.pop("RAY_ADDRESS", None)
         self.address: str | None = None
+        self.dashboard_url: str | None = None  # with start_head(dashboard=True)
         self._groups: list[int] = []  # one process group per `ray start`
 
-    def start_head(self, num_cpus: int, num_gpus: int = 0) -> str:
+    @property
+    def token(self) -> str:
+        """The cluster's auth token (what `ray get-auth-token` prints on its head)."""
+        return (self.root / "auth_token").read_text().strip()
+
+    def start_head(self, num_cpus: int, num_gpus: int = 0, dashboard: bool = False) -> str:
+        """The head; with `dashboard`, Ray's dashboard on 127.0.0.1 at a free port (`dashboard_url`)."""
         ports = {flag: free_port() for flag in _HEAD_PORTS}
         self.address = f"127.0.0.1:{ports['--port']}"
-        self._ray_start(["--head", "--temp-dir", str(self.root), "--include-dashboard", "false"], ports,
-                        num_cpus, num_gpus)
+        role = ["--head", "--temp-dir", str(self.root)]
+        role += ["--include-dashboard", "true", "--dashboard-host", "127.0.0.1"] if dashboard else \
+            ["--include-dashboard", "false"]
+        self._ray_start(role, ports, num_cpus, num_gpus)
+        if dashboard:
+            self.dashboard_url = f"http://127.0.0.1:{ports['--dashboard-port']}"
         return self.address
 
     def add_node(self, num_cpus: int, num_gpus: int = 0) -> None:
