@@ -35,6 +35,15 @@ from typing import Any
 
 import ray
 
+try:  # Tune's and Ray's internals, the project's two reaches into them (see the module docstring)
+    from ray.tune.execution import class_cache
+except ImportError:  # a Ray that moved it: nothing to turn off
+    class_cache = None
+try:
+    from ray._private.authentication.authentication_token_setup import maybe_enable_token_auth_if_token_available
+except ImportError:  # a Ray without token auth
+    maybe_enable_token_auth_if_token_available = None
+
 from sweeps.engine.dashboard import console_lines, job_config
 from sweeps.engine.errors import UsageError
 from sweeps.engine.plan import Plan
@@ -71,10 +80,6 @@ def worker_environment(local: bool, polite: bool) -> dict[str, str]:
 
 def keep_credentials_out_of_runtime_envs() -> None:
     """Stop Tune from copying the driver's storage keys into its trial actors' runtime env."""
-    try:
-        from ray.tune.execution import class_cache  # Tune's internals: absent from another Ray
-    except ImportError:
-        return
     propagated = getattr(class_cache, "ENV_VARS_TO_PROPAGATE", None)
     if isinstance(propagated, set) and propagated & CREDENTIAL_VARIABLES:
         propagated.difference_update(CREDENTIAL_VARIABLES)
@@ -91,13 +96,8 @@ def use_auth_token_if_present() -> None:
     Ray's own helper sets it and reloads the config. Sending a token to a cluster without
     auth is harmless; an explicit RAY_AUTH_MODE is respected.
     """
-    try:
-        from ray._private.authentication.authentication_token_setup import (  # private: see above
-            maybe_enable_token_auth_if_token_available,
-        )
-    except ImportError:  # a Ray without token auth
-        return
-    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+    if maybe_enable_token_auth_if_token_available is not None:
+        maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def start_ray(plan: Plan) -> Any:
