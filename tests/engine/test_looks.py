@@ -190,7 +190,7 @@ def test_a_confirmation_killed_at_a_look_resumes_to_the_uninterrupted_verdict(re
     pytest.importorskip("sklearn")
     storage = tmp_path / "results"
     whole = _sweep(repo_root, storage, "--name", "whole", *LOOKS)  # the search (2 arms), then its confirmation
-    assert "look 1 of 2 (2 seed(s) per configuration): 0 of 1 comparison(s) decided; adding seeds" in whole.stdout
+    assert "look 1 of 2 (2 seed(s) per configuration): 0 of 1 comparison(s) settled; adding seeds" in whole.stdout
     shutil.copytree(storage / "whole", storage / "killed")  # the same finished search, confirmed again
 
     script = Path(repo_root) / "sweeps" / "antirectifier_mnist.py"
