@@ -55,8 +55,10 @@ def sentence(result: Verdict, name_a: str, name_b: str, metric: str = "best_val_
         text = (f"{first} is equivalent to {second} within ±{margin} on {metric} ({numbers}, TOST p = "
                 f"{_format_p(result.p_equivalence, result.p_equivalence_adjusted, result.comparisons)}{tail})")
         if result.difference_significant or result.superiority_look is not None:
+            where = (f"paired t p = {result.p_value:.3g}" if result.difference_significant
+                     else f"at look {result.superiority_look}")
             text += (f"; {_better_named(result, name_a, name_b)} is better, but by less than the margin: practically "
-                     f"equivalent (the difference itself is significant, paired t p = {result.p_value:.3g})")
+                     f"equivalent (the difference itself is significant, {where})")
     elif outcome in WINNERS:
         by = "by more than the margin " if result.beyond_margin else ""
         text = (f"{first} is better than {second} {by}on {metric} ({numbers}, margin ±{margin}, paired t p = "

@@ -252,7 +252,7 @@ def announce(plan: Plan, asked: int) -> None:
     for arm, count in sorted(Counter(candidate.arm for candidate in plan.confirmed).items()):
         if count < asked:
             print(f"  {arm or 'one arm'}: only {count} configuration(s) reached its highest rung "
-                  f"(asked for {asked}); the arms' comparison pairs on the ranks they share", flush=True)
+                  f"(asked for {asked}); its value on a seed is the mean over the ones it has", flush=True)
 
 
 def print_verdict(plan: Plan) -> None:
