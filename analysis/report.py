@@ -165,12 +165,17 @@ def _comparison_sections(data: ReportData) -> list[str]:
         return [f"## Leaderboard\n\n_no {data.metric} column: no trial reported it yet_"]
     cut = len(data.cut_short)
     note = f"Budget: **{data.budget}**. Only trials that reached it are compared; {cut} trial(s) cut short are listed below."
+    fate = "not compared"
+    if data.comparisons is not None and data.comparisons.attrs.get("by") == "confirm_arm":
+        note = (f"Budget: **{data.budget}**. A confirmation trial that did not reach it (diverged, errored, cut short) "
+                f"is a failure of its arm, scored as the metric's worst value in the verdicts; {cut} are listed below.")
+        fate = "failures of their arm in the verdicts; running ones not yet counted"
     return [
         note,
         f"## Leaderboard ({data.metric} at {data.budget}, mean over seeds, 95% t-interval)\n\n" + to_markdown(data.leaderboard),
         f"## Paired comparisons ({_pairing(data)}, at {data.budget}; the verdicts above in numbers)\n\n"
         + to_markdown(data.comparisons[_shown(data.comparisons)]),
-        f"## Cut short (did not reach the {data.budget}; not compared)\n\n" + to_markdown(data.cut_short),
+        f"## Cut short (did not reach the {data.budget}; {fate})\n\n" + to_markdown(data.cut_short),
     ]
 
 
