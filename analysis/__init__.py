@@ -10,14 +10,17 @@ store/      the on-disk format, importing nothing above it (Optuna's `storages/`
   atomic        writes the tables all-or-nothing; tables: reads them back (read_tables)
 verdict/    statistics and the verdict, reading the tables
   stats         t-interval, paired t-test, Wilcoxon, Benjamini-Hochberg (SciPy)
+  seeds         the unit: one value per seed and arm (K configurations averaged), failures scored
+  evidence      the tests of one comparison (SciPy, statsmodels) and the intervals that match them
   decision      the verdict with a margin: Outcome, Verdict, decide, decide_all
   power         power, and the seeds a comparison needs
-  sequential    the group-sequential plan (alpha spending, boundaries, decide_at_look)
+  boundaries    alpha spending and group-sequential boundaries
+  sequential    the group-sequential verdicts (decide_at_look, repeated intervals)
   looks         a confirmation's verdicts look by look (LookPlan, look_verdicts)
   confirmation  which configurations a confirmation re-runs, and how its trials pair
   budget        which trials reached the budget a comparison is made at
   comparisons   leaderboard and paired comparisons
-  words         the verdict in sentences
+  words         the verdict in sentences; variation: what the seeds vary
 presentation (here)
   report        python -m analysis.report <tables-dir> [--at-epoch E] [--json] [--plots DIR] [--out FILE]
   plots         matplotlib figures (Agg) over the tables

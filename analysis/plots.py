@@ -215,7 +215,8 @@ OUTCOME_WORDS = {"equivalent": "equivalent", "a_better": "A better", "b_better":
 
 
 def comparisons_plot(comparisons: pd.DataFrame) -> Figure:
-    """Each comparison's mean difference (arm a - arm b) with its interval, against the +-margin band.
+    """Each comparison's mean difference (arm a - arm b) with the interval its verdict's test used (90% for
+    equivalent and not worse, 95% otherwise; repeated after looks), against the +-margin band.
 
     One row per comparison (a paired_comparisons table), coloured by its verdict and labelled with
     the seeds it used; what a reader looks at first: where each interval lies against the band.
@@ -232,18 +233,19 @@ def comparisons_plot(comparisons: pd.DataFrame) -> Figure:
     positions = np.arange(len(rows))[::-1]
     for position, row in zip(positions, rows.itertuples(index=False)):
         color = OUTCOME_COLORS.get(row.outcome, "C7")
-        low, high = row.ci_low, row.ci_high
+        low, high = row.decision_low, row.decision_high
         if np.isfinite(low) and np.isfinite(high):
             axes.plot([low, high], [position, position], color=color, linewidth=2.5, solid_capstyle="butt")
         axes.plot([row.mean_difference], [position], "o", color=color, markersize=7)
         look = f", look {row.look}/{row.looks}" if pd.notna(row.look) else ""
-        axes.annotate(f"{OUTCOME_WORDS.get(row.outcome, row.outcome)} ({row.seeds} seeds, n={row.n}{look})",
+        axes.annotate(f"{OUTCOME_WORDS.get(row.outcome, row.outcome)} ({row.seeds} seeds{look})",
                       (1.01, position), xycoords=("axes fraction", "data"), va="center", fontsize="small", color=color)
     axes.set_yticks(positions, [f"A: {row.arm_a}\nB: {row.arm_b}" for row in rows.itertuples(index=False)],
                     fontsize="small")
     axes.set_ylim(-0.7, len(rows) - 0.3)
     metric = rows["metric"].iloc[0]
-    axes.set(xlabel=f"difference in {metric}, A \u2212 B: mean over the paired seeds and its 95% interval")
+    axes.set(xlabel=f"difference in {metric}, A \u2212 B: mean over the seeds, and the interval each verdict's test "
+                    "used (90% equivalent / not worse, 95% otherwise)")
     axes.set_title(f"{metric}: paired differences against the \u00b1{margin:g} margin\n(green: equivalent, "
                    "blue: a winner, orange: not worse, grey: inconclusive)", fontsize="medium")
     axes.grid(alpha=0.3, axis="x")

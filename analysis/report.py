@@ -32,6 +32,7 @@ from analysis.compute import compute_accounting
 from analysis.reproduction import reproduction_table
 from analysis.store.schema import DEFAULT_METRIC, ExportError
 from analysis.store.tables import Tables, read_tables
+from analysis.verdict import variation
 from analysis.verdict.budget import at_budget
 from analysis.verdict.comparisons import (
     PairedComparison,
@@ -53,10 +54,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Each verdict is taken on the adjusted p-values against the levels (alpha, or a look's); the JSON has all.
+# decision_low / decision_high: the interval the outcome's test used, at decision_level (0.90 for equivalent
+# and not worse, 0.95 otherwise; interval_kind "repeated" after looks).
 COMPARISON_SHOWN = [
-    "arm_a", "arm_b", "outcome", "seeds", "n", "look", "mean_difference", "ci_low", "ci_high", "margin", "p_value",
-    "p_adjusted", "p_equivalence_adjusted", "p_not_worse_a_adjusted", "p_not_worse_b_adjusted", "level_two_sided",
-    "level_one_sided", "probability_a_beats_b", "probability_low", "probability_high", "more_seeds", "cut_short",
+    "arm_a", "arm_b", "outcome", "seeds", "beyond_margin", "look", "mean_difference", "decision_low", "decision_high",
+    "decision_level", "interval_kind", "margin", "p_value", "p_adjusted", "p_equivalence_adjusted",
+    "p_not_worse_a_adjusted", "p_not_worse_b_adjusted", "level_two_sided", "level_one_sided", "failures_a",
+    "failures_b", "p_failures", "probability_a_beats_b", "seeds_needed_total", "cut_short",
 ]
 CALIBRATION = ("How often these verdicts are wrong was measured on real runs (two arms of one configuration: false "
                "winners; a difference of one margin: power; seeds against a fixed count): docs/verdicts.md, "
@@ -71,6 +75,7 @@ class ReportData:
     budget: str | None  # None when no trial reported the metric
     margin: float
     summary: dict[str, object]
+    variation: dict[str, list[str]]  # what the seeds vary and what they hold fixed (analysis.verdict.variation)
     leaderboard: pd.DataFrame | None
     comparisons: pd.DataFrame | None
     cut_short: pd.DataFrame | None
@@ -103,7 +108,8 @@ def build_report(tables: Tables, metric: str | None = None, at_epoch: int | None
         board = leaderboard(trials, metric, epochs=epochs, at_epoch=at_epoch)
         comparisons = paired_comparisons(trials, metric, epochs=epochs, at_epoch=at_epoch, margin=margin)
     return ReportData(
-        metric=metric, budget=budget, margin=margin, summary=summary, leaderboard=board, comparisons=comparisons,
+        metric=metric, budget=budget, margin=margin, summary=summary, variation=variation.sources_of_variation(trials),
+        leaderboard=board, comparisons=comparisons,
         cut_short=cut_short, compute=compute_accounting(trials), reproduction=reproduction_table(trials, epochs),
     )
 
@@ -137,17 +143,21 @@ def _verdict_section(data: ReportData) -> str:
     comparisons = data.comparisons
     looks = comparisons.attrs.get("looks") if comparisons is not None else None
     design = (f"decided in looks at {', '.join(map(str, looks))} seeds (analysis.verdict.sequential: the error "
-              "rates hold across looks), each comparison at its first conclusive look"
-              if looks else "one look at all pairs")
+              "rates hold across looks), each comparison stopped once equivalent or better by more than the margin"
+              if looks else "one look at all seeds")
     heading = f"## Verdicts ({data.metric} at {data.budget}, margin ±{data.margin:g}, {design})"
     lines = verdict_lines(comparisons)
     if not lines:
         return f"{heading}\n\n_nothing to compare: one arm, or fewer than 2 pairs per comparison_"
     multiple = (f" Benjamini-Hochberg across the {len(lines)} comparisons." if len(lines) > 1 else "")
     return (f"{heading}\n\n" + "\n".join(f"- {line}" for line in lines)
-            + f"\n\nEquivalent: the difference lies within ±{data.margin:g} (two one-sided tests); better: the "
-              "paired t-test finds a difference (which may still be smaller than the margin); not worse: worse by "
-              f"less than {data.margin:g} (one-sided), neither better nor equivalent.{multiple} {CALIBRATION}")
+            + f"\n\nOne difference per seed (each arm's mean over its configurations; a failed trial scores the "
+              f"metric's worst value). Equivalent: the difference lies within ±{data.margin:g} (two one-sided tests: "
+              "the 90% interval inside the margin), even where one arm is significantly better by less than it; "
+              "better: the paired t-test finds a difference (95% interval), by more than the margin where that is "
+              f"shown too; not worse: worse by less than {data.margin:g} (one-sided), neither better nor equivalent. "
+              "After looks the intervals are repeated confidence intervals, which hold whenever the stage stopped."
+              f"{multiple} {variation.describe(data.variation)} {CALIBRATION}")
 
 
 def _comparison_sections(data: ReportData) -> list[str]:
@@ -155,12 +165,17 @@ def _comparison_sections(data: ReportData) -> list[str]:
         return [f"## Leaderboard\n\n_no {data.metric} column: no trial reported it yet_"]
     cut = len(data.cut_short)
     note = f"Budget: **{data.budget}**. Only trials that reached it are compared; {cut} trial(s) cut short are listed below."
+    fate = "not compared"
+    if data.comparisons is not None and data.comparisons.attrs.get("by") == "confirm_arm":
+        note = (f"Budget: **{data.budget}**. A confirmation trial that did not reach it (diverged, errored, cut short) "
+                f"is a failure of its arm, scored as the metric's worst value in the verdicts; {cut} are listed below.")
+        fate = "failures of their arm in the verdicts; running ones not yet counted"
     return [
         note,
         f"## Leaderboard ({data.metric} at {data.budget}, mean over seeds, 95% t-interval)\n\n" + to_markdown(data.leaderboard),
         f"## Paired comparisons ({_pairing(data)}, at {data.budget}; the verdicts above in numbers)\n\n"
         + to_markdown(data.comparisons[_shown(data.comparisons)]),
-        f"## Cut short (did not reach the {data.budget}; not compared)\n\n" + to_markdown(data.cut_short),
+        f"## Cut short (did not reach the {data.budget}; {fate})\n\n" + to_markdown(data.cut_short),
     ]
 
 
@@ -172,8 +187,8 @@ def _shown(comparisons: pd.DataFrame) -> list[str]:
 
 def _pairing(data: ReportData) -> str:
     if data.comparisons is not None and data.comparisons.attrs.get("by") == "confirm_arm":
-        return "arm a - arm b, each arm's own best configurations, paired by configuration rank and seed"
-    return "a - b, same seeds and settings"
+        return "arm a - arm b, each arm's own best configurations, one difference per seed"
+    return "a - b, runs with the same seed and settings, averaged per seed"
 
 
 def render_markdown(data: ReportData, plot_links: Sequence[str] = ()) -> str:
@@ -226,6 +241,7 @@ def render_json(data: ReportData) -> str:
         "budget": data.budget,
         "margin": data.margin,
         "looks": list(looks) if looks else None,
+        "variation": data.variation,
         **data.summary,
         "verdicts": verdict_lines(comparisons),
         "leaderboard": _records(data.leaderboard),

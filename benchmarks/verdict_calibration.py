@@ -33,7 +33,18 @@ factor (analysis.verdict.sequential.max_pairs_for_power), so both have 80% power
 advance: what the looks save when nothing is unknown but the draw. The margin (0.01, one
 accuracy point) and the batch (2, the engine's default) are fixed before looking at the data.
 
-Last line: {"false_winner_rate" (null, sequential), "false_winner_ci" (Clopper-Pearson 95%),
+Issue 29 adds: failure (each configuration as arm A failing on a fifth of its seeds, scored 0; the
+old procedure dropped them), k_null (arms of K = 2 and 3 recorded configurations, one difference
+per seed; the old N x K rank-matched pairs on the same draws), the repeated interval's coverage
+at the stop, and the class-rate gap between the designs. `--held-out` records another family
+(sweeps/selu_mnist.py, HELD_OUT), which the procedure was not calibrated on.
+
+Last line, these first: {"false_winner_rate_worst" (the worst configuration's null), "false_winner_rate_k3",
+"coverage" (the 95% repeated interval at the stop, null / one margin / k_null), "power_worst",
+"class_rate_gap" (the largest gap in any class's share between the sequential and the fixed
+design, over the null, one-margin and real scenarios), "seeds_ratio_vs_pilot" (sequential seeds over
+the fixed N planned from the recording's noisiest configuration, as from a pilot), "held_out"},
+then {"false_winner_rate" (null, sequential), "false_winner_ci" (Clopper-Pearson 95%),
 "power" (one margin), "equivalence_rate" (null), "false_equivalence_rate" (one margin),
 "significant_difference_rate" (null: the two-sided test rejected, whatever the margin then
 said; "equivalent" comes first, so a significant difference inside the margin is no false
@@ -71,15 +82,27 @@ from analysis.verdict import sequential  # noqa: E402
 from analysis.verdict.decision import Outcome, decide_all  # noqa: E402
 from analysis.verdict.looks import LookPlan  # noqa: E402
 from analysis.verdict.power import MAX_PLANNED_PAIRS, pairs_for_power  # noqa: E402
+from analysis.verdict.seeds import SeedPairs  # noqa: E402
 
 FORMAT = "actsweep-verdict-calibration/2"  # /1: one metric per file (still read)
 SWEEP_SCRIPT = "sweeps/antirectifier_mnist.py"
 WINNERS = (Outcome.A_BETTER, Outcome.B_BETTER)
 AIM_POWER = 0.8
 AIM_SEEDS_RATIO = 0.6
+AIM_COVERAGE = 0.94
+AIM_CLASS_GAP = 0.10
+HEADLINE = ("false_winner_rate_worst", "false_winner_rate_k3", "coverage", "power_worst", "class_rate_gap",
+            "seeds_ratio_vs_pilot", "held_out")
+FAILING_CLAIMS = (Outcome.A_BETTER, Outcome.EQUIVALENT, Outcome.A_NOT_WORSE)  # what a failing arm A may not get
 DEFAULT_METRIC = "last_test_accuracy"  # the confirmation's verdict metric (analysis.verdict.confirmation)
 RECORDED_METRICS = ("last_test_accuracy", "best_val_accuracy", "last_val_accuracy")
 DEFAULT_BATCH = 2  # sweeps.engine.cli.DEFAULT_CONFIRM_BATCH (not imported: the replay runs without the engine)
+FAILURE_SCORE = 0.0  # what a failed trial scores in an accuracy (analysis.verdict.seeds.failure_score)
+K_CONFIGURATIONS = (2, 3)  # configurations per arm in the k_null scenarios
+# The held-out family (not the one the procedure was calibrated on): script, its settings, the recording's keys.
+HELD_OUT = ("sweeps/selu_mnist.py",
+            ["--set", "batch_norm=[true]", "--set", 'kernel_initializer=["glorot_uniform","lecun_normal","random_uniform"]'],
+            ("activation", "kernel_initializer"))
 
 
 @dataclass(frozen=True)
@@ -124,11 +147,16 @@ class Recording:
 
 # --- Recording -------------------------------------------------------------------------------
 
-def record(seeds: int, max_epochs: int, units: list[int], storage: Path, metric: str) -> Recording:
-    """Run the sweep script as a user would and read its trials table back."""
-    name = f"calibration-{seeds}x{max_epochs}"
-    command = [sys.executable, SWEEP_SCRIPT, "--dataset", "digits", "--scheduler", "fifo", "--repeats", str(seeds),
-               "--max-epochs", str(max_epochs), "--set", f"units={json.dumps(units)}", "--gpus-per-trial", "0",
+def record(seeds: int, max_epochs: int, units: list[int], storage: Path, metric: str,
+           held_out: bool = False) -> Recording:
+    """Run the sweep script as a user would and read its trials table back. held_out: the family the
+    procedure was not tuned on (HELD_OUT: 50-layer MLPs with BatchNorm, relu vs selu, three initializers
+    per activation, so arms of K = 2 and 3; random_uniform diverges on part of its seeds)."""
+    name = f"calibration-{'held-out-' if held_out else ''}{seeds}x{max_epochs}"
+    script, settings, keys = HELD_OUT if held_out else (SWEEP_SCRIPT, ["--set", f"units={json.dumps(units)}"],
+                                                        ("activation", "units"))
+    command = [sys.executable, script, "--dataset", "digits", "--scheduler", "fifo", "--repeats", str(seeds),
+               "--max-epochs", str(max_epochs), *settings, "--gpus-per-trial", "0",
                "--storage-path", str(storage), "--name", name, "--verbose", "0"]
     print("recording:", " ".join(command[1:]), flush=True)
     started = time.perf_counter()
@@ -142,22 +170,25 @@ def record(seeds: int, max_epochs: int, units: list[int], storage: Path, metric:
 
     trials = read_tables(storage / name).trials
     return _from_trials(trials, metric, max_epochs, {"command": " ".join(command[1:]), "max_epochs": max_epochs,
-                                                     "units": units, "seeds": seeds, "seconds": round(seconds)})
+                                                     "units": units, "seeds": seeds, "seconds": round(seconds),
+                                                     "held_out": held_out}, keys)
 
 
-def _from_trials(trials, metric: str, max_epochs: int, source: dict) -> Recording:
-    """One column per configuration (activation-units), one row per seed, per recorded metric;
-    unfinished trials are NaN."""
+def _from_trials(trials, metric: str, max_epochs: int, source: dict,
+                 keys: tuple[str, ...] = ("activation", "units")) -> Recording:
+    """One column per configuration (its `keys`' values, e.g. activation-units), one row per seed, per
+    recorded metric; unfinished trials (diverged, errored) are NaN."""
     finished = trials[(trials["status"] == "terminated") & (trials["epochs_completed"] == max_epochs)]
     seeds = tuple(sorted(int(seed) for seed in trials["seed"].dropna().unique()))
     every: dict[str, dict[str, np.ndarray]] = {}
     for name in dict.fromkeys((metric, *RECORDED_METRICS)):
         if name not in trials.columns:
             continue
-        for (activation, units), group in trials.groupby(["activation", "units"], sort=True):
+        for values_of_keys, group in trials.groupby(list(keys), sort=True):
             values = finished[finished.index.isin(group.index)].set_index("seed")[name].astype(float)
-            every.setdefault(name, {})[f"{activation}-{int(units)}"] = np.array(
-                [values.get(seed, math.nan) for seed in seeds])
+            label = "-".join(str(int(value)) if isinstance(value, (int, float, np.number)) and not isinstance(
+                value, bool) else str(value) for value in values_of_keys)
+            every.setdefault(name, {})[label] = np.array([values.get(seed, math.nan) for seed in seeds])
     return Recording(metric, seeds, every[metric], source, every)
 
 
@@ -169,7 +200,12 @@ class Scenario:
 
     null / margin: both arms from one configuration (`columns[0]`, finite seeds), different seeds in
     each pair; real: one recorded pair alone, seeds paired as recorded; together: every recorded pair
-    in one report (Benjamini-Hochberg across them, the stage stops when all are decided).
+    in one report (Benjamini-Hochberg across them, the stage stops when all are settled).
+    failure: the null, with arm A failing on a fifth of its seeds (scored 0 and flagged, as the
+    confirmation scores a diverged trial: analysis.verdict.seeds); any "A better, equivalent or not
+    worse" is wrong. k_null: each arm is K recorded configurations (`columns`), both arms the same K,
+    on different seeds; each arm's seed is the mean over its K (the new unit), while the old
+    procedure paired rank r with rank r in one t-test of N x K pairs.
     """
 
     name: str
@@ -188,14 +224,40 @@ class Scenario:
         differences = a - b
         return float(np.std(differences[np.isfinite(differences)], ddof=1))
 
-    def draw(self, pairs: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-        if self.kind in ("null", "margin"):
+    @property
+    def truth(self) -> float | None:
+        """The true difference where the scenario makes it (null, one margin, K null), else None."""
+        return {"null": 0.0, "margin": self.shift, "k_null": 0.0}.get(self.kind)
+
+    def draw(self, pairs: int, rng: np.random.Generator) -> tuple[list[SeedPairs], list | None]:
+        """(the comparisons, one value per seed and arm; what the old procedure tested, where it differs)."""
+        if self.kind in ("null", "margin", "failure"):
             values = self.columns[0]
             first = rng.integers(values.size, size=pairs)
             second = (first + rng.integers(1, values.size, size=pairs)) % values.size
-            return [(values[first] + self.shift, values[second])]
+            a, b = values[first] + self.shift, values[second]
+            if self.kind != "failure":
+                return [SeedPairs.of(a, b)], None
+            failed = np.zeros(pairs, dtype=bool)
+            failed[rng.choice(pairs, max(pairs // 5, 1), replace=False)] = True
+            old = [(a[~failed], b[~failed])]  # the old procedure dropped the failed seeds' pairs
+            return [SeedPairs.of(np.where(failed, FAILURE_SCORE, a), b, failed_a=failed)], old
+        if self.kind == "k_null":
+            size = self.columns[0].size
+            first = rng.integers(size, size=pairs)
+            second = (first + rng.integers(1, size, size=pairs)) % size
+            a = np.stack([column[first] for column in self.columns], axis=1)  # seeds x K, correlated within a seed
+            b = np.stack([column[second] for column in self.columns], axis=1)
+            return [SeedPairs.of(a.mean(axis=1), b.mean(axis=1))], [(a, b)]
         rows = rng.integers(self.columns[0].size, size=pairs)
-        return [(self.columns[a][rows] + self.shift, self.columns[b][rows]) for a, b in self.pairs]
+        drawn = []
+        for a, b in self.pairs:  # a seed that did not finish (diverged, errored) is a failure: scored, flagged
+            values_a, values_b = self.columns[a][rows] + self.shift, self.columns[b][rows]
+            failed_a, failed_b = ~np.isfinite(values_a), ~np.isfinite(values_b)
+            drawn.append(SeedPairs.of(np.where(failed_a, FAILURE_SCORE, values_a),
+                                      np.where(failed_b, FAILURE_SCORE, values_b), failed_a=failed_a,
+                                      failed_b=failed_b))
+        return drawn, None
 
 
 @dataclass(frozen=True)
@@ -220,21 +282,31 @@ def replay_scenario(scenario: Scenario, design: Design, margin: float, alpha: fl
     """Both protocols on `replays` draws (the fixed one on the first N seeds of each draw): per replay and
     comparison the outcome and whether the two-sided test rejected; the seeds the sequential one spent."""
     rng = np.random.default_rng(seed)
-    result = {"name": scenario.name, "sequential": [], "fixed": [], "sequential_significant": [],
-              "fixed_significant": []}
+    result = {"name": scenario.name, "sequential": [], "fixed": [], "old": [], "sequential_significant": [],
+              "fixed_significant": [], "covered": [], "stop_difference": []}
     spent = []
     for _ in range(replays):
-        comparisons = scenario.draw(design.looks[-1], rng)
+        comparisons, old = scenario.draw(design.looks[-1], rng)
         verdicts = sequential.decide_at_look(comparisons, len(design.looks) - 1, design.looks, margin, alpha=alpha,
                                              spending=design.spending, details=False)
-        fixed = decide_all([(a[:design.fixed], b[:design.fixed]) for a, b in comparisons], margin, alpha=alpha,
-                           details=False)
+        fixed = decide_all([pairs.first(design.fixed) for pairs in comparisons], margin, alpha=alpha, details=False)
         for protocol, run in (("sequential", verdicts), ("fixed", fixed)):
             result[protocol].append([str(verdict.outcome) for verdict in run])
             result[f"{protocol}_significant"].append([verdict.difference_significant for verdict in run])
+        if old is not None:
+            result["old"].append([str(verdict.outcome) for verdict in _old_procedure(old, design.fixed, margin, alpha)])
+        if scenario.truth is not None:  # the repeated interval at the stop, and the difference it stopped on
+            result["covered"].append(bool(verdicts[0].ci_low <= scenario.truth <= verdicts[0].ci_high))
+            result["stop_difference"].append(verdicts[0].mean_difference)
         spent.append(sequential.pairs_spent(verdicts, design.looks))
     return {**result, "mean_pairs": float(np.mean(spent)), "fixed_pairs": design.fixed,
             "max_pairs": design.looks[-1]}
+
+
+def _old_procedure(old: list, seeds: int, margin: float, alpha: float) -> list:
+    """The fixed design as it was before issue 29, on the same draw: failed seeds dropped; K configurations
+    paired rank by rank, N x K pairs in one test."""
+    return decide_all([(a[:seeds].ravel(), b[:seeds].ravel()) for a, b in old], margin, alpha=alpha, details=False)
 
 
 def _plan_pairs(spread: float, margin: float, alpha: float) -> int:
@@ -249,14 +321,22 @@ def _plan_pairs(spread: float, margin: float, alpha: float) -> int:
 def scenarios(recording: Recording, references: list[str], margin: float) -> dict[str, list[Scenario]]:
     """The null and one-margin scenarios of every reference, each recorded pair alone, and all together."""
     columns = recording.configurations
-    by_kind: dict[str, list[Scenario]] = {"null": [], "margin": [], "real": [], "together": []}
+    by_kind: dict[str, list[Scenario]] = {"null": [], "margin": [], "real": [], "together": [], "failure": [],
+                                          "k_null": []}
     for reference in references:
         values = columns[reference][np.isfinite(columns[reference])]
         if values.size < 2 or not np.std(values) > 0:
             raise SystemExit(f"error: {reference} has no spread across seeds; nothing to calibrate")
         by_kind["null"].append(Scenario(f"null {reference}", "null", (reference,), (values,)))
         by_kind["margin"].append(Scenario(f"margin {reference}", "margin", (reference,), (values,), shift=margin))
+        by_kind["failure"].append(Scenario(f"failure {reference}", "failure", (reference,), (values,)))
     names = list(columns)
+    complete = np.all([np.isfinite(columns[name]) for name in names], axis=0)  # seeds every configuration finished
+    for count in K_CONFIGURATIONS:
+        if len(names) >= count:
+            chosen = tuple(names[:count])
+            by_kind["k_null"].append(Scenario(f"k_null K={count}", "k_null", chosen,
+                                              tuple(columns[name][complete] for name in chosen)))
     arrays = tuple(columns[name] for name in names)
     pairs = tuple(itertools.combinations(range(len(names)), 2))
     for a, b in pairs:
@@ -305,7 +385,8 @@ def replay(recording: Recording, *, margin: float = 0.01, fixed_seeds: int | Non
     noisiest = max(by_kind["null"], key=lambda scenario: scenario.spread)
     fixed = fixed_seeds or needed[noisiest.name]
     planned = Design.for_power(fixed, batch, margin, alpha, spending)
-    every = [scenario for kind in ("null", "margin", "real", "together") for scenario in by_kind[kind]]
+    every = [scenario for kind in ("null", "margin", "real", "together", "failure", "k_null")
+             for scenario in by_kind[kind]]
     tasks = [(scenario, planned) for scenario in every]
     own = [scenario for kind in ("null", "margin", "real") for scenario in by_kind[kind]] if known_spread else []
     tasks += [(scenario, Design.for_power(needed[scenario.name], batch, margin, alpha, spending)) for scenario in own]
@@ -432,12 +513,67 @@ def summarize(recording: Recording, by_kind: dict[str, list[Scenario]], headline
             **_rates(own_nulls, own_margins, "sequential"),
             "fixed": _rates(own_nulls, own_margins, "fixed"),
         }
+    result.update(_issue_29(by_kind, headline, result))
     result["aims"] = {
         "false_winner_rate<=alpha": result["false_winner_ci"][0] <= alpha,
+        "false_winner_rate_worst<=alpha": result["false_winner_worst_ci"][0] <= alpha,
+        "false_winner_rate_k3<=alpha": result["false_winner_rate_k3"] is None or result["k_null"]["K=3"]["ci"][0] <= alpha,
         "power>=0.8": result["power"] >= AIM_POWER,
+        "power_worst>=0.8": result["power_worst"] >= AIM_POWER,
+        "coverage>=0.94": result["coverage"] >= AIM_COVERAGE,
+        "class_rate_gap<=0.10": result["class_rate_gap"] <= AIM_CLASS_GAP,
+        "failing_arm_claimed<=alpha": max(row["sequential"] for row in result["failure"].values()) <= alpha,
         "seeds_ratio<=0.6": result["seeds_ratio"] <= AIM_SEEDS_RATIO,
     }
     return result
+
+
+def _gap(first: list[str], second: list[str]) -> float:
+    """The largest difference between two designs' shares of any one class."""
+    classes = set(first) | set(second)
+    return max(abs(first.count(name) / len(first) - second.count(name) / len(second)) for name in classes)
+
+
+def _issue_29(by_kind: dict[str, list[Scenario]], headline: dict[str, dict], result: dict) -> dict:
+    """The figures of issue 29: the worst configuration, K configurations per arm, failures, the repeated
+    interval's coverage, the class-rate gap between the designs, and the old procedure beside the new."""
+    references = result["by_reference"]
+    worst = max(references, key=lambda name: references[name]["sequential"]["false_winner_rate"])
+    weakest = min(references, key=lambda name: references[name]["sequential"]["power"])
+    worst_run = headline[f"null {worst}"]
+    k_null = {}
+    for scenario in by_kind["k_null"]:
+        run = headline[scenario.name]
+        rates = {protocol: _rate(_column(run[protocol], 0), WINNERS) for protocol in ("sequential", "fixed", "old")}
+        k_null[scenario.name.removeprefix("k_null ")] = {
+            "configurations": list(scenario.arms), "false_winner_rate": rates["sequential"]["rate"],
+            "ci": rates["sequential"]["ci"], "fixed": rates["fixed"]["rate"], "old_fixed": rates["old"]["rate"],
+            "old_ci": rates["old"]["ci"]}
+    failure = {}
+    for scenario in by_kind["failure"]:
+        run = headline[scenario.name]
+        failure[scenario.arms[0]] = {protocol: _rate(_column(run[protocol], 0), FAILING_CLAIMS)["rate"]
+                                     for protocol in ("sequential", "fixed", "old")}
+        failure[scenario.arms[0]]["b_better"] = _rate(_column(run["sequential"], 0), (Outcome.B_BETTER,))["rate"]
+    covered = [hit for kind in ("null", "margin", "k_null") for scenario in by_kind[kind]
+               for hit in headline[scenario.name]["covered"]]
+    gaps = {scenario.name: _gap(_column(headline[scenario.name]["sequential"], 0),
+                                _column(headline[scenario.name]["fixed"], 0))
+            for kind in ("null", "margin", "real") for scenario in by_kind[kind]}
+    bias = {scenario.arms[0]: float(np.mean(headline[scenario.name]["stop_difference"]) - scenario.shift)
+            for scenario in by_kind["margin"]}
+    return {
+        "false_winner_rate_worst": references[worst]["sequential"]["false_winner_rate"],
+        "false_winner_worst_ci": _rate(_column(worst_run["sequential"], 0), WINNERS)["ci"],
+        "false_winner_rate_k3": k_null["K=3"]["false_winner_rate"] if "K=3" in k_null else None,
+        "coverage": float(np.mean(covered)) if covered else math.nan,
+        "power_worst": references[weakest]["sequential"]["power"],
+        "class_rate_gap": max(gaps.values()),
+        "seeds_ratio_vs_pilot": result["seeds_ratio"],
+        "held_out": False,
+        "worst_configuration": worst, "weakest_configuration": weakest, "k_null": k_null, "failure": failure,
+        "class_rate_gap_by_scenario": gaps, "stop_bias_at_one_margin": bias,
+    }
 
 
 def _ratio(hits: int, total: int) -> float:
@@ -488,6 +624,19 @@ def _print_result(result: dict) -> None:
         print(f"with each scenario's spread known in advance (both protocols planned for it): seeds ratio "
               f"{known['seeds_ratio']:.3f}; power {known['power']:.3f}/{known['fixed']['power']:.3f}, false winners "
               f"{known['false_winner_rate']:.3f}/{known['fixed']['false_winner_rate']:.3f} (sequential / fixed)")
+    print(f"worst configuration: false winners {result['false_winner_rate_worst']:.3f} ({result['worst_configuration']}, "
+          f"interval {result['false_winner_worst_ci'][0]:.3f}-{result['false_winner_worst_ci'][1]:.3f}); power "
+          f"{result['power_worst']:.3f} ({result['weakest_configuration']})")
+    for name, row in result["k_null"].items():
+        print(f"{name} configurations per arm, no difference: false winners {row['false_winner_rate']:.3f} "
+              f"(fixed {row['fixed']:.3f}; the old N x K pairs on the same draws {row['old_fixed']:.3f})")
+    for name, row in result["failure"].items():
+        print(f"{name} failing on a fifth of its seeds: called better, equivalent or not worse {row['sequential']:.3f} "
+              f"(fixed {row['fixed']:.3f}; the old, failures dropped, {row['old']:.3f}); the steady arm better "
+              f"{row['b_better']:.3f}")
+    print(f"repeated interval coverage at the stop {result['coverage']:.3f}; class-rate gap sequential/fixed "
+          f"{result['class_rate_gap']:.3f}; difference at the stop minus the truth at one margin "
+          + ", ".join(f"{name} {value:+.4f}" for name, value in result["stop_bias_at_one_margin"].items()))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -517,6 +666,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="also replay both protocols planned for each scenario's own spread (default: on)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="replay processes (default: the cores)")
     parser.add_argument("--replay-seed", type=int, default=0)
+    parser.add_argument("--held-out", action="store_true",
+                        help="record the held-out family instead (sweeps/selu_mnist.py: 50-layer MLPs with BatchNorm, "
+                             "relu vs selu, three initializers each; hours of training)")
     parser.add_argument("--tiny", action="store_true",
                         help="the path only: 4 seeds x 2 epochs of 16/32-unit nets, margin 0.1 (2-epoch nets differ by "
                              "tens of points), 40 replays")
@@ -530,7 +682,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         with tempfile.TemporaryDirectory() as temporary:
             storage = Path(args.storage_path or temporary)
-            recording = record(args.seeds, args.max_epochs, args.units, storage, args.metric)
+            recording = record(args.seeds, args.max_epochs, args.units, storage, args.metric, args.held_out)
     if args.save:
         recording.save(args.save)
         print(f"saved {args.save}", flush=True)
@@ -538,9 +690,10 @@ def main(argv: list[str] | None = None) -> None:
     result = replay(recording, margin=args.margin, fixed_seeds=args.fixed_seeds, batch=args.batch, alpha=args.alpha,
                     replays=args.replays, references=args.reference, seed=args.replay_seed, spending=args.spending,
                     jobs=args.jobs, known_spread=args.known_spread)
+    result["held_out"] = bool(recording.source.get("held_out", False))
     _print_result(result)
     result["wall_s"] = round(time.perf_counter() - started, 1)
-    print(json.dumps(result))
+    print(json.dumps({key: result[key] for key in HEADLINE} | result))  # the issue 29 figures first
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Leaderboard and paired comparisons of activations (arms), each at one stated budget.
 
 Both take the trials table and a budget (analysis.verdict.budget): the full budget by default, or
-`at_epoch` with the epochs table. Trials that did not reach the budget are counted in each row
-(`cut_short`) and never enter a mean or a test.
+`at_epoch` with the epochs table. In a search, trials that did not reach the budget (stopped by
+the scheduler) are counted in each row (`cut_short`) and never enter a mean or a test. In a
+confirmation every trial is meant to reach it: one that failed scores in its arm's result and is
+counted per arm (analysis.verdict.seeds).
 
-Every comparison is decided with a margin (analysis.verdict.decision.decide_all): equivalent, a winner,
-not worse, or inconclusive, with Benjamini-Hochberg across all the comparisons of the table.
-A confirmation run in looks is decided as its stage decided, look by look (analysis.verdict.looks).
+Every comparison has one difference per seed (analysis.verdict.seeds) and is decided with a margin
+(analysis.verdict.decision.decide_all): equivalent, a winner, not worse, or inconclusive, with
+Benjamini-Hochberg across all the comparisons of the table. A confirmation run in looks is
+decided as its stage decided, look by look (analysis.verdict.looks).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import itertools
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -27,6 +30,7 @@ from analysis.verdict.budget import AtBudget, at_budget
 from analysis.verdict.confirmation import PAIRED_ON, is_confirmation
 from analysis.verdict.decision import DEFAULT_MARGIN, Verdict, decide_all
 from analysis.verdict.looks import LookPlan, look_verdicts, plan_of
+from analysis.verdict.seeds import SeedPairs, failed_trial, failure_score, per_seed, seed_means
 
 logger = logging.getLogger(__name__)
 
@@ -52,20 +56,12 @@ def _group_rows(at: AtBudget, family: object, family_trials: pd.DataFrame, confi
         reached = group.index.intersection(at.trials.index)
         values = at.trials.loc[reached, at.metric].to_numpy(dtype=float, na_value=np.nan)
         interval = stats.mean_confidence_interval(values, confidence)
-        rows.append(
-            {
-                "family": family,
-                "activation": by_name.pop("activation"),
-                "settings": ", ".join(f"{name}={format_setting(value)}" for name, value in by_name.items()),
-                "budget": at.budget,
-                "n": interval.n,
-                "mean": interval.mean,
-                "std": interval.std,
-                "ci_low": interval.ci_low,
-                "ci_high": interval.ci_high,
-                "cut_short": len(group) - len(reached),
-            }
-        )
+        rows.append({
+            "family": family, "activation": by_name.pop("activation"),
+            "settings": ", ".join(f"{name}={format_setting(value)}" for name, value in by_name.items()),
+            "budget": at.budget, "n": interval.n, "mean": interval.mean, "std": interval.std,
+            "ci_low": interval.ci_low, "ci_high": interval.ci_high, "cut_short": len(group) - len(reached),
+        })
     return rows
 
 
@@ -89,21 +85,28 @@ def leaderboard(
     table = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
     ascending = not higher_is_better(metric)
     table = table.sort_values(
-        ["family", "mean", "activation", "settings"], ascending=[True, ascending, True, True], na_position="last", kind="mergesort"
-    )
+        ["family", "mean", "activation", "settings"], ascending=[True, ascending, True, True], na_position="last",
+        kind="mergesort")
     table.attrs["metric"] = metric
     table.attrs["budget"] = at.budget
     return table.reset_index(drop=True)
 
 
+# A verdict's fields under the table's names (the rest keep their own).
+_RENAMED = {"p_value_adjusted": "p_adjusted", "alpha": "level_two_sided", "alpha_one_sided": "level_one_sided"}
+_VERDICT_COLUMNS = [_RENAMED.get(field.name, field.name) for field in fields(Verdict)]
+
+
 @dataclass(frozen=True)
 class PairedComparison:
-    """arm_a minus arm_b on runs that share every other setting and the seed, decided with a margin.
+    """arm_a minus arm_b, one difference per seed, decided with a margin: a Verdict with its context.
 
-    The arms are activations (or `by`'s values; a confirmation's `confirm_arm`). The p-values,
-    interval and probability are analysis.verdict.decision.Verdict's (see its docstring); `seeds` is the
-    seeds per configuration the verdict used (a look's, for a confirmation run in looks), `look`
-    and `looks` where it was decided (None without looks), `sentence` the verdict in words.
+    The arms are activations (or `by`'s values; a confirmation's `confirm_arm`). Every field of the
+    verdict (analysis.verdict.decision.Verdict: outcome, n in seeds, intervals, p-values, failures
+    per arm) reads as an attribute and a column, three under the table's names (p_adjusted,
+    level_two_sided, level_one_sided). `seeds` is the seeds the verdict used (a look's, for a
+    confirmation run in looks), `cut_short` the arms' trials that did not reach the budget,
+    `mean_a` / `mean_b` the arms' means over the seeds tested, `sentence` the verdict in words.
     """
 
     family: str | None
@@ -111,54 +114,51 @@ class PairedComparison:
     budget: str
     arm_a: str
     arm_b: str
-    outcome: str
-    margin: float
-    n: int
+    verdict: Verdict
     seeds: int
-    look: int | None
-    looks: int | None
     cut_short: int
     mean_a: float
     mean_b: float
-    mean_difference: float
-    ci_low: float
-    ci_high: float
-    t_statistic: float
-    p_value: float
-    p_adjusted: float  # Benjamini-Hochberg over the table's comparisons (= p_value for one)
-    p_equivalence: float  # TOST: the larger of the two one-sided p-values
-    p_equivalence_adjusted: float
-    p_not_worse_a: float
-    p_not_worse_a_adjusted: float
-    p_not_worse_b: float
-    p_not_worse_b_adjusted: float
-    level_two_sided: float  # what the adjusted two-sided p-value was compared with (alpha, or the look's level)
-    level_one_sided: float  # ... the adjusted one-sided ones (TOST halves, not-worse)
-    difference_significant: bool
-    probability_a_beats_b: float
-    probability_low: float
-    probability_high: float
-    seeds_needed_total: int | None  # inconclusive only: pairs for 80% power at the observed spread
-    more_seeds: int | None
-    more_seeds_for: str | None
-    comparisons: int
     wilcoxon_p: float
     sentence: str
     matched_on: tuple[str, ...]
 
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        verdict = object.__getattribute__(self, "verdict")
+        original = next((key for key, value in _RENAMED.items() if value == name), name)
+        try:
+            return getattr(verdict, original)
+        except AttributeError:
+            raise AttributeError(f"PairedComparison has no field {name!r}") from None
+
+    @staticmethod
+    def columns() -> list[str]:
+        return [*_CONTEXT, "outcome", "seeds", *(name for name in _VERDICT_COLUMNS if name != "outcome"),
+                "decision_low", "decision_high", "decision_level", *_EXTRA]
+
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """One table row: the context, the verdict's fields, and the interval its outcome used."""
+        low, high, level = self.verdict.decision_interval()
+        own = {_RENAMED.get(name, name): value for name, value in asdict(self.verdict).items()}
+        row = {name: getattr(self, name) for name in (*_CONTEXT, "seeds", *_EXTRA)}
+        return {**row, **own, "outcome": str(self.verdict.outcome), "decision_low": low, "decision_high": high,
+                "decision_level": level}
+
+
+_CONTEXT = ("family", "metric", "budget", "arm_a", "arm_b")
+_EXTRA = ("cut_short", "mean_a", "mean_b", "wilcoxon_p", "sentence", "matched_on")
 
 
 @dataclass(frozen=True)
 class _Paired:
-    """One comparison's paired values, before it is decided beside the others."""
+    """One comparison's per-seed values, before it is decided beside the others."""
 
     family: str | None
     arm_a: str
     arm_b: str
-    values_a: np.ndarray
-    values_b: np.ndarray
+    pairs: SeedPairs
     cut_short: int
     matched_on: tuple[str, ...]
 
@@ -166,13 +166,12 @@ class _Paired:
 def _match_columns(trials: pd.DataFrame, side_a: pd.DataFrame, side_b: pd.DataFrame, by: str) -> list[str]:
     """Every setting both sides set, plus family, seed and repeat.
 
-    Confirmation trials (analysis.verdict.confirmation) differ across arms in their nuisance settings by
-    design (each arm keeps its own best), so they pair by family, configuration rank and seed,
-    plus the arm's other keys when comparing by activation alone.
+    Confirmation trials compared by something other than their arm (say activation alone) differ
+    in their nuisance settings by design (each arm keeps its own best): they match on family,
+    configuration rank, seed and the arm's other keys, and are then averaged per seed.
     """
     if is_confirmation(trials):
-        others = [key for key in arm_keys(trials) if key != by and by != "confirm_arm"]
-        return [*PAIRED_ON, *others]
+        return [*PAIRED_ON, "confirm_rank", *(key for key in arm_keys(trials) if key != by)]
     candidates = ["family", *setting_columns(trials), "seed", "repeat"]
     return [
         column
@@ -198,19 +197,16 @@ def _refuse_ambiguous(side: pd.DataFrame, match_on: list[str], name: str) -> Non
         )
 
 
-def _paired_values(side_a: pd.DataFrame, side_b: pd.DataFrame, match_on: list[str], metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """The metric of both sides on matching runs (in seed order where there is one), pairs with a
-    non-finite side dropped."""
+def _matched(side_a: pd.DataFrame, side_b: pd.DataFrame, match_on: list[str], metric: str) -> SeedPairs:
+    """The metric of both sides on matching runs with a finite value on both, averaged per seed."""
     if side_a.empty or side_b.empty or not match_on:
-        return np.empty(0), np.empty(0)
+        return SeedPairs.of([], [])
     pairs = side_a[[*match_on, metric]].merge(side_b[[*match_on, metric]], on=match_on, suffixes=("_a", "_b"))
-    order = [column for column in ("seed", "confirm_rank", "repeat") if column in match_on]
-    if order:
-        pairs = pairs.sort_values(order, kind="mergesort")
     values_a = pairs[f"{metric}_a"].to_numpy(dtype=float, na_value=np.nan)
     values_b = pairs[f"{metric}_b"].to_numpy(dtype=float, na_value=np.nan)
     finite = np.isfinite(values_a) & np.isfinite(values_b)
-    return values_a[finite], values_b[finite]
+    seeds = pairs["seed"].to_numpy()[finite] if "seed" in match_on else None
+    return seed_means(values_a[finite], values_b[finite], seeds)
 
 
 def _pair(at: AtBudget, trials: pd.DataFrame, name_a: str, name_b: str, family: str | None,
@@ -223,52 +219,27 @@ def _pair(at: AtBudget, trials: pd.DataFrame, name_a: str, name_b: str, family: 
     match_on = list(match_on) if match_on is not None else _match_columns(at.trials, side_a, side_b, by)
     _refuse_ambiguous(side_a, match_on, name_a)
     _refuse_ambiguous(side_b, match_on, name_b)
-    values_a, values_b = _paired_values(side_a, side_b, match_on, at.metric)
     involved = trials[trials[by].isin([name_a, name_b])]
-    return _Paired(family, name_a, name_b, values_a, values_b, len(involved) - len(side_a) - len(side_b),
-                   tuple(match_on))
-
-
-def _seeds_per_pair_set(values: np.ndarray, ranks: int) -> int:
-    return int(math.ceil(values.size / max(ranks, 1)))
+    return _Paired(family, name_a, name_b, _matched(side_a, side_b, match_on, at.metric),
+                   len(involved) - len(side_a) - len(side_b), tuple(match_on))
 
 
 def _row(paired: _Paired, verdict: Verdict, metric: str, budget: str, seeds: int) -> PairedComparison:
-    finite = np.isfinite(paired.values_a) & np.isfinite(paired.values_b)
-    a, b = paired.values_a[finite], paired.values_b[finite]
+    a, b = paired.pairs.tested()
     return PairedComparison(
-        family=paired.family, metric=metric, budget=budget, arm_a=paired.arm_a, arm_b=paired.arm_b,
-        outcome=str(verdict.outcome), margin=verdict.margin, n=verdict.n, seeds=seeds, look=verdict.look,
-        looks=verdict.looks, cut_short=paired.cut_short,
-        mean_a=float(a.mean()) if a.size else math.nan, mean_b=float(b.mean()) if b.size else math.nan,
-        mean_difference=verdict.mean_difference, ci_low=verdict.ci_low, ci_high=verdict.ci_high,
-        t_statistic=verdict.t_statistic, p_value=verdict.p_value, p_adjusted=verdict.p_value_adjusted,
-        p_equivalence=verdict.p_equivalence, p_equivalence_adjusted=verdict.p_equivalence_adjusted,
-        p_not_worse_a=verdict.p_not_worse_a, p_not_worse_a_adjusted=verdict.p_not_worse_a_adjusted,
-        p_not_worse_b=verdict.p_not_worse_b, p_not_worse_b_adjusted=verdict.p_not_worse_b_adjusted,
-        level_two_sided=verdict.alpha, level_one_sided=verdict.alpha_one_sided,
-        difference_significant=verdict.difference_significant,
-        probability_a_beats_b=verdict.probability_a_beats_b, probability_low=verdict.probability_low,
-        probability_high=verdict.probability_high, seeds_needed_total=verdict.seeds_needed_total,
-        more_seeds=verdict.more_seeds, more_seeds_for=verdict.more_seeds_for, comparisons=verdict.comparisons,
-        wilcoxon_p=stats.wilcoxon_signed_rank(a, b)[1],
+        family=paired.family, metric=metric, budget=budget, arm_a=paired.arm_a, arm_b=paired.arm_b, verdict=verdict,
+        seeds=seeds, cut_short=paired.cut_short, mean_a=float(a.mean()) if a.size else math.nan,
+        mean_b=float(b.mean()) if b.size else math.nan, wilcoxon_p=stats.wilcoxon_signed_rank(a, b)[1],
         sentence=words.sentence(verdict, paired.arm_a, paired.arm_b, metric), matched_on=paired.matched_on,
     )
 
 
-def _seeds(paired: _Paired, trials: pd.DataFrame) -> int:
-    """Seeds behind a fixed-design comparison: its pairs over the configuration ranks paired per seed."""
-    ranks = trials["confirm_rank"].nunique() if "confirm_rank" in paired.matched_on else 1
-    return _seeds_per_pair_set(paired.values_a, ranks)
-
-
-def _decided(paired: list[_Paired], at: AtBudget, trials: pd.DataFrame, margin: float) -> list[PairedComparison]:
+def _decided(paired: list[_Paired], at: AtBudget, margin: float) -> list[PairedComparison]:
     """A fixed design: every comparison decided at once, Benjamini-Hochberg across them."""
     if not paired:
         return []
-    verdicts = decide_all([(item.values_a, item.values_b) for item in paired], margin,
-                                higher_is_better=higher_is_better(at.metric))
-    return [_row(item, verdict, at.metric, at.budget, _seeds(item, trials)) for item, verdict in zip(paired, verdicts)]
+    verdicts = decide_all([item.pairs for item in paired], margin, higher_is_better=higher_is_better(at.metric))
+    return [_row(item, verdict, at.metric, at.budget, len(item.pairs)) for item, verdict in zip(paired, verdicts)]
 
 
 def paired_comparison(
@@ -284,30 +255,59 @@ def paired_comparison(
     margin: float = DEFAULT_MARGIN,
 ) -> PairedComparison:
     """Pair runs of two activations on identical settings (seed, repeat and every other config key),
-    and decide them with `margin` (analysis.verdict.decision.decide).
+    average them per seed, and decide with `margin` (analysis.verdict.decision.decide).
 
     Only runs that reached the budget are paired. A config key that one activation never sets
     (e.g. an aprelu-only `reduction`) is left out of the match. Several runs of one activation
     on the same key are ambiguous and raise ValueError.
     """
     at = at_budget(trials, metric, epochs=epochs, at_epoch=at_epoch)
-    return _decided([_pair(at, trials, activation_a, activation_b, family, match_on)], at, trials, margin)[0]
+    return _decided([_pair(at, trials, activation_a, activation_b, family, match_on)], at, margin)[0]
+
+
+def confirmation_rows(trials: pd.DataFrame, at: AtBudget) -> pd.DataFrame:
+    """One row per confirmation trial that ended: its arm, seed, look and value at the budget, NaN
+    for a failure (analysis.verdict.seeds.failed_trial); trials still running are left out."""
+    value = pd.Series(np.nan, index=trials.index)
+    value.loc[at.trials.index] = at.trials[at.metric].astype(float)
+    look = trials["confirm_look"] if "confirm_look" in trials.columns else pd.Series(1, index=trials.index)
+    rows = pd.DataFrame({"family": trials["family"], "confirm_arm": trials["confirm_arm"], "seed": trials["seed"],
+                         "confirm_look": look.fillna(1).astype(int), "status": trials["status"], "value": value})
+    standing = [failed_trial(status, index in at.trials.index, float(number))
+                for index, status, number in zip(rows.index, rows["status"], rows["value"])]
+    rows["value"] = [math.nan if failed else number for failed, number in zip(standing, rows["value"])]
+    return rows[[failed is not None for failed in standing]]
+
+
+def _confirmation(at: AtBudget, trials: pd.DataFrame, margin: float, min_pairs: int) -> list[PairedComparison]:
+    """A confirmation decided in one look (no plan recorded, or --at-epoch): per seed, failures scored."""
+    rows = confirmation_rows(trials, at)
+    paired = []
+    for family, members in rows.groupby("family", sort=True):
+        members = members.rename(columns={"confirm_arm": "arm", "confirm_look": "look"}).astype({"arm": str})
+        for arm_a, arm_b in itertools.combinations(sorted(members["arm"].unique()), 2):
+            pairs = per_seed(members, arm_a, arm_b, score=failure_score(at.metric))
+            if len(pairs.tested()[0]) >= max(min_pairs, 1):
+                paired.append(_Paired(family, arm_a, arm_b, pairs, _cut_short(trials, at, family, arm_a, arm_b),
+                                      PAIRED_ON))
+    return _decided(paired, at, margin)
+
+
+def _cut_short(trials: pd.DataFrame, at: AtBudget, family: object, arm_a: str, arm_b: str) -> int:
+    involved = trials[(trials["family"] == family) & trials["confirm_arm"].isin([arm_a, arm_b])]
+    return len(involved) - len(involved.index.intersection(at.trials.index))
 
 
 def _sequential(at: AtBudget, trials: pd.DataFrame, plan: LookPlan, min_pairs: int) -> list[PairedComparison]:
     """A confirmation run in looks: the verdicts its stage reached (analysis.verdict.looks)."""
-    # Only trials that reached the budget: one that did not (an interrupted run's leftover directory,
-    # an errored or diverged trial) drops its pairs, as the stage did.
-    rows = at.trials.loc[:, ["family", "confirm_arm", "confirm_rank", "seed", "confirm_look"]].copy()
-    rows["value"] = at.trials[at.metric].astype(float)
+    rows = confirmation_rows(trials, at)
     result = []
-    for item in look_verdicts(rows, plan, "value", higher_is_better=higher_is_better(at.metric)):
+    for item in look_verdicts(rows, plan, "value", higher_is_better=higher_is_better(at.metric),
+                              failure_score=failure_score(at.metric)):
         if item.verdict.n < max(min_pairs, 1):
             continue
-        involved = trials[(trials["family"] == item.family) & trials["confirm_arm"].isin([item.arm_a, item.arm_b])]
-        reached_here = involved.index.intersection(at.trials.index)
-        paired = _Paired(item.family, item.arm_a, item.arm_b, item.values_a, item.values_b,
-                         len(involved) - len(reached_here), tuple(PAIRED_ON))
+        paired = _Paired(item.family, item.arm_a, item.arm_b, item.pairs.upto((item.verdict.look or 1) - 1),
+                         _cut_short(trials, at, item.family, item.arm_a, item.arm_b), PAIRED_ON)
         result.append(_row(paired, item.verdict, at.metric, at.budget, item.seeds))
     return result
 
@@ -325,6 +325,21 @@ def resolve_margin(trials: pd.DataFrame, margin: float | None) -> float:
     return plan.margin
 
 
+def _search(at: AtBudget, trials: pd.DataFrame, by: str, margin: float, min_pairs: int) -> list[PairedComparison]:
+    paired = []
+    for family, family_trials in trials.groupby("family", sort=True):
+        names = sorted(family_trials[by].dropna().astype(str).unique())
+        for name_a, name_b in itertools.combinations(names, 2):
+            try:
+                item = _pair(at, trials, name_a, name_b, family, None, by)
+            except ValueError as error:
+                logger.warning("skipping %s vs %s in %s: %s", name_a, name_b, family, error)
+                continue
+            if len(item.pairs) >= max(min_pairs, 1):
+                paired.append(item)
+    return _decided(paired, at, margin)
+
+
 def paired_comparisons(
     trials: pd.DataFrame,
     metric: str = DEFAULT_METRIC,
@@ -336,33 +351,30 @@ def paired_comparisons(
     margin: float | None = None,
 ) -> pd.DataFrame:
     """Every pair of activations (or of `by`'s values) within each family with at least min_pairs
-    pairs, decided with a margin (resolve_margin), Benjamini-Hochberg across all of them.
+    seeds, decided with a margin (resolve_margin), Benjamini-Hochberg across all of them.
 
     `by` defaults to the arm (`confirm_arm`) for a confirmation's tables, where each arm's own
-    best configurations are compared (e.g. antirectifier at 256 units against relu at 512),
-    else to `activation`. A confirmation run in looks (with the full budget) is decided look by
-    look as its stage was. The columns arm_a / arm_b hold the compared values.
+    best configurations are compared (e.g. antirectifier at 256 units against relu at 512) on one
+    difference per seed, failures scored; else to `activation`. A confirmation run in looks
+    (with the full budget) is decided look by look as its stage was. The columns arm_a / arm_b
+    hold the compared values; PairedComparison.columns() lists them all.
     """
-    by = by or ("confirm_arm" if is_confirmation(trials) else "activation")
+    confirmation = is_confirmation(trials)
+    by = by or ("confirm_arm" if confirmation else "activation")
     margin = resolve_margin(trials, margin)
     at = at_budget(trials, metric, epochs=epochs, at_epoch=at_epoch)
     plan = plan_of(trials) if by == "confirm_arm" and at_epoch is None else None
     if plan is not None:
         rows = _sequential(at, trials, plan, min_pairs)
+    elif by == "confirm_arm" and confirmation:
+        rows = _confirmation(at, trials, margin, min_pairs)
     else:
-        paired = []
-        for family, family_trials in trials.groupby("family", sort=True):
-            names = sorted(family_trials[by].dropna().astype(str).unique())
-            for name_a, name_b in itertools.combinations(names, 2):
-                try:
-                    item = _pair(at, trials, name_a, name_b, family, None, by)
-                except ValueError as error:
-                    logger.warning("skipping %s vs %s in %s: %s", name_a, name_b, family, error)
-                    continue
-                if item.values_a.size >= max(min_pairs, 1):
-                    paired.append(item)
-        rows = _decided(paired, at, trials, margin)
-    table = pd.DataFrame([row.as_dict() for row in rows], columns=list(PairedComparison.__dataclass_fields__))
+        rows = _search(at, trials, by, margin, min_pairs)
+    table = pd.DataFrame([row.as_dict() for row in rows], columns=PairedComparison.columns())
     table.attrs.update(budget=at.budget, by=by, margin=margin, looks=plan.looks if plan else None,
                        max_seeds=plan.max_seeds if plan else None)
     return table
+
+
+__all__ = ["LEADERBOARD_COLUMNS", "PairedComparison", "arm_keys", "confirmation_rows", "format_setting", "leaderboard",
+           "paired_comparison", "paired_comparisons", "resolve_margin"]

@@ -5,8 +5,9 @@ nuisance configurations, ranked only among the arm's trials that reached the arm
 rung, by the sweep's metric *at that rung* (a trial's value at a later epoch would favour
 whoever ran longer). The confirmation re-runs each with the same N new seeds to the full
 budget; a confirmation trial's config says which search trial it confirms (`confirms`), its
-arm (`confirm_arm`) and its configuration's rank in that arm (`confirm_rank`, 1 = best), so
-arms pair up by (rank, seed): N x K pairs per comparison.
+arm (`confirm_arm`) and its configuration's rank in that arm (`confirm_rank`, 1 = best). Arms
+pair up by seed: each arm's value on a seed is the mean over its configurations, so a
+comparison has N differences, one per seed, whatever K (analysis.verdict.seeds says why).
 
 Pure pandas over the exported tables, so the runner, the report and tests share it.
 """
@@ -25,8 +26,8 @@ from analysis.store.arms import arm_label
 from analysis.store.schema import CONFIRM_CONFIG
 
 CONFIRM_KEYS = CONFIRM_CONFIG  # a confirmation trial's bookkeeping, never a setting being compared
-# What pairs two arms' confirmation trials: the same family, configuration rank and seed.
-PAIRED_ON = ("family", "confirm_rank", "seed")
+# What pairs two arms' confirmation trials: the same family and seed (each arm averaged over its configurations).
+PAIRED_ON = ("family", "seed")
 # Keys that tell repeats of one configuration apart, or that the runner sets per trial.
 _NOT_CONFIGURATION = frozenset({"seed", "repeat", *CONFIRM_KEYS})
 

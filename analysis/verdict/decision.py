@@ -1,34 +1,30 @@
-"""The decision model: one paired comparison, decided with a margin, is exactly one Outcome.
+"""The decision model: one paired comparison, one difference per seed, decided with a margin.
 
 `decide` (one comparison) and `decide_all` (a report's comparisons, Benjamini-Hochberg across
-them) take the tests from SciPy and statsmodels (`ttest_rel`, `ttost_paired`, `binomtest`,
-`nctdtrinc`) and return a `Verdict`: the class, every p-value raw and adjusted, the interval,
-the probability that A beats B on a fresh seed, and for an inconclusive comparison the seeds
-that would decide it (analysis.verdict.power). `DecisionLevels` are what the p-values are
-compared with: alpha for a fixed design, a look's nominal levels for a group-sequential one
+them) take the tests of analysis.verdict.evidence (SciPy's `ttest_rel`, statsmodels'
+`ttost_paired`, exact sign tests, McNemar on the failures) and return a `Verdict`: the class,
+every p-value raw and adjusted, the intervals that match the tests, the failures per arm, the
+probability that A beats B on a fresh seed, and for a comparison left open the seeds a new
+confirmation needs (analysis.verdict.power). `DecisionLevels` are what the p-values are compared
+with: alpha for a fixed design, a look's nominal levels for a group-sequential one
 (analysis.verdict.sequential). The verdict in words is analysis.verdict.words.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-import numpy as np
-from scipy import special as scipy_special
-from scipy import stats as scipy_stats
-from statsmodels.stats.weightstats import ttost_paired
-
-from analysis.verdict.power import pairs_needed
-from analysis.verdict.stats import SIGNIFICANCE_LEVEL, Values, adjust_p_values, check_level, check_margin, finite_pairs
+from analysis.verdict.evidence import Evidence, evidence, interval, probability
+from analysis.verdict.power import seeds_to_decide
+from analysis.verdict.seeds import SeedPairs
+from analysis.verdict.stats import SIGNIFICANCE_LEVEL, Values, adjust_p_values, check_level, check_margin
 
 # The smallest difference that matters when nothing else is said: one accuracy point. Sweeps
 # declare their own (sweeps.engine.sweep.Sweep.margin), users set it with --margin.
 DEFAULT_MARGIN = 0.01
-_T_CLIP = 1000.0  # |t| past which the effect-size bounds are 0 or 1 in double precision (see _probability)
 
 
 class Outcome(StrEnum):
@@ -43,13 +39,15 @@ class Outcome(StrEnum):
 
 
 CONCLUSIVE = frozenset({Outcome.EQUIVALENT, Outcome.A_BETTER, Outcome.B_BETTER})
+WINNERS = frozenset({Outcome.A_BETTER, Outcome.B_BETTER})
 
 
 @dataclass(frozen=True)
 class DecisionLevels:
     """Levels the adjusted p-values are compared with: `two_sided` for superiority, `one_sided` for
-    each one-sided test (TOST halves, non-inferiority). A fixed design uses alpha for both; a
-    group-sequential look (analysis.verdict.sequential) uses that look's nominal levels."""
+    each one-sided test (TOST halves, non-inferiority, beyond the margin). A fixed design uses
+    alpha for both; a group-sequential look (analysis.verdict.sequential) uses that look's nominal
+    levels, and its intervals are then repeated confidence intervals."""
 
     two_sided: float
     one_sided: float
@@ -60,36 +58,31 @@ class DecisionLevels:
     def fixed(cls, alpha: float) -> DecisionLevels:
         return cls(alpha, alpha)
 
-
-@dataclass(frozen=True)
-class _Evidence:
-    """The raw tests of one comparison, on d = a - b (not yet oriented by higher_is_better)."""
-
-    n: int
-    mean: float
-    std: float
-    ci_low: float
-    ci_high: float
-    t_statistic: float
-    p_two_sided: float
-    p_above_low: float  # H0: mean(d) <= -margin
-    p_below_high: float  # H0: mean(d) >= +margin
-    zero_spread: bool
+    @property
+    def repeated(self) -> bool:
+        return self.looks is not None and self.looks > 1
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """One paired comparison A vs B decided with a margin (analysis.verdict.decision.decide / decide_all).
+    """One paired comparison A vs B decided with a margin (decide / decide_all).
 
-    mean_difference, ci_low and ci_high are a - b in the metric's units, whichever direction is
-    better. p_not_worse_a tests H0 "A is worse than B by the margin or more", p_not_worse_b the
-    mirror; p_equivalence is the TOST p-value (the larger of the two). The *_adjusted p-values are
-    Benjamini-Hochberg over the `comparisons` decided together (equal to the raw ones for one).
-    probability_a_beats_b: the chance that A does better than B on a fresh seed, with its interval.
-    seeds_needed_total / more_seeds: for an inconclusive comparison only, the paired seeds that
-    would give 80% power for `more_seeds_for` ("superiority" or "equivalence") at the observed
-    mean and spread; None where they cannot be estimated (fewer than 2 pairs) or exceed 100000.
-    In words: analysis.verdict.words.sentence.
+    n counts seeds: one difference a - b per seed (analysis.verdict.seeds). mean_difference and the
+    intervals are a - b in the metric's units, whichever direction is better. [ci_low, ci_high]
+    is the interval of the two-sided test (it excludes 0 exactly when the test rejects), at
+    `confidence` = 1 - alpha: the 95% t interval of a fixed design, or at a look the repeated
+    confidence interval (interval_kind "repeated": its nominal level is the look's, and it covers
+    the true difference at 95% whenever the stage stopped). [tost_low, tost_high] is the interval
+    of TOST and the non-inferiority tests (90% for tests at 5%): inside +-margin exactly when
+    TOST rejects. p_not_worse_a tests H0 "A is worse than B by the margin or more", p_not_worse_b
+    the mirror; p_beyond "the difference is no larger than the margin" on its own side, and
+    beyond_margin says a winner is better by more than the margin. The *_adjusted p-values are
+    Benjamini-Hochberg over the `comparisons` decided together. failures_a / failures_b: seeds
+    on which the arm failed, p_failures McNemar's exact test of them; held_back: the arm that
+    failed more would have been called better, equivalent or not worse, and was not.
+    superiority_look: the look at which the two-sided test first rejected (sequential only).
+    seeds_needed_total: for a comparison left open at its last look, the seeds a new confirmation
+    needs (analysis.verdict.power.seeds_to_decide), for `seeds_needed_for`.
     """
 
     outcome: Outcome
@@ -99,30 +92,40 @@ class Verdict:
     std_difference: float
     ci_low: float
     ci_high: float
+    tost_low: float
+    tost_high: float
     confidence: float
+    interval_kind: str
     t_statistic: float
     p_value: float
     p_equivalence: float
     p_not_worse_a: float
     p_not_worse_b: float
+    p_beyond: float
     p_value_adjusted: float
     p_equivalence_adjusted: float
     p_not_worse_a_adjusted: float
     p_not_worse_b_adjusted: float
+    p_beyond_adjusted: float
     comparisons: int
     alpha: float
     alpha_one_sided: float
     higher_is_better: bool
     difference_significant: bool
+    beyond_margin: bool
     zero_spread: bool
+    failures_a: int
+    failures_b: int
+    p_failures: float
+    held_back: bool
     probability_a_beats_b: float
     probability_low: float
     probability_high: float
     seeds_needed_total: int | None
-    more_seeds: int | None
-    more_seeds_for: str | None
+    seeds_needed_for: str | None
     look: int | None = None
     looks: int | None = None
+    superiority_look: int | None = None
 
     @property
     def decided(self) -> bool:
@@ -130,85 +133,37 @@ class Verdict:
 
     @property
     def conclusive(self) -> bool:
-        """Equivalent or a winner: what a group-sequential look stops on (analysis.verdict.sequential)."""
+        """Equivalent or a winner."""
         return self.outcome in CONCLUSIVE
 
+    @property
+    def settled(self) -> bool:
+        """What a group-sequential comparison stops on: equivalent, or better by more than the margin.
+        A winner whose interval still reaches inside the margin goes on, since more seeds could show
+        it within the margin (and equivalence comes first); see analysis.verdict.sequential."""
+        return self.outcome is Outcome.EQUIVALENT or (self.outcome in WINNERS and self.beyond_margin)
 
-def _sign_p(successes: int, trials: int, alternative: str) -> float:
-    """Exact sign test (scipy.stats.binomtest at 1/2); no untied pairs means no evidence: p = 1."""
-    if trials == 0:
-        return 1.0
-    return float(scipy_stats.binomtest(successes, trials, 0.5, alternative=alternative).pvalue)
-
-
-def _rounding(a_values: np.ndarray, b_values: np.ndarray) -> float:
-    """What rounding alone can put into a - b: a few ulps of the values."""
-    return 4 * np.finfo(float).eps * max(float(np.abs(a_values).max()), float(np.abs(b_values).max()), 1.0)
-
-
-def _zero_spread_evidence(differences: np.ndarray, margin: float, rounding: float) -> _Evidence:
-    """Every difference equals c: the t statistics are +-inf or 0/0, and their p-values (0 or NaN)
-    would call two tied seeds "equivalent". Exact sign tests stand in: n equal signs give
-    p = 2 * 0.5**n two-sided and 0.5**n one-sided, valid whatever the spread really is."""
-    n = int(differences.size)
-    c = float(differences.mean())
-    c = 0.0 if abs(c) <= rounding else c  # ties computed two ways (0.1 + 0.2 vs 0.3) are ties
-    untied = n if c != 0.0 else 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        t_statistic = float(scipy_stats.ttest_1samp(differences, 0.0).statistic)
-    return _Evidence(
-        n=n, mean=c, std=0.0, ci_low=c, ci_high=c, t_statistic=t_statistic,
-        p_two_sided=_sign_p(untied if c > 0 else 0, untied, "two-sided"),
-        p_above_low=_sign_p(n, n, "greater") if c > -margin else 1.0,
-        p_below_high=_sign_p(n, n, "greater") if c < margin else 1.0,
-        zero_spread=True,
-    )
+    def decision_interval(self) -> tuple[float, float, float]:
+        """(low, high, coverage) of the interval the outcome's test used: the TOST interval for
+        equivalent and not worse (0.90 at alpha 0.05), the two-sided one otherwise (0.95)."""
+        if self.outcome in (Outcome.EQUIVALENT, Outcome.A_NOT_WORSE, Outcome.B_NOT_WORSE):
+            return self.tost_low, self.tost_high, round(1.0 - 2.0 * (1.0 - self.confidence), 12)
+        return self.ci_low, self.ci_high, self.confidence
 
 
-def _evidence(a: Values, b: Values, margin: float, confidence: float) -> _Evidence:
-    """ttest_rel (two-sided, with its interval) and ttost_paired (whose halves are the two
-    non-inferiority tests) on the finite pairs."""
-    a_values, b_values = finite_pairs(a, b)
-    differences = a_values - b_values
-    n = int(differences.size)
-    if n < 2:
-        mean = float(differences.mean()) if n else math.nan
-        nan = math.nan
-        return _Evidence(n, mean, nan, nan, nan, nan, nan, nan, nan, False)
-    rounding = _rounding(a_values, b_values)
-    if float(np.ptp(differences)) <= rounding:
-        return _zero_spread_evidence(differences, margin, rounding)
-    two_sided = scipy_stats.ttest_rel(a_values, b_values)
-    interval = two_sided.confidence_interval(confidence)
-    _, (_, p_above_low, _), (_, p_below_high, _) = ttost_paired(a_values, b_values, -margin, margin)
-    return _Evidence(
-        n=n, mean=float(differences.mean()), std=float(differences.std(ddof=1)),
-        ci_low=float(interval.low), ci_high=float(interval.high), t_statistic=float(two_sided.statistic),
-        p_two_sided=float(two_sided.pvalue), p_above_low=float(p_above_low), p_below_high=float(p_below_high),
-        zero_spread=False,
-    )
-
-
-def _oriented(evidence: _Evidence, higher_is_better: bool) -> tuple[float, float, float]:
-    """(goodness sign, p "A not worse", p "B not worse"): with lower-is-better, d's upper test is A's."""
-    if higher_is_better:
-        return 1.0, evidence.p_above_low, evidence.p_below_high
-    return -1.0, evidence.p_below_high, evidence.p_above_low
+def _rejects(p_value: float, level: float) -> bool:
+    return math.isfinite(p_value) and p_value < level
 
 
 def _classify(sign: float, mean: float, p_two_sided: float, p_equivalence: float, p_not_worse_a: float,
               p_not_worse_b: float, levels: DecisionLevels) -> Outcome:
     """Equivalence first, then superiority, then non-inferiority (see decide)."""
-    def rejects(p_value: float, level: float) -> bool:
-        return math.isfinite(p_value) and p_value < level
-
-    if rejects(p_equivalence, levels.one_sided):
+    if _rejects(p_equivalence, levels.one_sided):
         return Outcome.EQUIVALENT
-    if rejects(p_two_sided, levels.two_sided):
+    if _rejects(p_two_sided, levels.two_sided):
         return Outcome.A_BETTER if sign * mean > 0 else Outcome.B_BETTER
-    a_not_worse = rejects(p_not_worse_a, levels.one_sided)
-    b_not_worse = rejects(p_not_worse_b, levels.one_sided)
+    a_not_worse = _rejects(p_not_worse_a, levels.one_sided)
+    b_not_worse = _rejects(p_not_worse_b, levels.one_sided)
     if a_not_worse and b_not_worse:  # possible only when the TOST family's adjustment held it back
         a_not_worse = (p_not_worse_a, -sign * mean) <= (p_not_worse_b, sign * mean)
         b_not_worse = not a_not_worse
@@ -219,72 +174,67 @@ def _classify(sign: float, mean: float, p_two_sided: float, p_equivalence: float
     return Outcome.INCONCLUSIVE
 
 
-def _probability(evidence: _Evidence, sign: float, confidence: float) -> tuple[float, float, float]:
-    """P(A beats B on a fresh seed) with its interval.
-
-    Under the t-test's own model (normal differences, mean mu, sd sigma, in the better direction)
-    it is Phi(mu / sigma). Its interval comes from the exact interval of the noncentrality of the
-    observed t (scipy.special.nctdtrinc, the noncentral-t inversion), divided by sqrt(n): a
-    monotone map, so the coverage is exact under the model, with no bootstrap at n = 2..10.
-    With zero spread the model has no scale: the observed share of wins (ties count half) with
-    exact Clopper-Pearson bounds (binomtest) stands in.
-    """
-    n = evidence.n
-    if n < 2:
-        return math.nan, math.nan, math.nan
-    if evidence.zero_spread:
-        return _zero_spread_probability(n, sign * evidence.mean, confidence)
-    t_value = sign * evidence.t_statistic
-    # nctdtrinc's time grows with |t|; past max(1000, 40 sqrt(n)) both bounds are 0 or 1 anyway.
-    limit = max(_T_CLIP, 40.0 * math.sqrt(n))
-    clipped = float(np.clip(t_value, -limit, limit))
-    tail = (1.0 - confidence) / 2
-    nc_low, nc_high = scipy_special.nctdtrinc(n - 1, [1.0 - tail, tail], clipped)
-    root_n = math.sqrt(n)
-    return (float(scipy_stats.norm.cdf(t_value / root_n)), float(scipy_stats.norm.cdf(nc_low / root_n)),
-            float(scipy_stats.norm.cdf(nc_high / root_n)))
+def hold_back(outcome: Outcome, failures_a: int, failures_b: int) -> Outcome:
+    """The arm that failed on more seeds is never better, equivalent or not worse on its survivors:
+    its win or its "not worse" becomes inconclusive, and equivalence becomes the other arm's "not
+    worse" (which equivalence implies)."""
+    if failures_a == failures_b:
+        return outcome
+    more_failures_a = failures_a > failures_b
+    own_win, own_not_worse = ((Outcome.A_BETTER, Outcome.A_NOT_WORSE) if more_failures_a
+                              else (Outcome.B_BETTER, Outcome.B_NOT_WORSE))
+    if outcome in (own_win, own_not_worse):
+        return Outcome.INCONCLUSIVE
+    if outcome is Outcome.EQUIVALENT:
+        return Outcome.B_NOT_WORSE if more_failures_a else Outcome.A_NOT_WORSE
+    return outcome
 
 
-def _zero_spread_probability(n: int, goodness: float, confidence: float) -> tuple[float, float, float]:
-    """All n seeds won (or lost, or tied): Clopper-Pearson on the n outcomes. All tied: with the
-    tie probability at least L (its exact lower bound), P = P(win) + P(tie)/2 lies in [L/2, 1 - L/2]."""
-    all_n = scipy_stats.binomtest(n, n).proportion_ci(confidence, method="exact")
-    if goodness > 0:
-        return 1.0, float(all_n.low), 1.0
-    if goodness < 0:
-        return 0.0, 0.0, 1.0 - float(all_n.low)
-    return 0.5, float(all_n.low) / 2, 1.0 - float(all_n.low) / 2
+def _oriented(found: Evidence, higher_is_better: bool) -> tuple[float, float, float]:
+    """(goodness sign, p "A not worse", p "B not worse"): with lower-is-better, d's upper test is A's."""
+    if higher_is_better:
+        return 1.0, found.p_above_low, found.p_below_high
+    return -1.0, found.p_below_high, found.p_above_low
 
 
-def _verdict(evidence: _Evidence, adjusted: tuple[float, float, float, float], comparisons: int, margin: float,
-             levels: DecisionLevels, confidence: float, higher_is_better: bool, details: bool) -> Verdict:
-    sign, p_not_worse_a, p_not_worse_b = _oriented(evidence, higher_is_better)
-    p_equivalence = max(evidence.p_above_low, evidence.p_below_high)
-    p_adjusted, p_equivalence_adjusted, p_a_adjusted, p_b_adjusted = adjusted
-    outcome = _classify(sign, evidence.mean, p_adjusted, p_equivalence_adjusted, p_a_adjusted, p_b_adjusted, levels)
-    probability = _probability(evidence, sign, confidence) if details else (math.nan,) * 3
+def _verdict(found: Evidence, adjusted: tuple[float, ...], comparisons: int, margin: float, levels: DecisionLevels,
+             alpha: float, higher_is_better: bool, details: bool) -> Verdict:
+    sign, p_not_worse_a, p_not_worse_b = _oriented(found, higher_is_better)
+    p_equivalence = max(found.p_above_low, found.p_below_high)
+    p_adjusted, p_equivalence_adjusted, p_a_adjusted, p_b_adjusted, p_beyond_adjusted = adjusted
+    tested = _classify(sign, found.mean, p_adjusted, p_equivalence_adjusted, p_a_adjusted, p_b_adjusted, levels)
+    outcome = hold_back(tested, found.failures_a, found.failures_b)
+    confidence = 1.0 - alpha
+    ci_low, ci_high = interval(found, levels.two_sided)
+    tost_low, tost_high = interval(found, 2.0 * levels.one_sided)
+    chance = probability(found, sign, confidence) if details else (math.nan,) * 3
+    last_look = levels.look is None or levels.look == levels.looks
     needed, needed_for = (None, None)
-    if details and outcome is Outcome.INCONCLUSIVE:
-        needed, needed_for = pairs_needed(evidence.n, evidence.mean, evidence.std, margin, levels.two_sided,
-                                          levels.one_sided, comparisons, zero_spread=evidence.zero_spread)
+    if details and last_look and outcome is Outcome.INCONCLUSIVE and found.n >= 2:
+        # planned on the spread of the seeds without failures: a failure's score is not a spread to plan for
+        spread = found.std_without_failures if found.failures_a or found.failures_b else found.std
+        needed, needed_for = seeds_to_decide(spread, margin, alpha, comparisons, zero_spread=found.zero_spread,
+                                             difference=found.mean)
     return Verdict(
-        outcome=outcome, n=evidence.n, margin=margin, mean_difference=evidence.mean,
-        std_difference=evidence.std, ci_low=evidence.ci_low, ci_high=evidence.ci_high, confidence=confidence,
-        t_statistic=evidence.t_statistic, p_value=evidence.p_two_sided, p_equivalence=p_equivalence,
-        p_not_worse_a=p_not_worse_a, p_not_worse_b=p_not_worse_b, p_value_adjusted=p_adjusted,
+        outcome=outcome, n=found.n, margin=margin, mean_difference=found.mean, std_difference=found.std,
+        ci_low=ci_low, ci_high=ci_high, tost_low=tost_low, tost_high=tost_high, confidence=confidence,
+        interval_kind="repeated" if levels.repeated else "t", t_statistic=found.t_statistic,
+        p_value=found.p_two_sided, p_equivalence=p_equivalence, p_not_worse_a=p_not_worse_a,
+        p_not_worse_b=p_not_worse_b, p_beyond=found.p_beyond, p_value_adjusted=p_adjusted,
         p_equivalence_adjusted=p_equivalence_adjusted, p_not_worse_a_adjusted=p_a_adjusted,
-        p_not_worse_b_adjusted=p_b_adjusted, comparisons=comparisons, alpha=levels.two_sided,
-        alpha_one_sided=levels.one_sided, higher_is_better=higher_is_better,
-        difference_significant=math.isfinite(p_adjusted) and p_adjusted < levels.two_sided,
-        zero_spread=evidence.zero_spread, probability_a_beats_b=probability[0], probability_low=probability[1],
-        probability_high=probability[2], seeds_needed_total=needed,
-        more_seeds=None if needed is None else max(needed - evidence.n, 1),
-        more_seeds_for=needed_for, look=levels.look, looks=levels.looks,
+        p_not_worse_b_adjusted=p_b_adjusted, p_beyond_adjusted=p_beyond_adjusted, comparisons=comparisons,
+        alpha=levels.two_sided, alpha_one_sided=levels.one_sided, higher_is_better=higher_is_better,
+        difference_significant=_rejects(p_adjusted, levels.two_sided),
+        beyond_margin=outcome in WINNERS and _rejects(p_beyond_adjusted, levels.one_sided),
+        zero_spread=found.zero_spread, failures_a=found.failures_a, failures_b=found.failures_b,
+        p_failures=found.p_failures, held_back=outcome is not tested, probability_a_beats_b=chance[0],
+        probability_low=chance[1], probability_high=chance[2], seeds_needed_total=needed,
+        seeds_needed_for=needed_for, look=levels.look, looks=levels.looks,
     )
 
 
 def decide_all(
-    pairs: Sequence[tuple[Values, Values]],
+    pairs: Sequence[SeedPairs | tuple[Values, Values]],
     margin: float,
     *,
     alpha: float = SIGNIFICANCE_LEVEL,
@@ -292,67 +242,71 @@ def decide_all(
     levels: DecisionLevels | None = None,
     details: bool = True,
 ) -> list[Verdict]:
-    """Decide every comparison (a, b) of one report, with Benjamini-Hochberg across them.
+    """Decide every comparison of one report, with Benjamini-Hochberg across them.
 
-    Each family of p-values (two-sided superiority, TOST, A-not-worse, B-not-worse) is adjusted
-    across the comparisons (scipy.stats.false_discovery_control via adjust_p_values; one
-    comparison is left as it is) and each decision is taken on its adjusted p-value. See
-    decide for the classes and their order. `levels` replaces alpha as the decision levels (a
-    group-sequential look's nominal levels); the intervals stay at 1 - alpha. details=False
-    skips the effect-size interval and the seed count (NaN / None), for simulations: the
-    classes and p-values are the same.
+    Each comparison is a SeedPairs (one value per seed and arm, failures flagged: analysis.verdict.
+    seeds) or a plain (a, b) pair of arrays, one entry per seed, whose non-finite pairs are left
+    out. Each family of p-values (two-sided superiority, TOST, A-not-worse, B-not-worse, beyond
+    the margin) is adjusted across the comparisons (scipy.stats.false_discovery_control via
+    adjust_p_values; one comparison is left as it is) and each decision is taken on its adjusted
+    p-value. See decide for the classes and their order. `levels` replaces alpha as the decision
+    levels (a group-sequential look's nominal levels; the intervals are then the look's repeated
+    intervals, which cover at 1 - alpha). details=False skips the effect-size interval and the
+    seed count (NaN / None), for simulations: the classes and p-values are the same.
     """
     margin = check_margin(margin)
     check_level("alpha", alpha)
     levels = levels or DecisionLevels.fixed(alpha)
     check_level("the two-sided level", levels.two_sided)
     check_level("the one-sided level", levels.one_sided)
-    confidence = 1.0 - alpha
-    evidences = [_evidence(a, b, margin, confidence) for a, b in pairs]
-    oriented = [_oriented(evidence, higher_is_better) for evidence in evidences]
+    found = [evidence(item, margin) for item in pairs]
+    oriented = [_oriented(item, higher_is_better) for item in found]
     families = [
-        adjust_p_values([evidence.p_two_sided for evidence in evidences]),
-        adjust_p_values([max(evidence.p_above_low, evidence.p_below_high) for evidence in evidences]),
+        adjust_p_values([item.p_two_sided for item in found]),
+        adjust_p_values([max(item.p_above_low, item.p_below_high) for item in found]),
         adjust_p_values([p_a for _, p_a, _ in oriented]),
         adjust_p_values([p_b for _, _, p_b in oriented]),
+        adjust_p_values([item.p_beyond for item in found]),
     ]
-    comparisons = sum(evidence.n >= 2 for evidence in evidences)
+    comparisons = sum(item.n >= 2 for item in found)
     return [
-        _verdict(evidence, tuple(float(family[index]) for family in families), comparisons, margin, levels,
-                 confidence, higher_is_better, details)
-        for index, evidence in enumerate(evidences)
+        _verdict(item, tuple(float(family[index]) for family in families), comparisons, margin, levels, alpha,
+                 higher_is_better, details)
+        for index, item in enumerate(found)
     ]
 
 
 def decide(
-    a: Values,
-    b: Values,
-    margin: float,
+    a: Values | SeedPairs,
+    b: Values | None = None,
+    margin: float = DEFAULT_MARGIN,
     *,
     alpha: float = SIGNIFICANCE_LEVEL,
     higher_is_better: bool = True,
     details: bool = True,
 ) -> Verdict:
-    """One paired comparison of A and B (d = a - b over the pairs where both are finite) with a
-    margin > 0 in the metric's units: exactly one of
+    """One paired comparison of A and B, one value per seed (a SeedPairs as `a`, or two arrays),
+    with a margin > 0 in the metric's units: exactly one of
 
-    - equivalent: TOST (statsmodels ttost_paired) shows -margin < mean(d) < +margin;
+    - equivalent: TOST (statsmodels ttost_paired) shows -margin < mean(d) < +margin, i.e. the 90%
+      interval lies inside the margin; a difference that is also significant is "better, but
+      within the margin": practically equivalent (difference_significant says so);
     - a_better / b_better: the two-sided paired t-test (scipy ttest_rel) rejects; the sign of the
-      mean, read with higher_is_better, says which;
+      mean, read with higher_is_better, says which; beyond_margin: by more than the margin;
     - a_not_worse / b_not_worse: the one-sided test of "A worse by the margin or more" (resp. B)
       rejects, but neither of the above holds;
     - inconclusive: none of these.
 
-    Taken in that order. Equivalence comes first because the margin is what the researcher said
-    matters: a difference that is significant but inside the margin is "equivalent", and the
-    record keeps difference_significant = True (the sentence says it). A winner comes before
-    non-inferiority because it says more. Levels: the two-sided test at alpha, each one-sided
-    test at alpha (TOST at alpha is the 1 - 2 alpha interval inside the margin). Fewer than two
-    pairs: inconclusive. All differences equal (all ties included): exact sign tests replace the
-    degenerate t-tests (zero_spread = True), so two tied seeds are not "equivalent"
+    Taken in that order, then `hold_back`: the arm that failed on more seeds is never better,
+    equivalent or not worse. Equivalence comes first because the margin is what the researcher
+    said matters. Levels: the two-sided test at alpha, each one-sided test at alpha. Fewer than
+    two seeds: inconclusive. All differences equal (all ties included): exact sign tests replace
+    the degenerate t-tests (zero_spread = True), so two tied seeds are not "equivalent"
     (p = 0.25) but five are (p = 0.031).
     """
-    return decide_all([(a, b)], margin, alpha=alpha, higher_is_better=higher_is_better, details=details)[0]
+    pairs = a if isinstance(a, SeedPairs) else (a, b)
+    return decide_all([pairs], margin, alpha=alpha, higher_is_better=higher_is_better, details=details)[0]
 
 
-__all__ = ["CONCLUSIVE", "DEFAULT_MARGIN", "DecisionLevels", "Outcome", "Verdict", "decide", "decide_all"]
+__all__ = ["CONCLUSIVE", "DEFAULT_MARGIN", "WINNERS", "DecisionLevels", "Outcome", "Verdict", "decide", "decide_all",
+           "hold_back"]

@@ -3,29 +3,29 @@ runs, to decide whether to add seeds) and the report (after, to say what was dec
 
 A confirmation run in looks (sweeps.engine.confirm) adds `confirm_batch` new seeds to every
 chosen configuration at each look, up to `confirm_seeds`, and stops once every comparison of
-arms is decided (analysis.verdict.sequential). Its trials carry that plan in their config
+arms is settled (analysis.verdict.sequential). Its trials carry that plan in their config
 (`confirm_margin`, `confirm_seeds`, `confirm_batch`, and the 1-based `confirm_look` of their
 seed), so the verdicts are a pure function of the trials' values: `look_verdicts` replays the
 looks on them, exactly as the stage did.
 
-Arms pair by (configuration rank, seed), as every confirmation does (analysis.verdict.confirmation):
-K configurations per arm give K pairs per seed, so the looks are counted in seeds and each pair
-arrives at the look of its seed.
+The seed is the unit (analysis.verdict.seeds): each arm's value on a seed is the mean over its K
+configurations on it, a failed trial scored and counted, so a comparison has one difference per
+seed and the looks are counted in seeds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from analysis.verdict import sequential
-from analysis.verdict.confirmation import PAIRED_ON
-from analysis.verdict.decision import Verdict
+from analysis.verdict.decision import Outcome, Verdict
+from analysis.verdict.seeds import SeedPairs, per_seed
 from analysis.verdict.stats import SIGNIFICANCE_LEVEL
 
 PLAN_CONFIG = ("confirm_margin", "confirm_seeds", "confirm_batch", "confirm_look")
@@ -58,13 +58,20 @@ class LookPlan:
         return next(index for index, seeds in enumerate(self.looks, start=1) if position < seeds)
 
     def spread_for_power(self) -> float:
-        """The noisiest arms (sd of a paired difference) these looks still decide a one-margin difference
-        for 80% of the time, with one pair per seed (analysis.verdict.sequential.spread_for_power)."""
+        """The noisiest arms (sd of a per-seed difference) these looks still decide a one-margin
+        difference for 80% of the time (analysis.verdict.sequential.spread_for_power)."""
         return sequential.spread_for_power(self.looks, self.margin, self.alpha, spending=self.spending)
 
     def describe(self) -> str:
         return (f"looks at {', '.join(map(str, self.looks))} seed(s) per configuration (batch {self.batch}, "
                 f"at most {self.max_seeds}), margin ±{self.margin:g}")
+
+    def seeds_for(self, fixed_seeds: int) -> int:
+        """The most seeds a new confirmation in looks of this batch needs for the power of
+        `fixed_seeds` in one look (analysis.verdict.sequential.max_pairs_for_power)."""
+        if fixed_seeds <= self.batch:
+            return fixed_seeds
+        return sequential.max_pairs_for_power(fixed_seeds, self.batch, self.alpha, spending=self.spending)
 
 
 @dataclass(frozen=True)
@@ -75,9 +82,8 @@ class ArmVerdict:
     arm_a: str
     arm_b: str
     verdict: Verdict
-    seeds: int  # seeds per configuration by the verdict's look
-    values_a: np.ndarray
-    values_b: np.ndarray
+    seeds: int  # seeds by the verdict's look (the plan's count; verdict.n: those with a value on both sides)
+    pairs: SeedPairs  # every seed both arms ran, to the last look in the rows
 
 
 def plan_of(trials: pd.DataFrame) -> LookPlan | None:
@@ -96,48 +102,44 @@ def plan_of(trials: pd.DataFrame) -> LookPlan | None:
     return LookPlan(max_seeds=int(seeds), batch=int(batch), margin=float(margin))
 
 
-def _pairs(rows: pd.DataFrame, arm_a: str, arm_b: str, value: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Values of both arms matched on (family, rank, seed), in seed order, and each pair's 0-based look."""
-    side_a = rows[rows["confirm_arm"] == arm_a]
-    side_b = rows[rows["confirm_arm"] == arm_b]
-    merged = side_a[[*PAIRED_ON, "confirm_look", value]].merge(
-        side_b[[*PAIRED_ON, value]], on=list(PAIRED_ON), suffixes=("_a", "_b"))
-    merged = merged.sort_values(["seed", "confirm_rank"], kind="mergesort")
-    return (merged[f"{value}_a"].to_numpy(dtype=float, na_value=np.nan),
-            merged[f"{value}_b"].to_numpy(dtype=float, na_value=np.nan),
-            merged["confirm_look"].to_numpy(dtype=int) - 1)
-
-
 def look_verdicts(rows: pd.DataFrame, plan: LookPlan, value: str, *, higher_is_better: bool = True,
-                  look: int | None = None, details: bool = True) -> list[ArmVerdict]:
+                  look: int | None = None, details: bool = True, failure_score: float | None = 0.0) -> list[ArmVerdict]:
     """Every pair of arms decided at `look` (1-based; default: the furthest look in `rows`).
 
-    `rows` has one row per confirmation trial: family, confirm_arm, confirm_rank, seed, confirm_look
-    and the `value` column (NaN for a trial that did not reach the budget: its pairs are dropped).
-    Comparisons frozen at an earlier look keep the verdict and seeds of that look.
+    `rows` has one row per confirmation trial that ended: family, confirm_arm, seed, confirm_look
+    and the `value` column, NaN for a trial that failed (diverged, errored or cut short before the
+    budget: it scores `failure_score` in its arm's mean, analysis.verdict.seeds). Comparisons
+    that stopped at an earlier look keep the verdict and seeds of that look.
     """
     if rows.empty:
         return []
     look = int(rows["confirm_look"].max()) if look is None else look
     look_index = min(look, len(plan.looks)) - 1
+    trials = pd.DataFrame({"family": rows["family"], "arm": rows["confirm_arm"].astype(str), "seed": rows["seed"],
+                           "value": rows[value].astype(float), "look": rows["confirm_look"]})
     comparisons = []
-    for family, members in rows.groupby("family", sort=True, dropna=False):
-        arms = sorted(members["confirm_arm"].dropna().astype(str).unique())
-        for arm_a, arm_b in itertools.combinations(arms, 2):
-            comparisons.append((family, arm_a, arm_b, *_pairs(members, arm_a, arm_b, value)))
+    for family, members in trials.groupby("family", sort=True, dropna=False):
+        for arm_a, arm_b in itertools.combinations(sorted(members["arm"].unique()), 2):
+            comparisons.append((family, arm_a, arm_b, per_seed(members, arm_a, arm_b, score=failure_score)))
     if not comparisons:
         return []
     verdicts = sequential.decide_at_look(
-        [(a, b) for _, _, _, a, b, _ in comparisons], look_index, plan.looks, plan.margin, alpha=plan.alpha,
-        higher_is_better=higher_is_better, spending=plan.spending, details=details,
-        arrivals=[arrival for *_, arrival in comparisons])
-    return [ArmVerdict(family=family, arm_a=arm_a, arm_b=arm_b, verdict=verdict,
-                       seeds=plan.looks[(verdict.look or look_index + 1) - 1], values_a=a, values_b=b)
-            for (family, arm_a, arm_b, a, b, _), verdict in zip(comparisons, verdicts)]
+        [pairs for *_, pairs in comparisons], look_index, plan.looks, plan.margin, alpha=plan.alpha,
+        higher_is_better=higher_is_better, spending=plan.spending, details=details)
+    return [ArmVerdict(family=family, arm_a=arm_a, arm_b=arm_b, verdict=_planned(verdict, plan),
+                       seeds=plan.looks[(verdict.look or look_index + 1) - 1], pairs=pairs)
+            for (family, arm_a, arm_b, pairs), verdict in zip(comparisons, verdicts)]
+
+
+def _planned(verdict: Verdict, plan: LookPlan) -> Verdict:
+    """An open comparison's seeds for a new confirmation, in looks of this plan's batch."""
+    if verdict.outcome is not Outcome.INCONCLUSIVE or verdict.seeds_needed_total is None:
+        return verdict
+    return dataclasses.replace(verdict, seeds_needed_total=plan.seeds_for(verdict.seeds_needed_total))
 
 
 def stage_finished(verdicts: Sequence[ArmVerdict], plan: LookPlan, look: int) -> bool:
-    """Whether the stage stops after `look` (1-based): every comparison conclusive, or the last look."""
+    """Whether the stage stops after `look` (1-based): every comparison settled, or the last look."""
     return sequential.finished([item.verdict for item in verdicts], look - 1, plan.looks)
 
 

@@ -1,8 +1,8 @@
 """Power and seeds: how many paired seeds a comparison needs to be decided.
 
 `superiority_power` and `equivalence_power` are statsmodels' TTestPower (with SciPy's far-tail NaN
-handled); `pairs_for_power` plans a fixed design's N before a confirmation runs, `pairs_needed`
-tells an inconclusive verdict (analysis.verdict.decision) how many more seeds would decide it.
+handled); `pairs_for_power` plans a fixed design's N before a confirmation runs, `seeds_to_decide` tells
+an inconclusive verdict (analysis.verdict.decision) how many seeds a new confirmation needs.
 The group-sequential plan's power is analysis.verdict.sequential's.
 """
 
@@ -64,29 +64,34 @@ def equivalence_power(mean: float, std: float, margin: float, n: int, level: flo
     return float(max(lower + upper - 1.0, 0.0))
 
 
-def pairs_needed(n: int, mean: float, std: float, margin: float, two_sided: float, one_sided: float,
-                 comparisons: int, *, zero_spread: bool = False) -> tuple[int | None, str | None]:
-    """Paired seeds for 80% power at the observed mean and sd of n paired differences, and for which
-    decision; `two_sided` and `one_sided` are the levels the verdict was taken at (DecisionLevels).
+def seeds_to_decide(std: float, margin: float, alpha: float, comparisons: int, *,
+                    zero_spread: bool = False, difference: float = 0.0) -> tuple[int | None, str | None]:
+    """Seeds a NEW confirmation needs to decide a comparison this one left open, and for which decision.
 
-    The reachable decision: superiority when |mean| >= margin (equivalence cannot hold there),
-    else equivalence (the stronger of the decisions inside the margin). Planned at level / m
-    for m comparisons: Bonferroni there implies Benjamini-Hochberg, so the count is enough for
-    this comparison whatever the others do. With zero spread, the count is what the exact sign
-    test needs if the differences stay equal.
+    Planned at the margin, not at the observed difference: 80% power to call a difference of one
+    margin (two-sided t-test) and 80% power to show equivalence when there is no difference
+    (TOST), whichever needs more, at the observed spread of one difference per seed. The
+    observed difference is not used: power computed at it (post-hoc power) says nothing the
+    p-value did not, and its advice swings with the noise (at no true difference and an sd of
+    three margins it ranged past a hundred seeds). This confirmation's alpha is spent, so its
+    seeds cannot simply be extended: the count is for fresh seeds, at level alpha / m for m
+    comparisons (Bonferroni, which implies Benjamini-Hochberg: enough whatever the others do).
+    With zero spread (all `difference`), the count is what the exact sign tests need if the
+    differences stay equal.
     """
-    if n < 2:
+    level = alpha / max(comparisons, 1)
+    if zero_spread:  # n equal differences: the sign tests need 0.5**n below the level (two-sided: twice it)
+        if abs(difference) >= margin:
+            return max(2, math.floor(math.log2(2.0 / level)) + 1), "superiority"
+        return max(2, math.floor(math.log2(1.0 / level)) + 1), "equivalence"
+    if not (math.isfinite(std) and std > 0):
         return None, None
-    target = "superiority" if abs(mean) >= margin else "equivalence"
-    level = (two_sided if target == "superiority" else one_sided) / max(comparisons, 1)
-    if zero_spread:
-        sides = 2.0 if target == "superiority" else 1.0
-        return max(2, math.floor(math.log2(sides / level)) + 1), target
-    if target == "superiority":
-        effect = abs(mean) / std
-        return _smallest_n(lambda pairs: superiority_power(effect, pairs, level), 2), target
-    return _smallest_n(lambda pairs: equivalence_power(mean, std, margin, pairs, level), 2), target
+    superiority = _smallest_n(lambda seeds: superiority_power(margin / std, seeds, level), 2)
+    equivalence = _smallest_n(lambda seeds: equivalence_power(0.0, std, margin, seeds, level), 2)
+    if superiority is None or equivalence is None:
+        return None, "superiority" if superiority is None else "equivalence"
+    return (superiority, "superiority") if superiority >= equivalence else (equivalence, "equivalence")
 
 
-__all__ = ["MAX_PLANNED_PAIRS", "TARGET_POWER", "equivalence_power", "pairs_for_power", "pairs_needed",
+__all__ = ["MAX_PLANNED_PAIRS", "TARGET_POWER", "equivalence_power", "pairs_for_power", "seeds_to_decide",
            "superiority_power"]

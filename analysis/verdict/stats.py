@@ -134,7 +134,9 @@ def adjust_p_values(p_values: Sequence[float]) -> np.ndarray:
     values = np.asarray(p_values, dtype=float)
     adjusted = np.full(values.shape, np.nan)
     finite = np.isfinite(values)
-    if finite.any():
+    if finite.sum() == 1:  # one p-value is its own adjustment (what SciPy returns, without its overhead)
+        adjusted[finite] = values[finite]
+    elif finite.any():
         adjusted[finite] = scipy_stats.false_discovery_control(values[finite], method="bh")
     return adjusted
 

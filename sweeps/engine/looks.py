@@ -1,11 +1,13 @@
-"""The confirmation stage in looks: a Tune Searcher that adds seeds until every comparison is decided.
+"""The confirmation stage in looks: a Tune Searcher that adds seeds until every comparison is settled.
 
 The confirmation re-runs each arm's chosen configurations with new seeds (sweeps.engine.stages.confirmation).
 Instead of every seed at once, `LookSearcher` emits one look at a time: each chosen configuration
 with the look's new seeds (`--confirm-batch`), waits for those trials, decides every comparison of
 arms with analysis.verdict.looks (group-sequential boundaries, analysis.verdict.sequential), and emits the next
-look only if some comparison is still undecided and seeds are left (`--confirm-repeats`). So an
-obvious difference stops after the first look, a close call gets every seed.
+look only if some comparison is still unsettled (neither equivalent nor better by more than the margin)
+and seeds are left (`--confirm-repeats`). So an obvious difference stops after the first look, a close
+call gets every seed. A trial that diverged, errored or ended short of the budget is a failure of
+its arm: it scores the metric's worst value (analysis.verdict.seeds), it is never dropped.
 
 Resume: the decisions are a pure function of the finished trials (seeds fixed in advance, each
 trial's look in its config), so the searcher needs no memory of its own to reach the same verdict.
@@ -28,6 +30,7 @@ from ray.tune.search import Searcher
 
 from analysis.store import storage
 from analysis.verdict.looks import LookPlan, look_verdicts, stage_finished
+from analysis.verdict.seeds import failure_score
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ VALUE = "test_accuracy"  # the trial's report whose last value is the verdict's 
 
 
 class LookSearcher(Searcher):
-    """Emits the confirmation's trials look by look; FINISHED once every comparison is decided."""
+    """Emits the confirmation's trials look by look; FINISHED once every comparison is settled."""
 
     def __init__(self, plan: LookPlan, seeds: Sequence[int], candidates: Sequence[Any], epochs: int,
                  experiment_dir: str, family: str, max_concurrent: int | None = None,
@@ -129,28 +132,28 @@ class LookSearcher(Searcher):
     def _rows(self) -> pd.DataFrame:
         rows = []
         for (trial_id, seed), value in self._values.items():
-            arm, rank = self._arms[trial_id]
-            rows.append({"family": self._family, "confirm_arm": arm, "confirm_rank": rank, "seed": seed,
+            arm, _ = self._arms[trial_id]
+            rows.append({"family": self._family, "confirm_arm": arm, "seed": seed,
                          "confirm_look": self._plan.look_of(self._seeds.index(seed)), "value": value})
-        return pd.DataFrame(rows, columns=["family", "confirm_arm", "confirm_rank", "seed", "confirm_look", "value"])
+        return pd.DataFrame(rows, columns=["family", "confirm_arm", "seed", "confirm_look", "value"])
 
     def _decide(self) -> bool:
         """Decide every comparison at the current look; True when the stage stops here."""
         rows = self._rows()
         rows = rows[rows["confirm_look"] <= self._look]
         verdicts = look_verdicts(rows, self._plan, "value", higher_is_better=self._higher_is_better,
-                                 look=self._look, details=False)
+                                 look=self._look, details=False, failure_score=failure_score(VALUE))
         done = stage_finished(verdicts, self._plan, self._look)
         looks = self._plan.looks
-        decided = sum(item.verdict.conclusive for item in verdicts)
+        decided = sum(item.verdict.settled for item in verdicts)
         seeds = looks[self._look - 1]
         if done:
             saved = "" if self._look == len(looks) else f": {seeds} of at most {self._plan.max_seeds} seeds"
             print(f"[{self._family}] look {self._look} of {len(looks)} ({seeds} seed(s) per configuration): "
-                  f"{decided} of {len(verdicts)} comparison(s) decided; the confirmation stops{saved}", flush=True)
+                  f"{decided} of {len(verdicts)} comparison(s) settled; the confirmation stops{saved}", flush=True)
         else:
             print(f"[{self._family}] look {self._look} of {len(looks)} ({seeds} seed(s) per configuration): "
-                  f"{decided} of {len(verdicts)} comparison(s) decided; adding seeds "
+                  f"{decided} of {len(verdicts)} comparison(s) settled; adding seeds "
                   f"{self._seeds[seeds]}-{self._seeds[looks[self._look] - 1]}", flush=True)
         return done
 

@@ -86,7 +86,21 @@ def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert "[29/29] " in result.stdout  # a progress line per replayed scenario
+    assert "[35/35] " in result.stdout  # a progress line per replayed scenario
+    # the issue 29 figures come first on the last line
+    headline = ["false_winner_rate_worst", "false_winner_rate_k3", "coverage", "power_worst", "class_rate_gap",
+                "seeds_ratio_vs_pilot", "held_out"]
+    assert list(summary)[:7] == headline and summary["held_out"] is False
+    for key in headline[:5]:
+        assert 0.0 <= summary[key] <= 1.0, key
+    assert summary["false_winner_rate_worst"] >= summary["false_winner_rate"] - 1e-12
+    assert summary["power_worst"] <= summary["power"] + 1e-12
+    assert set(summary["k_null"]) == {"K=2", "K=3"} and summary["k_null"]["K=3"]["configurations"] == [
+        "antirectifier-16", "antirectifier-32", "relu-16"]
+    assert set(summary["failure"]) == {"antirectifier-16", "antirectifier-32", "relu-16", "relu-32"}
+    for row in summary["failure"].values():  # the failing arm is never called better, equivalent or not worse
+        assert row["sequential"] == row["fixed"] == 0.0
+    assert summary["seeds_ratio_vs_pilot"] == summary["seeds_ratio"]
     rates = ("false_winner_rate", "power", "equivalence_rate", "false_equivalence_rate",
              "significant_difference_rate", "real_wrong_winner_rate")
     for key in rates:
@@ -112,7 +126,9 @@ def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
                                                          for name in references), *real}
     assert summary["seeds_ratio"] == pytest.approx(np.mean(list(summary["seeds_ratio_by_scenario"].values())))
     assert len(summary["real_pairs"]) == 6 and set(summary["aims"]) == {
-        "false_winner_rate<=alpha", "power>=0.8", "seeds_ratio<=0.6"}
+        "false_winner_rate<=alpha", "false_winner_rate_worst<=alpha", "false_winner_rate_k3<=alpha", "power>=0.8",
+        "power_worst>=0.8", "coverage>=0.94", "class_rate_gap<=0.10", "failing_arm_claimed<=alpha",
+        "seeds_ratio<=0.6"}
     for pair in summary["real_pairs"]:
         assert sum(pair["sequential"].values()) == sum(pair["fixed"].values()) == 30
         assert 2 <= pair["seeds"] <= summary["max_pairs"]

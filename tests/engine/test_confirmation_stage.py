@@ -62,13 +62,45 @@ def confirmation_trials() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_arms_pair_by_rank_and_seed_though_their_settings_differ():
+def test_arms_pair_by_seed_though_their_settings_differ():
     table = paired_comparisons(confirmation_trials(), "last_test_accuracy")
     assert table.attrs["by"] == "confirm_arm"
     [row] = table.to_dict("records")
-    assert (row["arm_a"], row["arm_b"], row["n"]) == ("activation=relu", "activation=selu", 6)
-    assert row["mean_difference"] == pytest.approx(0.10)  # K x N = 2 x 3 pairs
-    assert set(row["matched_on"]) == {"family", "confirm_rank", "seed"}
+    # K = 2 configurations per arm, N = 3 seeds: 3 differences (each arm's mean over its two), not 6 "pairs"
+    assert (row["arm_a"], row["arm_b"], row["n"], row["seeds"]) == ("activation=relu", "activation=selu", 3, 3)
+    assert row["mean_difference"] == pytest.approx(0.10)
+    assert set(row["matched_on"]) == {"family", "seed"} and (row["failures_a"], row["failures_b"]) == (0, 0)
+
+
+def test_a_failed_confirmation_trial_is_part_of_its_arms_result():
+    trials = confirmation_trials()
+    diverged = (trials["trial_id"] == "selu111")
+    trials.loc[diverged, ["status", "epochs_completed", "last_test_accuracy"]] = ["diverged", 1, float("nan")]
+    trials.loc[trials["trial_id"] == "relu112", "status"] = "running"  # not ended: left out, not a failure
+    [row] = paired_comparisons(trials, "last_test_accuracy").to_dict("records")
+    assert (row["failures_a"], row["failures_b"], row["n"]) == (0, 1, 3) and row["cut_short"] == 2
+    assert "failed seeds (diverged, errored or cut short" in row["sentence"]
+
+
+def test_a_resumed_confirmation_with_more_seeds_is_refused_and_says_why(tmp_path):
+    import json
+
+    from sweeps.engine.errors import UsageError
+    from sweeps.engine.stages import confirmation
+
+    trial = tmp_path / "run-confirm" / "train_0"
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text(json.dumps({"confirm_margin": 0.01, "confirm_seeds": 10, "confirm_batch": 2}))
+
+    class Planned:
+        name, margin, confirm_repeats, confirm_batch = "run", 0.01, 20, 2
+        experiment_dir = str(tmp_path / "run")
+
+    with pytest.raises(UsageError) as refused:
+        confirmation._check_resumed_plan(Planned())
+    message = str(refused.value)
+    assert "--confirm-repeats 10 (asked: 20)" in message and "planned for 10 seeds" in message
+    assert "void its error rates" in message and "\n" not in message
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -208,8 +240,9 @@ def test_the_dry_run_says_what_the_confirmation_will_run(tmp_path, capsys):
     assert "best case: every comparison decided at the first look, 2 seed(s) = 8 trial(s)" in out
     assert "a close call on arms as noisy as the plan allows uses most of it" in out
     spread = sequential.spread_for_power((2, 4, 5), 0.02)  # the looks' power, at the margin asked
-    assert (f"power: 80% to call a difference of one margin (±0.02) while the sd of a paired difference is at most "
-            f"{spread:.2g}") in out
+    assert (f"power: 80% to call a difference of one margin (±0.02) while the sd of a per-seed difference (each "
+            f"arm's mean over its configurations) is at most {spread:.2g}") in out
+    assert "a difference near the margin runs to the worst case" in out
     assert not any(tmp_path.iterdir())
     main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run", "--confirm", "1"])
     assert "looks at 2, 4, 6, 8, 10 seed(s) per configuration (batch 2, at most 10), margin ±0.01" in capsys.readouterr().out

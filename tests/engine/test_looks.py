@@ -90,7 +90,7 @@ def test_a_clear_difference_stops_after_the_first_look(capsys):
     first = drain(made, 0.2, counter)
     assert first == [(trial_id, seed) for seed in SEEDS[:10] for trial_id in ("r1", "s1")]  # seed by seed
     assert made.suggest("next") == Searcher.FINISHED  # decided: no second look
-    assert "look 1 of 2 (10 seed(s) per configuration): 1 of 1 comparison(s) decided; the confirmation stops: " \
+    assert "look 1 of 2 (10 seed(s) per configuration): 1 of 1 comparison(s) settled; the confirmation stops: " \
            "10 of at most 20 seeds" in capsys.readouterr().out
 
 
@@ -106,15 +106,19 @@ def test_a_close_call_gets_every_look_and_each_waits_for_the_last():
     assert {seed for _, seed in third} == {14, 15} and made.suggest("after") == Searcher.FINISHED
 
 
-def test_a_trial_short_of_the_budget_or_errored_counts_as_missing():
+def test_a_trial_short_of_the_budget_or_errored_is_a_failure_of_its_arm():
     made, counter = searcher(4, 2), [0]
     keys = drain(made, 0.0, counter, complete=False)
+    assert keys[:2] == [("r1", 10), ("s1", 10)]
     made.on_trial_complete("t0", {"epoch": EPOCHS - 1, "test_accuracy": 0.9})  # diverged: stopped early
-    made.on_trial_complete("t1", error=True)
-    for index in (2, 3):
+    made.on_trial_complete("t2", error=True)  # relu on seed 11
+    for index in (1, 3):
         made.on_trial_complete(f"t{index}", {"epoch": EPOCHS, "test_accuracy": 0.9})
-    assert np.isnan(made._values[keys[0]]) and np.isnan(made._values[keys[1]])
-    assert made.suggest("t4") is not None  # the look is done: one pair left, undecided, seeds left
+    assert np.isnan(made._values[keys[0]]) and np.isnan(made._values[keys[2]])
+    [item] = looks_module.look_verdicts(made._rows(), made._plan, "value", failure_score=0.0)
+    assert (item.verdict.failures_a, item.verdict.failures_b, item.verdict.n) == (2, 0, 2)  # kept, scored 0
+    assert list(item.pairs.a) == [0.0, 0.0] and item.verdict.outcome in ("b_better", "inconclusive")
+    assert made.suggest("t4") is not None  # the look is done: not settled, seeds left
 
 
 def test_max_concurrent_holds_back_trials():
@@ -186,7 +190,7 @@ def test_a_confirmation_killed_at_a_look_resumes_to_the_uninterrupted_verdict(re
     pytest.importorskip("sklearn")
     storage = tmp_path / "results"
     whole = _sweep(repo_root, storage, "--name", "whole", *LOOKS)  # the search (2 arms), then its confirmation
-    assert "look 1 of 2 (2 seed(s) per configuration): 0 of 1 comparison(s) decided; adding seeds" in whole.stdout
+    assert "look 1 of 2 (2 seed(s) per configuration): 0 of 1 comparison(s) settled; adding seeds" in whole.stdout
     shutil.copytree(storage / "whole", storage / "killed")  # the same finished search, confirmed again
 
     script = Path(repo_root) / "sweeps" / "antirectifier_mnist.py"

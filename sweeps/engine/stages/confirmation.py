@@ -6,13 +6,16 @@ its best is optimistically biased. So each arm (a combination of the scientific 
 values: `--stratify`'s keys, else the sweep's scientific keys that vary) sends its top K
 configurations (`analysis.verdict.confirmation.top_configurations`) to a second Tune experiment,
 `<name>-confirm`, beside the search: every configuration with the same new seeds (after
-every seed the search used), to the search's full budget, under FIFO. Arms pair up by
-(configuration rank, seed), and the verdict comes from those trials only, on test accuracy
-at the end of the fixed budget, with a margin D.
+every seed the search used), to the search's full budget, under FIFO. The seed is the unit:
+each arm's value on a seed is the mean over its K configurations (a failed trial scored as the
+metric's worst value, never dropped), and the verdict is a paired test on one difference per
+seed, from those trials only, on test accuracy at the end of the fixed budget, with a margin D
+(analysis.verdict.seeds, docs/verdicts.md).
 
 The seeds come in looks of B (sweeps.engine.looks): after each look every comparison of arms
 is decided with group-sequential boundaries, and the stage stops adding
-seeds once every one is equivalent or has a winner, or after N seeds (the worst case).
+seeds once every one is settled (equivalent, or better by more than the margin), or after N
+seeds (the worst case).
 
 `ConfirmationStage` is the stage the runner calls (`sweeps.engine.stages`); the functions
 before it build its plan, its Tune settings, its dry-run lines and its words.
@@ -39,6 +42,7 @@ from ray import tune
 from analysis.store import storage
 from analysis.verdict.comparisons import paired_comparisons
 from analysis.verdict.confirmation import confirmation_metric, top_configurations
+from analysis.verdict import variation
 from analysis.verdict.words import verdict_lines
 from analysis.store.schema import TRIALS_FILE
 from analysis.store.tables import read_tables
@@ -100,7 +104,8 @@ def look_plan(plan: Plan) -> Any:
 
 
 def _check_resumed_plan(plan: Plan) -> None:
-    """A resumed confirmation keeps the looks and margin it started with: its decisions depend on them."""
+    """A resumed confirmation keeps the looks and margin it started with: its boundaries spend alpha over
+    the N seeds it was planned for, so more seeds (or another batch or margin) would void its error rates."""
     directory = experiment_dirs(plan)[1]
     wanted = {"confirm_margin": plan.margin, "confirm_seeds": plan.confirm_repeats, "confirm_batch": plan.confirm_batch}
     trials = sorted(entry.name for entry in storage.list_dir(directory) if entry.is_dir) if is_dir(directory) else []
@@ -112,8 +117,11 @@ def _check_resumed_plan(plan: Plan) -> None:
         differ = [f"{PLAN_FLAGS[key]} {float(recorded[key]):g} (asked: {float(wanted[key]):g})"
                   for key in PLAN_FLAGS if key in recorded and float(recorded[key]) != float(wanted[key])]
         if differ:
-            raise UsageError(f"the confirmation {confirm_name(plan.name)!r} ran with {', '.join(differ)}; "
-                             "give the same values to continue it")
+            seeds = int(float(recorded.get("confirm_seeds", plan.confirm_repeats)))
+            raise UsageError(f"the confirmation {confirm_name(plan.name)!r} ran with {', '.join(differ)}; give the "
+                             f"same values to continue it: its boundaries were planned for {seeds} seeds, so changing "
+                             "the plan mid-way would void its error rates (run a new confirmation under another "
+                             "--name for more seeds)")
 
 
 def _search_configs(experiment_dir: str, trials: Any) -> dict[str, dict[str, Any]]:
@@ -201,9 +209,11 @@ def _cost_lines(looks: Any, configurations: int, epochs: int, fewer: str = "") -
         (f"  best case: every comparison decided at the first look, {first} seed(s) = {configurations * first} "
          f"trial(s); on the digits calibration (docs/verdicts.md) arms quieter than the plan stopped at a third to "
          f"two thirds of the worst case, and a close call on arms as noisy as the plan allows uses most of it"),
-        (f"  power: 80% to call a difference of one margin (±{looks.margin:g}) while the sd of a paired difference "
-         f"is at most {looks.spread_for_power():.2g}; noisier arms need a larger --confirm-repeats (an inconclusive "
-         f"verdict says how many seeds)"),
+        (f"  power: 80% to call a difference of one margin (±{looks.margin:g}) while the sd of a per-seed difference "
+         f"(each arm's mean over its configurations) is at most {looks.spread_for_power():.2g}; noisier arms need a "
+         f"larger --confirm-repeats (an inconclusive verdict says how many seeds a new confirmation needs)"),
+        ("  a comparison stops once it is equivalent or better by more than the margin; a difference near the margin "
+         "runs to the worst case, so its class does not depend on when it stopped"),
     ]
 
 
@@ -214,8 +224,9 @@ def describe(plan: Plan) -> list[str]:
     return [f"confirmation: each arm's top {plan.confirm} configuration(s), FIFO to the full budget "
             f"({plan.max_epochs} epochs) -> {storage.redact(storage.join(plan.storage_path, confirm_name(plan.name)))}; "
             f"new seeds in {looks.describe()}: "
-            "it stops adding seeds once every comparison of arms is equivalent or has a winner; the verdict "
-            "comes from those trials only (test accuracy at the budget)",
+            "it stops adding seeds once every comparison of arms is equivalent or better by more than the "
+            "margin; "
+            "the verdict comes from those trials only (test accuracy at the budget, one difference per seed)",
             *_cost_lines(looks, configurations, plan.max_epochs, fewer=" (fewer when an arm has fewer configurations "
                                                                         "at its top rung)")]
 
@@ -241,7 +252,7 @@ def announce(plan: Plan, asked: int) -> None:
     for arm, count in sorted(Counter(candidate.arm for candidate in plan.confirmed).items()):
         if count < asked:
             print(f"  {arm or 'one arm'}: only {count} configuration(s) reached its highest rung "
-                  f"(asked for {asked}); the arms' comparison pairs on the ranks they share", flush=True)
+                  f"(asked for {asked}); its value on a seed is the mean over the ones it has", flush=True)
 
 
 def print_verdict(plan: Plan) -> None:
@@ -253,12 +264,13 @@ def print_verdict(plan: Plan) -> None:
     ran = int(tables.trials["confirm_look"].max()) if "confirm_look" in tables.trials.columns else None
     where = (f"; looks at {', '.join(map(str, looks))} seeds, stopped after look {ran} of {len(looks)}"
              if looks and ran else "")
-    print(f"verdict ({metric} at the full budget, {plan.name} trials only, paired by configuration rank and seed, "
-          f"margin ±{table.attrs['margin']:g}{where}):")
+    print(f"verdict ({metric} at the full budget, {plan.name} trials only, one difference per seed: each arm's mean "
+          f"over its configurations, failures scored; margin ±{table.attrs['margin']:g}{where}):")
     if table.empty:
         print("  nothing to compare: one arm, or fewer than 2 pairs of finished trials per comparison")
     for line in verdict_lines(table):
         print(f"  {line}")
+    print(f"  {variation.describe(variation.sources_of_variation(tables.trials))}")
     print(f"report: python -m analysis.report {shlex.quote(plan.experiment_dir)}")
 
 

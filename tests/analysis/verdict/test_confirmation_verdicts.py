@@ -48,32 +48,43 @@ def _rows(seeds: int, ranks: int = 1) -> list[dict]:
             for arm in ARMS for seed in range(seeds) for rank in range(1, ranks + 1)]
 
 
-def test_look_verdicts_are_decide_at_look_on_the_pairs_each_look_had():
+def test_look_verdicts_decide_one_difference_per_seed_each_arm_averaged_over_its_configurations():
     import pandas as pd
 
-    rows = pd.DataFrame(_rows(6, ranks=2))  # two configurations per arm: two pairs per seed
+    rows = pd.DataFrame(_rows(6, ranks=2))  # two configurations per arm: still one difference per seed
     verdicts = look_verdicts(rows, PLAN, "value")
     assert [(item.arm_a, item.arm_b) for item in verdicts][:3] == [
         ("activation=a", "activation=b"), ("activation=a", "activation=c"), ("activation=a", "activation=d")]
-    pairs, arrivals = [], []
-    for item in verdicts:
-        a = rows[rows["confirm_arm"] == item.arm_a].sort_values(["seed", "confirm_rank"])
-        b = rows[rows["confirm_arm"] == item.arm_b].sort_values(["seed", "confirm_rank"])
-        pairs.append((a["value"].to_numpy(), b["value"].to_numpy()))
-        arrivals.append(a["confirm_look"].to_numpy() - 1)
-    expected = sequential.decide_at_look(pairs, 2, PLAN.looks, 0.01, arrivals=arrivals)
+    means = rows.pivot_table(index="seed", columns="confirm_arm", values="value", aggfunc="mean")
+    arrival = rows.groupby("seed")["confirm_look"].first().to_numpy() - 1
+    pairs = [(means[item.arm_a].to_numpy(), means[item.arm_b].to_numpy()) for item in verdicts]
+    expected = sequential.decide_at_look(pairs, 2, PLAN.looks, 0.01, arrivals=[arrival] * len(pairs))
     assert [item.verdict for item in verdicts] == expected
     by_arms = {(item.arm_a[-1], item.arm_b[-1]): item for item in verdicts}
-    # two ranks give the first look (2 seeds) 4 pairs: enough for so clear a difference
-    assert by_arms["a", "b"].verdict.outcome == "b_better" and by_arms["a", "b"].verdict.look == 1
-    assert by_arms["a", "b"].seeds == 2 and by_arms["a", "b"].verdict.n == 4
-    # the same comparisons counted in pairs, one rank: arrivals give decide_at_look's own prefixes
+    # a clear difference (five margins) is settled at the second look: 4 seeds, not 4 x 2 "pairs"
+    assert by_arms["a", "b"].verdict.outcome == "b_better" and by_arms["a", "b"].verdict.look == 2
+    assert by_arms["a", "b"].seeds == 4 and by_arms["a", "b"].verdict.n == 4
+    assert by_arms["a", "b"].verdict.beyond_margin
+    # one configuration per arm: the arm's values themselves
     single = pd.DataFrame(_rows(6))
-    in_pairs = sequential.decide_at_look(
+    in_seeds = sequential.decide_at_look(
         [(single[single["confirm_arm"] == "activation=a"]["value"].to_numpy(),
           single[single["confirm_arm"] == "activation=b"]["value"].to_numpy())], 2, PLAN.looks, 0.01)
     assert look_verdicts(single[single["confirm_arm"].isin(["activation=a", "activation=b"])], PLAN,
-                         "value")[0].verdict == in_pairs[0]
+                         "value")[0].verdict == in_seeds[0]
+
+
+def test_a_failed_trial_scores_zero_in_its_arms_mean_and_is_counted_per_arm():
+    import pandas as pd
+
+    rows = pd.DataFrame(_rows(6, ranks=2))
+    failing = (rows["confirm_arm"] == "activation=c") & (rows["seed"] == 101) & (rows["confirm_rank"] == 2)
+    rows.loc[failing, "value"] = np.nan  # diverged
+    item = next(item for item in look_verdicts(rows, PLAN, "value") if item.arm_b == "activation=c")
+    assert (item.verdict.failures_a, item.verdict.failures_b) == (0, 1) and item.verdict.n == 6
+    c_on_101 = rows[(rows["confirm_arm"] == "activation=c") & (rows["seed"] == 101)]["value"].fillna(0.0).mean()
+    assert item.pairs.b[list(item.pairs.seeds).index(101)] == pytest.approx(c_on_101)  # (value + 0) / 2
+    assert item.verdict.outcome != "equivalent" and item.verdict.outcome not in ("b_better", "b_not_worse")
 
 
 def _confirmation(tmp_path: Path, seeds: int) -> Path:
@@ -100,9 +111,13 @@ def test_the_report_says_which_look_decided_each_comparison_and_carries_the_new_
     for row in rows.values():
         for key in ("outcome", "margin", "p_value", "p_adjusted", "p_equivalence", "p_equivalence_adjusted",
                     "p_not_worse_a", "p_not_worse_b", "probability_a_beats_b", "probability_low", "probability_high",
-                    "seeds_needed_total", "more_seeds", "more_seeds_for", "look", "looks", "seeds", "n",
-                    "level_two_sided", "level_one_sided"):
+                    "seeds_needed_total", "seeds_needed_for", "look", "looks", "seeds", "n", "level_two_sided",
+                    "level_one_sided", "failures_a", "failures_b", "p_failures", "beyond_margin", "ci_low", "ci_high",
+                    "tost_low", "tost_high", "interval_kind", "decision_low", "decision_high", "decision_level",
+                    "superiority_look"):
             assert key in row, key
+        assert row["interval_kind"] == "repeated" and row["decision_level"] in (0.9, 0.95)
+        assert (row["failures_a"], row["failures_b"]) == (0, 0)
         assert row["looks"] == 3 and row["seeds"] == [2, 4, 6][row["look"] - 1] and row["margin"] == 0.01
         assert row["probability_low"] <= row["probability_a_beats_b"] <= row["probability_high"]
     winner, equivalent, noisy = rows["a", "b"], rows["a", "c"], rows["a", "d"]
@@ -118,8 +133,10 @@ def test_the_report_says_which_look_decided_each_comparison_and_carries_the_new_
     assert (equivalent["p_not_worse_a"], equivalent["p_not_worse_b"]) == pytest.approx((p_low, p_high), rel=1e-9)
     assert noisy["look"] == 3 and noisy["seeds"] == 6
     if noisy["outcome"] == "inconclusive":
-        assert noisy["seeds_needed_total"] > 6 and noisy["more_seeds"] == noisy["seeds_needed_total"] - 6
-    assert any("Used 4 seed(s) per configuration of at most 6" in line for line in document["verdicts"])
+        assert noisy["seeds_needed_total"] > 6
+    assert any("Used 4 seed(s) of at most 6" in line for line in document["verdicts"])
+    assert "weight initialisation" in document["variation"]["covered"]
+    assert any(source.startswith("the test sample") for source in document["variation"]["not_covered"])
 
 
 def test_the_markdown_opens_with_the_verdicts_and_its_table_holds_numbers(tmp_path, capsys):

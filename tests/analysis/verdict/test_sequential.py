@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -104,7 +105,9 @@ def test_decide_at_look_is_stateless_and_freezes_conclusive_comparisons() -> Non
     levels = sequential.look_levels(winner.look - 1, looks)
     direct = decision.decide_all([(a[: looks[winner.look - 1]], b[: looks[winner.look - 1]]) for a, b in pairs],
                               MARGIN, levels=levels)[0]
-    assert direct == winner
+    assert direct == dataclasses.replace(winner, superiority_look=None) and winner.superiority_look == winner.look
+    assert winner.beyond_margin and winner.settled  # better by more than the margin: what a winner stops on
+    assert winner.interval_kind == "repeated" and winner.ci_low > 0  # the look's repeated interval excludes 0
     assert sequential.finished(final, 5, looks)
     assert sequential.pairs_spent(final, looks) == looks[max(v.look for v in final) - 1]
     assert "look" in sentence(winner, "a", "b")
@@ -118,6 +121,21 @@ def test_a_non_inferior_comparison_is_not_frozen_before_the_final_look() -> None
     assert first.outcome is Outcome.INCONCLUSIVE or not first.conclusive
     assert not sequential.finished([first], 0, looks)
     assert sequential.decide_at_look([(a, b)], 1, looks, MARGIN)[0].look == 2
+
+
+def test_a_winner_inside_the_margin_goes_on_and_keeps_its_crossing() -> None:
+    # a clear difference of 0.7 margins: significant at the second look, equivalence shown at the third
+    looks = sequential.plan_looks(24, 4)
+    rng = np.random.default_rng(3)
+    b = 0.9 + rng.normal(0, 0.002, 24)
+    a = b + 0.007 + rng.normal(0, 0.002, 24)
+    first = sequential.decide_at_look([(a, b)], 1, looks, MARGIN)[0]
+    assert first.outcome is Outcome.A_BETTER and not first.settled  # a provisional winner: more seeds are added
+    assert not sequential.finished([first], 1, looks)
+    final = sequential.decide_at_look([(a, b)], 5, looks, MARGIN)[0]
+    assert final.outcome is Outcome.EQUIVALENT and (final.look, final.superiority_look) == (3, 2)
+    assert final.tost_high < MARGIN and final.ci_low > 0  # better, but within the margin: practically equivalent
+    assert "practically equivalent" in sentence(final, "a", "b")
 
 
 def _simulate(true_difference: float, sd: float, looks: tuple[int, ...], runs: int, seed: int,
