@@ -23,6 +23,9 @@ Everything about the Ray processes lives here, in the order a sweep meets it:
   Every node brings its own credentials instead (docs/clusters.md), so the sweep empties that set
   before its first trial: one of the project's two reaches into Ray's internals, kept to
   `keep_credentials_out_of_runtime_envs`.
+- **The storage client's settings** (`analysis.store.storage.s3_settings`: the checksum setting an
+  S3-compatible endpoint needs) go to every trial in its runtime env: a node's own environment
+  may lack them, and they hold no secret.
 - **Token authentication** when joining by address: `use_auth_token_if_present`, the other one.
 """
 
@@ -35,6 +38,7 @@ from typing import Any
 
 import ray
 
+from analysis.store import storage
 from sweeps.engine.errors import UsageError
 from sweeps.engine.plan import Plan
 from sweeps.engine.resources import gpu_share
@@ -102,7 +106,8 @@ def use_auth_token_if_present() -> None:
 def start_ray(plan: Plan) -> Any:
     """Start a local instance or join `plan.address`; returns Ray's context (dashboard URL)."""
     env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", **trial_environment(),  # KERAS_BACKEND among them
-                        **worker_environment(local=not plan.address, polite=plan.polite)}}
+                        **worker_environment(local=not plan.address, polite=plan.polite),
+                        **storage.s3_settings(plan.storage_path)}}  # the trials' uploads as the probe's
     to_driver = forward_worker_logs(plan.verbose)  # workers' TF notices and checkpoint lines
     quiet_driver_environment()
     try:
