@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import stat
 import subprocess
 import sys
 
@@ -96,13 +97,18 @@ def test_the_rayjob_entrypoint_is_a_valid_sweep_command(rayjob: dict) -> None:
 # --- Slurm -----------------------------------------------------------------------------------------
 
 
-def _slurm_sweep(environment: dict[str, str]) -> list[str]:
-    """The SWEEP array of the script's marked block, expanded by bash itself."""
+def _block(name: str) -> str:
+    """The lines between `# >>> name` and `# <<< name` in the Slurm script."""
     text = SLURM.read_text()
-    block = text[text.index("# >>> sweep"):text.index("# <<< sweep")]
-    script = f'set -euo pipefail\n{block}\nprintf "%s\\0" "${{SWEEP[@]}}"'
-    completed = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30,
-                               env={"PATH": os.environ["PATH"], **environment})
+    return text[text.index(f"# >>> {name}"):text.index(f"# <<< {name}")]
+
+
+def _slurm_sweep(environment: dict[str, str], *arguments: str) -> list[str]:
+    """The SWEEP array of the script's marked block, expanded by bash itself (`arguments`: the
+    script's own, as `sbatch deploy/slurm-sweep.sh ARGS` passes them)."""
+    script = f'set -euo pipefail\n{_block("sweep")}\nprintf "%s\\0" "${{SWEEP[@]}}"'
+    completed = subprocess.run(["bash", "-c", script, "slurm-sweep.sh", *arguments], capture_output=True, text=True,
+                               timeout=30, env={"PATH": os.environ["PATH"], **environment})
     assert completed.returncode == 0, completed.stderr
     return completed.stdout.split("\0")[:-1]
 
@@ -117,14 +123,62 @@ def test_the_slurm_script_is_valid_bash_and_uses_symmetric_run_with_a_token() ->
     assert not SECRET_VARIABLES & set(assignments)  # keys come from the environment, never this file
 
 
+def test_the_slurm_script_gives_every_node_its_cpus_and_gpus_exclusively() -> None:
+    """The findings of issue 32: srun no longer reads SLURM_CPUS_PER_TASK (Slurm 22.05), Ray's own
+    template passes the GPUs, symmetric-run's `ray stop` stops every Ray on the node, and the
+    head found by `hostname --ip-address` is 127.0.1.1 on many systems."""
+    text = SLURM.read_text()
+    directives = re.findall(r"^#SBATCH (\S+)", text, flags=re.MULTILINE)
+    assert "--exclusive" in directives and "--ntasks-per-node=1" in directives
+    run = text[text.rindex("\nsrun "):]
+    assert '--cpus-per-task="$SLURM_CPUS_PER_TASK"' in run and '--num-cpus "$SLURM_CPUS_PER_TASK"' in run
+    assert '${SLURM_GPUS_PER_TASK:+--num-gpus "$SLURM_GPUS_PER_TASK"}' in run
+    assert "RAY_SYMMETRIC_RUN_CLUSTER_WAIT_TIMEOUT" in text.split("set -euo pipefail")[1]
+    commands = [line for line in text.split("set -euo pipefail")[1].splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in commands if "hostname --ip-address" in line or "hostname -i" in line]
+
+
+def test_the_slurm_script_makes_one_token_readable_by_its_owner_only(tmp_path) -> None:
+    script = f'set -euo pipefail\n{_block("token")}\nprintf "%s %s" "$RAY_AUTH_MODE" "$RAY_AUTH_TOKEN_PATH"'
+    home = tmp_path / "home"
+    home.mkdir()
+
+    def run(**environment: str) -> str:
+        completed = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
+                                   env={"PATH": os.environ["PATH"], "HOME": str(home), **environment})
+        assert completed.returncode == 0, completed.stderr
+        return completed.stdout
+
+    token = home / ".ray" / "auth_token"
+    assert run() == f"token {token}"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600 and re.fullmatch(r"[0-9a-f]{64}\n", token.read_text())
+    made = token.read_text()
+    token.chmod(0o644)  # as `ray get-auth-token --generate` leaves one, under the usual umask
+    assert run() == f"token {token}" and token.read_text() == made  # kept, and closed
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    shared = tmp_path / "shared" / "token"
+    assert run(RAY_AUTH_TOKEN_PATH=str(shared)) == f"token {shared}"
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o600 and shared.read_text() != made
+
+
 def test_the_slurm_sweep_gets_the_cluster_address_and_is_a_valid_sweep_command() -> None:
     argv = _slurm_sweep({"RAY_HEAD_ADDRESS": "10.0.0.5:6379", "SLURM_JOB_ID": "4242"})
+    assert argv[:2] == ["python", "sweeps/aprelu_cifar.py"]
     assert argv[argv.index("--address") + 1] == "10.0.0.5:6379"
     assert argv[argv.index("--storage-path") + 1] == "s3://BUCKET/actsweep"
     assert argv[argv.index("--name") + 1] == "aprelu-slurm-4242"
     completed = _dry_run(argv)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "would create s3://BUCKET/actsweep/aprelu-slurm-4242" in completed.stdout
+
+
+def test_the_slurm_scripts_arguments_choose_another_sweep() -> None:
+    argv = _slurm_sweep({"RAY_HEAD_ADDRESS": "10.0.0.5:6379", "STORAGE_PATH": "/shared/actsweep",
+                         "EXPERIMENT": "selu"}, "sweeps/selu_mnist.py", "--num-samples", "4")
+    assert argv == ["python", "sweeps/selu_mnist.py", "--num-samples", "4", "--storage-path", "/shared/actsweep",
+                    "--name", "selu", "--address", "10.0.0.5:6379"]
+    completed = _dry_run(argv)
+    assert completed.returncode == 0, completed.stderr[-3000:]
 
 
 def test_ray_has_the_commands_the_slurm_script_runs() -> None:
