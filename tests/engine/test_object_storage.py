@@ -94,12 +94,25 @@ def test_a_uri_with_a_secret_is_refused_in_one_line_before_anything_starts(tmp_p
 
 @pytest.mark.parametrize("uri", ["s3://AKIAX:topsecret@bucket/x", "s3://bucket/x?secret_key=topsecret",
                                  "s3://bucket/x?session_token=topsecret", "gs://bucket/x?access_token=topsecret",
-                                 "s3://topsecret@bucket/x"])
+                                 "s3://topsecret@bucket/x", "abfss://container:topsecret@account.dfs.core.windows.net/x",
+                                 "abfss://container@account.dfs.core.windows.net/x?account_key=topsecret",
+                                 "wasbs://container@account.blob.core.windows.net/x?sig=topsecret"])
 def test_every_way_of_embedding_a_secret_is_refused(main, uri, capsys):
     assert main("--storage-path", uri) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith("error: --storage-path ") and captured.err.count("\n") == 1
     assert "topsecret" not in captured.out + captured.err
+
+
+def test_an_azure_container_in_user_info_is_no_secret():
+    """abfss://CONTAINER@ACCOUNT.dfs.core.windows.net/... is how Azure names a place; only a ':' there
+    (a password) is refused. In S3 and GCS URIs any user info is a key, refused above."""
+    uri = "abfss://runs@lab.dfs.core.windows.net/actsweep"
+    assert storage.normalize(uri) == uri and storage.redact(uri) == uri
+    assert storage.join(uri, "exp") == f"{uri}/exp" and storage.parent(f"{uri}/exp") == uri
+    location = storage.locate(f"{uri}/exp")  # pyarrow's Azure filesystem; nothing is reached yet
+    assert location.path == "runs/actsweep/exp" and type(location.filesystem).__name__ == "AzureFileSystem"
+    assert storage.redact("abfss://runs:pw@lab.dfs.core.windows.net/x") == "abfss://***@lab.dfs.core.windows.net/x"
 
 
 def test_a_missing_bucket_is_one_line_and_creates_nothing(main, s3, capsys):
