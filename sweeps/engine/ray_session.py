@@ -21,7 +21,7 @@ Everything about the Ray processes lives here, in the order a sweep meets it:
   and Ray's runtime-env agent logs that env in clear on every node, the GCS keeps it with each
   actor (tests/engine/test_object_storage.py searches everything a sweep wrote for the keys).
   Every node brings its own credentials instead (docs/clusters.md), so the sweep empties that set
-  before its first trial: one of the project's two reaches into Ray's internals, kept to
+  before its first trial: one of the project's three reaches into Ray's internals, kept to
   `keep_credentials_out_of_runtime_envs`.
 - **The storage client's settings** (`analysis.store.storage.s3_settings`: the checksum setting an
   S3-compatible endpoint needs) go to every trial in its runtime env: a node's own environment
@@ -35,9 +35,10 @@ Everything about the Ray processes lives here, in the order a sweep meets it:
   what and how much. A local instance runs from this checkout already: nothing is shipped. In a
   Ray job whose own runtime env already sets `py_modules`, Ray refuses the merge (one line, exit 2).
 - **Token authentication** when joining by address: `use_auth_token_if_present` presents the
-  token; before that, `gcs_admits` asks the cluster's GCS whether it answers a stranger (no
-  token) and this driver's token. Ray 2.60 enables token auth on a cluster only where told: `ray start --head`
-  with RAY_AUTH_MODE unset enables it only if a token already exists (~/.ray/auth_token,
+  token (the second reach: Ray's private helper); before that, `gcs_admits` asks the cluster's
+  GCS, through Ray's generated gRPC stubs (the third), whether it answers a stranger (no token)
+  and this driver's token. Ray 2.60 enables token auth on a cluster only where told: `ray start
+  --head` with RAY_AUTH_MODE unset enables it only if a token already exists (~/.ray/auth_token,
   RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN; else it starts open and logs a warning), `ray start
   --address` never enables it by itself (RAY_AUTH_MODE=token must be set on every node), only a
   local `ray.init()` turns it on by default (ray/_private/authentication/authentication_token_setup.py).
@@ -281,7 +282,8 @@ def print_dashboard(context: Any) -> None:
     if not url.startswith("http"):
         url = f"http://{url}"
     print(f"Ray dashboard: {url} (bound to 127.0.0.1; from another machine use `ssh -L 8265:127.0.0.1:8265 host`)")
-    print("  sign-in token: `ray get-auth-token` prints it (stored in ~/.ray/auth_token) when token auth is on")
+    print("  sign-in token: `ray get-auth-token` prints it (Ray 2.60 turns token auth on for a local instance "
+          "unless RAY_AUTH_MODE=disabled; a cluster has it only where every node was started with RAY_AUTH_MODE=token)")
 
 
 def resolve_gpus(plan: Plan) -> float:
