@@ -214,6 +214,9 @@ def join_cluster(plan: Plan, env: dict[str, Any], to_driver: bool) -> Any:
     open_to_strangers = gcs_admits(gcs_address) if gcs_address else None
     if open_to_strangers is False:
         token = read_token()
+        if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":  # Ray would send no token at all
+            raise UsageError(f"the Ray cluster at {plan.address} requires Ray's token authentication and "
+                             "RAY_AUTH_MODE=disabled here: unset it (or set it to token) and run the sweep again")
         if token is None:
             raise UsageError(no_token_line(plan.address))
         if gcs_admits(gcs_address, token) is False:

@@ -339,6 +339,14 @@ def test_a_token_cluster_admits_a_sweep_with_its_token_and_refuses_clients_witho
             patch.setenv("RAY_AUTH_TOKEN_PATH", str(wrong_token))
             assert wrong.stderr.splitlines() == [f"error: {token_refused_line(address)}"]
 
+        disabled = subprocess.run(sweep_command(repo_root, SCRIPT, *sweep, "--name", "disabled"),
+                                  env={**without, "RAY_AUTH_MODE": "disabled",
+                                       "RAY_AUTH_TOKEN_PATH": cluster.env["RAY_AUTH_TOKEN_PATH"]},
+                                  capture_output=True, text=True, timeout=300, check=False)
+        assert disabled.returncode == 2 and disabled.stderr.splitlines() == [
+            f"error: the Ray cluster at {address} requires Ray's token authentication and RAY_AUTH_MODE=disabled "
+            "here: unset it (or set it to token) and run the sweep again"], disabled.stderr[-3000:]
+
         # The token file alone, RAY_AUTH_MODE unset, as on a laptop the token was copied to.
         output = run_sweep(repo_root, SCRIPT, *sweep, "--name", "admitted",
                            env={**without, "RAY_AUTH_TOKEN_PATH": cluster.env["RAY_AUTH_TOKEN_PATH"]})
