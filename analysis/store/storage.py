@@ -151,8 +151,8 @@ def round_trip_problem(written: bytes, read: bytes) -> str | None:
         setting = os.environ.get(CHECKSUM_VARIABLE)
         now = f"it is {setting!r} here" if setting else "it is unset here"
         return (f"the server stored the upload's aws-chunked framing as the object ({sizes}): it does not "
-                f"decode the trailing checksums current AWS SDKs send; set {CHECKSUM_VARIABLE}={CHECKSUM_FOR_ENDPOINTS} "
-                f"on the driver and every node ({now}; the sweep sets it itself when an endpoint is given and "
+                "decode the trailing checksums current AWS SDKs send; "
+                f"set {CHECKSUM_VARIABLE}={CHECKSUM_FOR_ENDPOINTS} on the driver and every node ({now}; the sweep sets it itself when an endpoint is given and "
                 "it is unset), or upgrade the server")
     return f"an object written there reads back different ({sizes}): the server does not store what it is sent"
 

@@ -153,7 +153,8 @@ def test_one_gpu_image_everywhere_and_gpu_workers_tolerate_the_gpu_taint(rayjob:
 
 
 def test_the_image_leaves_out_git_results_and_data() -> None:
-    ignored = {line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")}
+    lines = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()]
+    ignored = {line for line in lines if line and not line.startswith("#")}
     assert {".git", "results", "ray_results", "data", "**/__pycache__"} <= ignored
     assert "trainables" not in ignored and "sweeps" not in ignored and "analysis" not in ignored
 

@@ -314,7 +314,8 @@ def test_a_token_cluster_admits_a_sweep_with_its_token_and_refuses_clients_witho
     storage = tmp_path / "results"
     with RayCluster() as cluster:
         address = cluster.start_head(num_cpus=2)
-        assert gcs_admits(address) is False and gcs_admits(address, Path(cluster.env['RAY_AUTH_TOKEN_PATH']).read_text())
+        token = Path(cluster.env["RAY_AUTH_TOKEN_PATH"]).read_text()
+        assert gcs_admits(address) is False and gcs_admits(address, token) is True
         without = {name: value for name, value in cluster.env.items() if not name.startswith("RAY_AUTH")}
         without["HOME"] = str(home)
         client = subprocess.run([sys.executable, "-c", f"import ray; ray.init(address={address!r})"], env=without,
@@ -381,8 +382,8 @@ def test_trials_run_on_a_node_that_cannot_import_the_project_and_an_open_cluster
     (shipped,) = [line for line in lines if "shipping the project's code" in line]
     assert f"trainables, sweeps, analysis from {REPO_ROOT} (" in shipped and "MiB" in shipped, shipped
     (warning,) = [line for line in lines if "does not require Ray's token authentication" in line]
-    assert warning.endswith(f"warning: the Ray cluster at {cluster.address} does not require Ray's token authentication: "
-                            "anyone who reaches its ports can run code on its nodes; restart every node with "
+    assert warning.endswith(f"warning: the Ray cluster at {cluster.address} does not require Ray's token "
+                            "authentication: anyone who reaches its ports can run code on its nodes; restart every node with "
                             "RAY_AUTH_MODE=token and the same token (docs/clusters.md)")
     tables = assert_complete(tmp_path / "shipped", epochs=2)
     assert tables.trials["node_id"].nunique() == 2 and node.node_id in set(tables.trials["node_id"])

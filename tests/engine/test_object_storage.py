@@ -94,7 +94,8 @@ def test_a_uri_with_a_secret_is_refused_in_one_line_before_anything_starts(tmp_p
 
 @pytest.mark.parametrize("uri", ["s3://AKIAX:topsecret@bucket/x", "s3://bucket/x?secret_key=topsecret",
                                  "s3://bucket/x?session_token=topsecret", "gs://bucket/x?access_token=topsecret",
-                                 "s3://topsecret@bucket/x", "abfss://container:topsecret@account.dfs.core.windows.net/x",
+                                 "s3://topsecret@bucket/x",
+                                 "abfss://container:topsecret@account.dfs.core.windows.net/x",
                                  "abfss://container@account.dfs.core.windows.net/x?account_key=topsecret",
                                  "wasbs://container@account.blob.core.windows.net/x?sig=topsecret"])
 def test_every_way_of_embedding_a_secret_is_refused(main, uri, capsys):

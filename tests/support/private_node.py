@@ -16,7 +16,8 @@ last process.
 Ray and the dependencies are installed: a tmpfs also covers every checkout the project's packages
 are found in (this repository, and the folder an editable install maps them to), the node starts
 from `/` with no PYTHONPATH, and before `ray start` the namespace checks that `import trainables`
-fails there (the node does not start otherwise: a test on it would prove nothing). `private_mounts_unavailable()` says why not, where unshare or mount is refused
+fails there (the node does not start otherwise: a test on it would prove nothing).
+`private_mounts_unavailable()` says why not, where unshare or mount is refused
 (not root, a container without CAP_SYS_ADMIN): the caller skips with that reason.
 """
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
@@ -119,7 +118,8 @@ def _namespace_script(work: Path, job: str) -> str:
         f"--log-file {quoted(str(work / 'log' / 'munged.log'))} --seed-file {quoted(str(munge / 'seed'))} "
         f">> {quoted(str(work / 'log' / 'munged.out'))} 2>&1 &",
         "munged_pid=$!",
-        f"for _ in $(seq 300); do munge -n -S {quoted(str(munge / 'munge.socket'))} >/dev/null 2>&1 && break; sleep 0.1; done",
+        f"for _ in $(seq 300); do munge -n -S {quoted(str(munge / 'munge.socket'))} >/dev/null 2>&1 && break; "
+        "sleep 0.1; done",
         f"slurmctld -D -i >> {quoted(str(work / 'log' / 'slurmctld.out'))} 2>&1 & slurmctld_pid=$!",
         f"slurmd -D >> {quoted(str(work / 'log' / 'slurmd.out'))} 2>&1 & slurmd_pid=$!",
         # The node is up when sinfo says so (bounded: 120 s), not after a guessed sleep.
@@ -163,7 +163,3 @@ def namespace_processes(work: Path) -> list[int]:
             except OSError:
                 continue
     return alive
-
-
-def host_name() -> str:
-    return socket.gethostname()
