@@ -56,7 +56,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc  # Ray's own dependency
 import ray
+from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc  # Ray's generated stubs, not public API
 from ray.exceptions import AuthenticationError
 
 import analysis
@@ -137,12 +139,7 @@ def project_code() -> ProjectCode:
 def gcs_admits(gcs_address: str, token: str | None = None, timeout: float = 10.0) -> bool | None:
     """Whether the cluster's GCS answers a request carrying `token` (None: no token, as a stranger
     would send it): True, False when it refuses it as unauthenticated, None where this cannot be
-    told (no reply, or a Ray without these generated stubs)."""
-    try:
-        import grpc  # Ray's own dependency
-        from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc  # generated, not public API
-    except ImportError:
-        return None
+    told (no reply, e.g. from a cluster with TLS)."""
     metadata = [("authorization", f"Bearer {token}")] if token else []  # the header Ray's own clients send
     with grpc.insecure_channel(gcs_address) as channel:  # without Ray's interceptor, which adds this driver's token
         stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
