@@ -47,6 +47,18 @@ URI-query case with Tune, killed and resumed through the command line):
   ``TuneConfig(trial_dirname_creator=...)`` without ``=`` or ``,``.
 - moto 5.2.1 itself answers CompleteMultipartUpload with the wrong XML root element, which
   pyarrow 26 takes for an error; tests/support/s3.py corrects it (real S3 and MinIO are right).
+- Trailing checksums. The AWS SDK inside pyarrow 26 (aws-sdk-cpp 1.11) uploads, by default, with
+  ``Content-Encoding: aws-chunked`` and a trailing CRC64 checksum, as every current AWS SDK does
+  since January 2025. AWS decodes that; an S3-compatible server that predates it stores the
+  framing as the object: ``{"a": 1}`` read back as ``8\r\n{"a": 1}\r\n0\r\nx-amz-checksum-crc64nvme:...``
+  (tests/support/s3.py plays such a server). With ``AWS_REQUEST_CHECKSUM_CALCULATION=when_required``
+  the SDK sends the plain body (SigV4 still signs its SHA-256 over http), as every SDK did before,
+  and the same write reads back intact. The SDK reads the variable when a filesystem is built or
+  unpickled, not later. So for S3 with an endpoint (an S3-compatible server) `s3_settings` sets it
+  in this process unless the user set it, before the filesystem is built, and returns it for the
+  runner to give every trial (sweeps/engine/ray_session.py); AWS itself keeps the SDK's default.
+  Whatever the setting, the sweep writes a probe and reads it back before anything else
+  (sweeps.engine.locations.check_object_storage; `round_trip_problem` words a difference).
 
 Atomic writes: on a local disk `write_bytes_atomically` writes a temporary file beside the
 target and renames it over the target. Object storage has no rename; there each object is
@@ -61,6 +73,7 @@ import io
 import logging
 import os
 import posixpath
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,12 +102,16 @@ from analysis.store.uri import (
 __all__ = [
     "Entry", "Location", "StorageError", "check_no_secrets", "copy_to_local", "delete_dir", "delete_file", "exists",
     "is_dir", "is_file", "is_remote", "join", "list_dir", "locate", "name", "normalize", "one_line", "parent",
-    "ray_storage", "read_bytes", "read_text", "redact", "resolve", "trial_dirname", "write_bytes_atomically",
+    "ray_storage", "read_bytes", "read_text", "redact", "resolve", "round_trip_problem", "s3_settings", "trial_dirname",
+    "write_bytes_atomically",
 ]
 
 logger = logging.getLogger(__name__)
 
 _ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")  # boto3's and pyarrow's order
+CHECKSUM_VARIABLE = "AWS_REQUEST_CHECKSUM_CALCULATION"  # read by every current AWS SDK (module docstring)
+CHECKSUM_FOR_ENDPOINTS = "when_required"  # a plain body, which every S3-compatible server stores as sent
+_AWS_CHUNKED = re.compile(rb"^[0-9a-fA-F]+(;[^\r\n]*)?\r\n")  # a chunk's size line: 8\r\n, 1a;chunk-signature=...\r\n
 
 
 # --- filesystems ----------------------------------------------------------------------------
@@ -107,10 +124,45 @@ def _endpoint_from_environment() -> str | None:
     return None
 
 
+def _has_endpoint(scheme: str, query: str, endpoint: str | None) -> bool:
+    return scheme == "s3" and bool(endpoint or "endpoint_override" in {key for key, _ in query_items(query)})
+
+
+def s3_settings(path: str | os.PathLike) -> dict[str, str]:
+    """The AWS SDK settings every process that writes under `path` needs: for S3 with an endpoint
+    (env or URI query), AWS_REQUEST_CHECKSUM_CALCULATION, set here to `when_required` unless the
+    user set it (module docstring: trailing checksums); nothing for a local path, gs:// or AWS."""
+    text = normalize(path)
+    if not is_remote(text):
+        return {}
+    scheme, _, _, query = split_uri(text)
+    if not _has_endpoint(scheme, query, _endpoint_from_environment()):
+        return {}
+    os.environ.setdefault(CHECKSUM_VARIABLE, CHECKSUM_FOR_ENDPOINTS)
+    return {CHECKSUM_VARIABLE: os.environ[CHECKSUM_VARIABLE]}
+
+
+def round_trip_problem(written: bytes, read: bytes) -> str | None:
+    """Why an object read back differs from what was written (None when it does not), in words."""
+    if read == written:
+        return None
+    sizes = f"{len(written)} bytes written, {len(read)} read back"
+    if _AWS_CHUNKED.match(read) and b"x-amz-checksum-" in read:
+        setting = os.environ.get(CHECKSUM_VARIABLE)
+        now = f"it is {setting!r} here" if setting else "it is unset here"
+        return (f"the server stored the upload's aws-chunked framing as the object ({sizes}): it does not "
+                "decode the trailing checksums current AWS SDKs send; "
+                f"set {CHECKSUM_VARIABLE}={CHECKSUM_FOR_ENDPOINTS} on the driver and every node ({now}; the sweep sets it itself when an endpoint is given and "
+                "it is unset), or upgrade the server")
+    return f"an object written there reads back different ({sizes}): the server does not store what it is sent"
+
+
 @lru_cache(maxsize=64)
-def _root_filesystem(scheme: str, netloc: str, query: str, endpoint: str | None) -> tuple[pafs.FileSystem, str]:
-    """One filesystem per bucket and options (and environment endpoint): from_uri may ask the bucket
-    for its region, which need not happen for every file."""
+def _root_filesystem(scheme: str, netloc: str, query: str, endpoint: str | None,
+                     checksum: str | None) -> tuple[pafs.FileSystem, str]:
+    """One filesystem per bucket and options (and environment endpoint and checksum setting, which
+    the SDK reads when the filesystem is built): from_uri may ask the bucket for its region, which
+    need not happen for every file."""
     keys = {key for key, _ in query_items(query)}
     if scheme == "s3" and endpoint and "endpoint_override" not in keys:
         logger.debug("S3 endpoint from the environment: %s", endpoint)
@@ -237,7 +289,9 @@ def locate(path: str | os.PathLike) -> Location:
     if not is_remote(text):
         return Location(pafs.LocalFileSystem(), text, text)
     scheme, netloc, segments, query = split_uri(text)
-    filesystem, root = _root_filesystem(scheme, netloc, query, _endpoint_from_environment() if scheme == "s3" else None)
+    s3_settings(text)  # before the filesystem is built: the SDK reads them then
+    endpoint = _endpoint_from_environment() if scheme == "s3" else None
+    filesystem, root = _root_filesystem(scheme, netloc, query, endpoint, os.environ.get(CHECKSUM_VARIABLE))
     return Location(filesystem, posixpath.join(root, *segments) if segments else root, text)
 
 

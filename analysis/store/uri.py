@@ -5,9 +5,12 @@ for a scheme (nothing else tests for '://'); `normalize`, `join`, `name` and `pa
 paths, `redact` and `one_line` word them for messages.
 
 Credentials never travel in a path. A URI with user info (``s3://KEY:SECRET@bucket``) or a
-secret-looking query parameter (``secret_key``, ``access_key``, ``session_token``, ...) is refused
-in one line that names the part, never its value (pyarrow itself would accept the user info as
-credentials). Keys come from the environment or the filesystem's own configuration
+secret-looking query parameter (``secret_key``, ``access_key``, ``account_key``, ``session_token``,
+``sig``, ...) is refused in one line that names the part, never its value (pyarrow itself would
+accept the user info as credentials). One kind of user info is no secret: Azure's
+``abfss://CONTAINER@ACCOUNT.dfs.core.windows.net/...`` (also abfs://, wasb://, wasbs://) names the
+container there, so for those schemes user info without a ``:`` is accepted and shown; with a
+``:`` (a password) it is refused like any other. Keys come from the environment or the filesystem's own configuration
 (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``, ``~/.aws``, an instance
 or pod role; for gs://, ``GOOGLE_APPLICATION_CREDENTIALS``), and no filesystem is ever built
 with explicit keys (analysis.store.storage says why). A URI's query is kept: pyarrow's endpoint
@@ -23,7 +26,9 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 # Query keys that carry credentials, by any filesystem's or signer's spelling.
-_SECRET_KEY = re.compile(r"secret|token|passw|credential|access_?key|key_?id|signature|^sig$|^key$|private", re.I)
+_SECRET_KEY = re.compile(r"secret|token|passw|credential|access_?key|key_?id|signature|^sig$|(^|_)key$|private", re.I)
+# Schemes whose user info is a container, not a credential: abfss://CONTAINER@ACCOUNT.dfs.core.windows.net/
+_CONTAINER_IN_USER_INFO = frozenset({"abfs", "abfss", "wasb", "wasbs"})
 _SAFE_IN_PATH = "/=,:@!$&'()*+;-._~"  # kept readable in URIs (Tune's folder names use = and ,)
 # pyarrow 26's URI options for S3 and GCS: shown by `redact`; any other query value is hidden.
 _PUBLIC_QUERY_KEYS = frozenset({
@@ -56,6 +61,14 @@ def query_items(query: str) -> list[tuple[str, str | None]]:
     return items
 
 
+def _user_info_is_a_secret(scheme: str, netloc: str) -> bool:
+    """User info in a URI's netloc, unless it is an Azure container (no ':'), is a credential."""
+    if "@" not in netloc:
+        return False
+    user_info = netloc.rpartition("@")[0]
+    return scheme.lower() not in _CONTAINER_IN_USER_INFO or ":" in user_info or not user_info
+
+
 def redact(uri: str | os.PathLike) -> str:
     """The URI with user info and every query value but pyarrow's known options replaced by ***."""
     text = os.fspath(uri)
@@ -66,7 +79,7 @@ def redact(uri: str | os.PathLike) -> str:
     except ValueError:
         return f"{text.split('://', 1)[0]}://***"
     host = parts.netloc.rpartition("@")[2]
-    netloc = f"***@{host}" if "@" in parts.netloc else host
+    netloc = f"***@{host}" if _user_info_is_a_secret(parts.scheme, parts.netloc) else parts.netloc
     shown = [f"{key}={value}" if key in _PUBLIC_QUERY_KEYS and value is not None
              else ("***" if value is None else f"{key}=***") for key, value in query_items(parts.query)]
     return _printable(urlunsplit((parts.scheme, netloc, parts.path, "&".join(shown), "***" if parts.fragment else "")))
@@ -83,7 +96,7 @@ def check_no_secrets(uri: str | os.PathLike) -> None:
     except ValueError as error:
         raise StorageError(f"cannot parse {redact(text)}: {error}") from None
     items = query_items(parts.query)
-    found = ["user info (KEY:SECRET@)"] if "@" in parts.netloc else []
+    found = ["user info (KEY:SECRET@)"] if _user_info_is_a_secret(parts.scheme, parts.netloc) else []
     found += [f"query parameter {key!r}" for key, value in items if value is not None and _SECRET_KEY.search(key)]
     found += ["a query item without a key"] if any(value is None for _, value in items) else []
     if found:

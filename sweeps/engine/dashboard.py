@@ -132,7 +132,9 @@ def console_lines(context: Any, plan: Any) -> list[str]:
     if metrics:
         lines.append(f"  sweep metrics: {METRICS_PREFIX}* on {metrics} (Prometheus and Grafana: docs/clusters.md, "
                      "\"Watching a sweep\")")
-    lines.append("  sign-in token: `ray get-auth-token` prints it (stored in ~/.ray/auth_token) when token auth is on")
+    lines.append("  sign-in token: `ray get-auth-token` prints it (Ray 2.60 turns token auth on for a local instance "
+                 "unless RAY_AUTH_MODE=disabled; a cluster has it only where every node was started with "
+                 "RAY_AUTH_MODE=token)")
     return lines
 
 

@@ -84,16 +84,24 @@ def read_text(path: str) -> str:
 
 
 def check_object_storage(storage_path: str) -> None:
-    """Write and delete a probe under the storage path: bucket, endpoint and credentials work
-    before Ray starts, not at the first checkpoint inside a trial."""
+    """Write a probe under the storage path, read it back and delete it: bucket, endpoint and
+    credentials work, and the server stores what it is sent, before Ray starts and before the
+    sweep writes anything (a server that kept an upload's aws-chunked framing once made the
+    driver's own lease unreadable, reported as "another driver took its lease")."""
     probe = storage.join(storage_path, f".probe-{secrets.token_hex(8)}")
+    written = f'{{"actsweep": "write probe", "token": "{secrets.token_hex(8)}"}}\n'.encode()
+    where = f"--storage-path {storage.redact(storage_path)}"
     try:
         location = storage.locate(probe)
-        location.write_bytes_atomically(b"actsweep write probe\n")
-        location.delete_file()
+        location.write_bytes_atomically(written)
+        try:
+            problem = storage.round_trip_problem(written, location.read_bytes())
+        finally:
+            location.delete_file()
     except (StorageError, OSError) as error:
-        raise UsageError(f"--storage-path {storage.redact(storage_path)} is not usable: {storage.one_line(error)}"
-                         ) from None
+        raise UsageError(f"{where} is not usable: {storage.one_line(error)}") from None
+    if problem:
+        raise UsageError(f"{where} is not usable: {problem}")
 
 
 def tune_storage(storage_path: str) -> dict[str, Any]:

@@ -21,9 +21,30 @@ Everything about the Ray processes lives here, in the order a sweep meets it:
   and Ray's runtime-env agent logs that env in clear on every node, the GCS keeps it with each
   actor (tests/engine/test_object_storage.py searches everything a sweep wrote for the keys).
   Every node brings its own credentials instead (docs/clusters.md), so the sweep empties that set
-  before its first trial: one of the project's two reaches into Ray's internals, kept to
+  before its first trial: one of the project's three reaches into Ray's internals, kept to
   `keep_credentials_out_of_runtime_envs`.
-- **Token authentication** when joining by address: `use_auth_token_if_present`, the other one.
+- **The storage client's settings** (`analysis.store.storage.s3_settings`: the checksum setting an
+  S3-compatible endpoint needs) go to every trial in its runtime env: a node's own environment
+  may lack them, and they hold no secret.
+- **The code travels with the sweep** (`project_code`): trials import `trainables` (and unpickle
+  what the driver's `sweeps` and `analysis` hand them), so on a joined cluster the runner ships the
+  three source packages, as the driver imported them, through Ray's runtime env (`py_modules`);
+  Ray puts them first on every trial worker's path, on every node, so the nodes need Ray and the
+  project's dependencies but not the checkout, and a node's own older copy is never the one run.
+  Only those package folders go (about 0.6 MB; no results, `.git` or data); one console line says
+  what and how much. A local instance runs from this checkout already: nothing is shipped. In a
+  Ray job whose own runtime env already sets `py_modules`, Ray refuses the merge (one line, exit 2).
+- **Token authentication** when joining by address: `use_auth_token_if_present` presents the
+  token (the second reach: Ray's private helper); before that, `gcs_admits` asks the cluster's
+  GCS, through Ray's generated gRPC stubs (the third), whether it answers a stranger (no token)
+  and this driver's token. Ray 2.60 enables token auth on a cluster only where told: `ray start
+  --head` with RAY_AUTH_MODE unset enables it only if a token already exists (~/.ray/auth_token,
+  RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN; else it starts open and logs a warning), `ray start
+  --address` never enables it by itself (RAY_AUTH_MODE=token must be set on every node), only a
+  local `ray.init()` turns it on by default (ray/_private/authentication/authentication_token_setup.py).
+  A sweep that joins an open cluster warns in one line rather than refusing: the cluster is open
+  to its network whether or not the sweep runs, the sweep cannot close it, and some operators
+  keep clusters open on purpose behind a private network; the line says how to close it.
 """
 
 from __future__ import annotations
@@ -31,11 +52,16 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import grpc  # Ray's own dependency
 import ray
+from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc  # Ray's generated stubs, not public API
+from ray.exceptions import AuthenticationError
 
-try:  # Tune's and Ray's internals, the project's two reaches into them (see the module docstring)
+try:  # Tune's and Ray's internals (the module docstring counts the project's reaches into them)
     from ray.tune.execution import class_cache
 except ImportError:  # a Ray that moved it: nothing to turn off
     class_cache = None
@@ -44,6 +70,10 @@ try:
 except ImportError:  # a Ray without token auth
     maybe_enable_token_auth_if_token_available = None
 
+import analysis
+import sweeps
+import trainables
+from analysis.store import storage
 from sweeps.engine.dashboard import console_lines, job_config
 from sweeps.engine.errors import UsageError
 from sweeps.engine.plan import Plan
@@ -86,6 +116,125 @@ def keep_credentials_out_of_runtime_envs() -> None:
         log.debug("Tune no longer copies %s into trial runtime envs", sorted(CREDENTIAL_VARIABLES))
 
 
+@dataclass(frozen=True)
+class ProjectCode:
+    """The source packages a joined cluster's trials import, as this driver imported them."""
+
+    folders: tuple[Path, ...]
+    files: int
+    size_bytes: int
+
+    def runtime_env(self) -> dict[str, list[str]]:
+        return {"py_modules": [str(folder) for folder in self.folders]}
+
+    def describe(self) -> str:
+        names = ", ".join(folder.name for folder in self.folders)
+        roots = sorted({str(folder.parent) for folder in self.folders})
+        return (f"shipping the project's code with the sweep: {names} from {', '.join(roots)} "
+                f"({self.files} files, {self.size_bytes / 2**20:.2f} MiB, Ray's py_modules); "
+                "every trial imports this copy, not one installed on its node")
+
+
+def project_code() -> ProjectCode:
+    """The folders of `trainables`, `sweeps` and `analysis` (the packages pyproject.toml installs)."""
+    folders = tuple(Path(package.__file__).resolve().parent for package in (trainables, sweeps, analysis))
+    files = [path for folder in folders for path in folder.rglob("*") if path.is_file()]
+    return ProjectCode(folders, len(files), sum(path.stat().st_size for path in files))
+
+
+def gcs_admits(gcs_address: str, token: str | None = None, timeout: float = 10.0) -> bool | None:
+    """Whether the cluster's GCS answers a request carrying `token` (None: no token, as a stranger
+    would send it): True, False when it refuses it as unauthenticated, None where this cannot be
+    told (no reply, e.g. from a cluster with TLS)."""
+    metadata = [("authorization", f"Bearer {token}")] if token else []  # the header Ray's own clients send
+    with grpc.insecure_channel(gcs_address) as channel:  # without Ray's interceptor, which adds this driver's token
+        stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
+        try:
+            stub.GetClusterId(gcs_service_pb2.GetClusterIdRequest(), timeout=timeout, metadata=metadata)
+        except grpc.RpcError as error:
+            return False if error.code() == grpc.StatusCode.UNAUTHENTICATED else None
+    return True
+
+
+def open_cluster_warning(address: str) -> str:
+    return (f"warning: the Ray cluster at {address} does not require Ray's token authentication: anyone who "
+            "reaches its ports can run code on its nodes; restart every node with RAY_AUTH_MODE=token and "
+            "the same token (docs/clusters.md)")
+
+
+def token_source() -> str | None:
+    """Where this driver's Ray token comes from, in Ray's order; None when it has none."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "RAY_AUTH_TOKEN"
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    return path if os.path.isfile(path) else None
+
+
+def read_token() -> str | None:
+    """This driver's Ray token (what Ray's token loader reads, whitespace trimmed), or None."""
+    source = token_source()
+    if source is None:
+        return None
+    if source == "RAY_AUTH_TOKEN":
+        return os.environ["RAY_AUTH_TOKEN"].strip()
+    try:
+        with open(source, encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+def no_token_line(address: str) -> str:
+    return (f"the Ray cluster at {address} requires Ray's token authentication and this driver has no token "
+            "(RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token): copy the cluster's token there "
+            "(`ray get-auth-token` on its head prints it) and run the sweep again")
+
+
+def token_refused_line(address: str) -> str:
+    return (f"the Ray cluster at {address} refused this driver's token (from {token_source() or 'nowhere'}): "
+            "use the cluster's own token (`ray get-auth-token` on its head prints it)")
+
+
+def refused_for_its_token(error: BaseException) -> bool:
+    """Whether ray.init failed because the cluster refused the token ("auto" addresses, which are
+    not checked beforehand): Ray wraps its AuthenticationError, at times only as text, in the
+    ConnectionError it raises."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, AuthenticationError) or "InvalidAuthToken" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def join_cluster(plan: Plan, env: dict[str, Any], to_driver: bool) -> Any:
+    """`ray.init(address=...)` with the project's code shipped and the token presented. Before
+    joining, the cluster is asked whether it admits a stranger and this driver's token: one line
+    at once when it wants a token this driver lacks or one it does not hold (not after Ray's
+    retries), a warning when it wants none."""
+    code = project_code()
+    gcs_address = None if plan.address == "auto" or plan.address.startswith("ray://") else plan.address
+    open_to_strangers = gcs_admits(gcs_address) if gcs_address else None
+    if open_to_strangers is False:
+        token = read_token()
+        if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":  # Ray would send no token at all
+            raise UsageError(f"the Ray cluster at {plan.address} requires Ray's token authentication and "
+                             "RAY_AUTH_MODE=disabled here: unset it (or set it to token) and run the sweep again")
+        if token is None:
+            raise UsageError(no_token_line(plan.address))
+        if gcs_admits(gcs_address, token) is False:
+            raise UsageError(token_refused_line(plan.address))
+    use_auth_token_if_present()
+    context = ray.init(address=plan.address, runtime_env={**env, **code.runtime_env()}, log_to_driver=to_driver,
+                       job_config=job_config(plan))  # the job named after the experiment
+    print(f"[{plan.sweep.family}] {code.describe()}", flush=True)
+    if open_to_strangers is None and not plan.address.startswith("ray://"):  # "auto": asked once joined
+        open_to_strangers = gcs_admits(ray.get_runtime_context().gcs_address)
+    if open_to_strangers:
+        print(f"[{plan.sweep.family}] {open_cluster_warning(plan.address)}", flush=True)
+    return context
+
+
 def use_auth_token_if_present() -> None:
     """Present the cluster token (~/.ray/auth_token) when joining by address.
 
@@ -103,19 +252,22 @@ def use_auth_token_if_present() -> None:
 def start_ray(plan: Plan) -> Any:
     """Start a local instance or join `plan.address`; returns Ray's context (dashboard URL)."""
     env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", **trial_environment(),  # KERAS_BACKEND among them
-                        **worker_environment(local=not plan.address, polite=plan.polite)}}
+                        **worker_environment(local=not plan.address, polite=plan.polite),
+                        **storage.s3_settings(plan.storage_path)}}  # the trials' uploads as the probe's
     to_driver = forward_worker_logs(plan.verbose)  # workers' TF notices and checkpoint lines
     quiet_driver_environment()
     try:
         if plan.address:
-            use_auth_token_if_present()
-            return ray.init(address=plan.address, runtime_env=env, log_to_driver=to_driver,
-                            job_config=job_config(plan))  # the job named after the experiment
+            return join_cluster(plan, env, to_driver)
         return ray.init(  # "local": never the cluster a `ray start` on this machine advertises in /tmp/ray
             address="local", include_dashboard=plan.dashboard, dashboard_host="127.0.0.1", runtime_env=env,
             configure_logging=True, logging_level=logging.WARNING, log_to_driver=to_driver, job_config=job_config(plan),
         )
+    except UsageError:
+        raise
     except (ConnectionError, RuntimeError, ValueError) as error:
+        if refused_for_its_token(error):
+            raise UsageError(token_refused_line(plan.address)) from None
         where = f"at {plan.address}" if plan.address else "locally"
         raise UsageError(f"could not start or join a Ray cluster {where}: {str(error).splitlines()[0]}") from None
     except SystemExit as exit_:  # ray.init's own SIGTERM handler, until StopSignals.install takes it back

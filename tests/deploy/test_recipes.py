@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import stat
 import subprocess
 import sys
 
@@ -16,6 +17,8 @@ import pytest
 from support import REPO_ROOT
 
 RAYJOB = REPO_ROOT / "deploy" / "kuberay-rayjob.yaml"
+DOCKERFILE = REPO_ROOT / "deploy" / "Dockerfile"
+DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 SLURM = REPO_ROOT / "deploy" / "slurm-sweep.sh"
 SECRET_VARIABLES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
 
@@ -34,9 +37,11 @@ def _without_address(argv: list[str]) -> list[str]:
 
 
 def _dry_run(argv: list[str]) -> subprocess.CompletedProcess:
-    assert argv[:2] and argv[0] == "python" and argv[1].startswith("sweeps/"), argv
+    """The command with --dry-run, from the repository root (the image's /app is this checkout)."""
+    script = argv[1].removeprefix("/app/") if len(argv) > 1 else ""
+    assert argv[0] == "python" and script.startswith("sweeps/"), argv
     env = {name: value for name, value in os.environ.items() if name != "RAY_ADDRESS"}
-    return subprocess.run([sys.executable, *_without_address(argv)[1:], "--dry-run"], capture_output=True,
+    return subprocess.run([sys.executable, script, *_without_address(argv)[2:], "--dry-run"], capture_output=True,
                           text=True, cwd=REPO_ROOT, timeout=300, env=env)
 
 
@@ -62,6 +67,7 @@ def test_the_rayjob_manifest_is_a_rayjob_with_the_documented_fields(rayjob: dict
     assert spec["shutdownAfterJobFinishes"] is True and spec["backoffLimit"] == 0
     cluster = spec["rayClusterSpec"]
     assert cluster["rayVersion"] == "2.60.0" and cluster["authOptions"] == {"mode": "token"}
+    assert "v1.5.1" in RAYJOB.read_text().split("apiVersion:")[0]
     assert cluster["headGroupSpec"]["rayStartParams"]["num-cpus"] == "0"
     assert cluster["workerGroupSpecs"] and all(group["groupName"] for group in cluster["workerGroupSpecs"])
     assert "dashboard-host" not in cluster["headGroupSpec"]["rayStartParams"]
@@ -77,7 +83,7 @@ def test_credentials_reach_every_ray_pod_from_a_secret_and_nowhere_else(rayjob: 
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             assert env[name]["valueFrom"]["secretKeyRef"]["key"] == name and "value" not in env[name]
         assert env["AWS_ENDPOINT_URL"]["value"].startswith("http")
-    runtime_env = yaml.safe_load(rayjob["spec"]["runtimeEnvYAML"])
+    runtime_env = yaml.safe_load(rayjob["spec"].get("runtimeEnvYAML") or "{}")
     assert not SECRET_VARIABLES & set(runtime_env.get("env_vars", {}))
     assert "@" not in rayjob["spec"]["entrypoint"] and "key=" not in rayjob["spec"]["entrypoint"]
 
@@ -93,16 +99,89 @@ def test_the_rayjob_entrypoint_is_a_valid_sweep_command(rayjob: dict) -> None:
     assert f"would create {storage}/{name}" in completed.stdout
 
 
+# The RayJob API's field names, from KubeRay's Go types (ray-operator/apis/ray/v1/rayjob_types.go and
+# raycluster_types.go, ray-project/kuberay at f6ef3f7b and 3275ee09) and, for authOptions (KubeRay
+# v1.5.1+, absent from those commits), Ray's KubeRay token-authentication guide. Not the CRD itself:
+# its generated schema (1.1 MB) is not pinned here, so this checks the names and shapes the
+# manifest uses, not every constraint of the CRD (docs/clusters.md says so).
+RAYJOB_SPEC = {"activeDeadlineSeconds", "backoffLimit", "rayClusterSpec", "submitterPodTemplate", "metadata",
+               "clusterSelector", "submitterConfig", "managedBy", "deletionPolicy", "entrypoint", "runtimeEnvYAML",
+               "jobId", "submissionMode", "entrypointResources", "entrypointNumCpus", "entrypointNumGpus",
+               "ttlSecondsAfterFinished", "shutdownAfterJobFinishes", "suspend"}
+SUBMISSION_MODES = {"K8sJobMode", "HTTPMode", "InteractiveMode"}
+RAYCLUSTER_SPEC = {"suspend", "managedBy", "autoscalerOptions", "headServiceAnnotations", "enableInTreeAutoscaling",
+                   "gcsFaultToleranceOptions", "headGroupSpec", "rayVersion", "workerGroupSpecs", "authOptions"}
+HEAD_GROUP = {"template", "headService", "enableIngress", "rayStartParams", "serviceType"}
+HEAD_GROUP_REQUIRED = {"template", "rayStartParams"}
+WORKER_GROUP = {"suspend", "groupName", "replicas", "minReplicas", "maxReplicas", "idleTimeoutSeconds",
+                "rayStartParams", "template", "scaleStrategy", "numOfHosts"}
+WORKER_GROUP_REQUIRED = {"groupName", "minReplicas", "maxReplicas", "rayStartParams", "template"}
+AUTH_MODES = {"token"}
+
+
+def test_the_rayjob_uses_only_fields_of_kuberays_rayjob_api(rayjob: dict) -> None:
+    spec = rayjob["spec"]
+    assert set(spec) <= RAYJOB_SPEC, set(spec) - RAYJOB_SPEC
+    assert spec["submissionMode"] in SUBMISSION_MODES
+    assert all(isinstance(spec[key], int) for key in ("backoffLimit", "ttlSecondsAfterFinished"))
+    cluster = spec["rayClusterSpec"]
+    assert set(cluster) <= RAYCLUSTER_SPEC, set(cluster) - RAYCLUSTER_SPEC
+    assert set(cluster["authOptions"]) == {"mode"} and cluster["authOptions"]["mode"] in AUTH_MODES
+    head = cluster["headGroupSpec"]
+    assert HEAD_GROUP_REQUIRED <= set(head) <= HEAD_GROUP, set(head)
+    for group in cluster["workerGroupSpecs"]:
+        assert WORKER_GROUP_REQUIRED <= set(group) <= WORKER_GROUP, set(group)
+        assert group["minReplicas"] <= group["replicas"] <= group["maxReplicas"]
+    for group in [head, *cluster["workerGroupSpecs"]]:
+        assert all(isinstance(value, str) for value in group["rayStartParams"].values())  # map[string]string
+        assert set(group["template"]) <= {"metadata", "spec"} and group["template"]["spec"]["containers"]
+
+
+def test_one_gpu_image_everywhere_and_gpu_workers_tolerate_the_gpu_taint(rayjob: dict) -> None:
+    assert {container["image"] for container in _containers(rayjob)} == {"IMAGE"}
+    cluster = rayjob["spec"]["rayClusterSpec"]
+    base = re.search(r"^FROM (\S+)$", DOCKERFILE.read_text(), flags=re.MULTILINE).group(1)
+    assert base == f"rayproject/ray:{cluster['rayVersion']}-py311-gpu"
+    assert 'pip install --no-cache-dir -e "/app[gpu]"' in DOCKERFILE.read_text()
+    for group in cluster["workerGroupSpecs"]:
+        pod = group["template"]["spec"]
+        wants_gpu = any("nvidia.com/gpu" in container["resources"].get("limits", {}) for container in pod["containers"])
+        if wants_gpu:
+            assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    header = RAYJOB.read_text().split("apiVersion:")[0]
+    assert "docker build -f deploy/Dockerfile" in header and "rayproject/ray:2.60.0-py311-gpu" in header
+
+
+def test_the_image_leaves_out_git_results_and_data() -> None:
+    lines = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()]
+    ignored = {line for line in lines if line and not line.startswith("#")}
+    assert {".git", "results", "ray_results", "data", "**/__pycache__"} <= ignored
+    assert "trainables" not in ignored and "sweeps" not in ignored and "analysis" not in ignored
+
+
+def test_the_header_says_where_the_token_secret_and_the_head_service_are(rayjob: dict) -> None:
+    header = RAYJOB.read_text().split("apiVersion:")[0]
+    name = rayjob["metadata"]["name"]
+    assert f"kubectl get rayjob {name} -o jsonpath='{{.status.rayClusterName}}'" in header
+    assert 'svc/$CLUSTER-head-svc' in header and "ray get-auth-token" in header
+    assert "IRSA" in header and "Workload Identity" in header
+
+
 # --- Slurm -----------------------------------------------------------------------------------------
 
 
-def _slurm_sweep(environment: dict[str, str]) -> list[str]:
-    """The SWEEP array of the script's marked block, expanded by bash itself."""
+def _block(name: str) -> str:
+    """The lines between `# >>> name` and `# <<< name` in the Slurm script."""
     text = SLURM.read_text()
-    block = text[text.index("# >>> sweep"):text.index("# <<< sweep")]
-    script = f'set -euo pipefail\n{block}\nprintf "%s\\0" "${{SWEEP[@]}}"'
-    completed = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30,
-                               env={"PATH": os.environ["PATH"], **environment})
+    return text[text.index(f"# >>> {name}"):text.index(f"# <<< {name}")]
+
+
+def _slurm_sweep(environment: dict[str, str], *arguments: str) -> list[str]:
+    """The SWEEP array of the script's marked block, expanded by bash itself (`arguments`: the
+    script's own, as `sbatch deploy/slurm-sweep.sh ARGS` passes them)."""
+    script = f'set -euo pipefail\n{_block("sweep")}\nprintf "%s\\0" "${{SWEEP[@]}}"'
+    completed = subprocess.run(["bash", "-c", script, "slurm-sweep.sh", *arguments], capture_output=True, text=True,
+                               timeout=30, env={"PATH": os.environ["PATH"], **environment})
     assert completed.returncode == 0, completed.stderr
     return completed.stdout.split("\0")[:-1]
 
@@ -117,14 +196,62 @@ def test_the_slurm_script_is_valid_bash_and_uses_symmetric_run_with_a_token() ->
     assert not SECRET_VARIABLES & set(assignments)  # keys come from the environment, never this file
 
 
+def test_the_slurm_script_gives_every_node_its_cpus_and_gpus_exclusively() -> None:
+    """The findings of issue 32: srun no longer reads SLURM_CPUS_PER_TASK (Slurm 22.05), Ray's own
+    template passes the GPUs, symmetric-run's `ray stop` stops every Ray on the node, and the
+    head found by `hostname --ip-address` is 127.0.1.1 on many systems."""
+    text = SLURM.read_text()
+    directives = re.findall(r"^#SBATCH (\S+)", text, flags=re.MULTILINE)
+    assert "--exclusive" in directives and "--ntasks-per-node=1" in directives
+    run = text[text.rindex("\nsrun "):]
+    assert '--cpus-per-task="$SLURM_CPUS_PER_TASK"' in run and '--num-cpus "$SLURM_CPUS_PER_TASK"' in run
+    assert '${SLURM_GPUS_PER_TASK:+--num-gpus "$SLURM_GPUS_PER_TASK"}' in run
+    assert "RAY_SYMMETRIC_RUN_CLUSTER_WAIT_TIMEOUT" in text.split("set -euo pipefail")[1]
+    commands = [line for line in text.split("set -euo pipefail")[1].splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in commands if "hostname --ip-address" in line or "hostname -i" in line]
+
+
+def test_the_slurm_script_makes_one_token_readable_by_its_owner_only(tmp_path) -> None:
+    script = f'set -euo pipefail\n{_block("token")}\nprintf "%s %s" "$RAY_AUTH_MODE" "$RAY_AUTH_TOKEN_PATH"'
+    home = tmp_path / "home"
+    home.mkdir()
+
+    def run(**environment: str) -> str:
+        completed = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
+                                   env={"PATH": os.environ["PATH"], "HOME": str(home), **environment})
+        assert completed.returncode == 0, completed.stderr
+        return completed.stdout
+
+    token = home / ".ray" / "auth_token"
+    assert run() == f"token {token}"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600 and re.fullmatch(r"[0-9a-f]{64}\n", token.read_text())
+    made = token.read_text()
+    token.chmod(0o644)  # as `ray get-auth-token --generate` leaves one, under the usual umask
+    assert run() == f"token {token}" and token.read_text() == made  # kept, and closed
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    shared = tmp_path / "shared" / "token"
+    assert run(RAY_AUTH_TOKEN_PATH=str(shared)) == f"token {shared}"
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o600 and shared.read_text() != made
+
+
 def test_the_slurm_sweep_gets_the_cluster_address_and_is_a_valid_sweep_command() -> None:
     argv = _slurm_sweep({"RAY_HEAD_ADDRESS": "10.0.0.5:6379", "SLURM_JOB_ID": "4242"})
+    assert argv[:2] == ["python", "sweeps/aprelu_cifar.py"]
     assert argv[argv.index("--address") + 1] == "10.0.0.5:6379"
     assert argv[argv.index("--storage-path") + 1] == "s3://BUCKET/actsweep"
     assert argv[argv.index("--name") + 1] == "aprelu-slurm-4242"
     completed = _dry_run(argv)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "would create s3://BUCKET/actsweep/aprelu-slurm-4242" in completed.stdout
+
+
+def test_the_slurm_scripts_arguments_choose_another_sweep() -> None:
+    argv = _slurm_sweep({"RAY_HEAD_ADDRESS": "10.0.0.5:6379", "STORAGE_PATH": "/shared/actsweep",
+                         "EXPERIMENT": "selu"}, "sweeps/selu_mnist.py", "--num-samples", "4")
+    assert argv == ["python", "sweeps/selu_mnist.py", "--num-samples", "4", "--storage-path", "/shared/actsweep",
+                    "--name", "selu", "--address", "10.0.0.5:6379"]
+    completed = _dry_run(argv)
+    assert completed.returncode == 0, completed.stderr[-3000:]
 
 
 def test_ray_has_the_commands_the_slurm_script_runs() -> None:

@@ -108,6 +108,8 @@ def check_command(command: list[str]) -> bool:
         return False
     if command[1:3] == ["-m", "pytest"]:
         return True
+    if command[1] == "-c":  # inline Python (e.g. making a token), not one of the project's commands
+        return False
     if command[1] == "-m":
         module, arguments = command[2], command[3:]
         if module == "sweeps":

@@ -302,6 +302,93 @@ def test_sweep_spreads_over_two_nodes_and_its_tables_are_complete(repo_root, tmp
     assert set(tables.epochs["node_id"]) == set(tables.trials["node_id"])
 
 
+# --------------------------------------------------------------------------- token authentication
+
+
+def test_a_token_cluster_admits_a_sweep_with_its_token_and_refuses_clients_without_it(repo_root, tmp_path):
+    """A cluster started as docs/clusters.md says (RAY_AUTH_MODE=token and one token on every node)."""
+    from sweeps.engine.ray_session import gcs_admits, no_token_line, token_refused_line
+
+    home = tmp_path / "home"  # no ~/.ray/auth_token of the machine's user
+    home.mkdir()
+    storage = tmp_path / "results"
+    with RayCluster() as cluster:
+        address = cluster.start_head(num_cpus=2)
+        token = Path(cluster.env["RAY_AUTH_TOKEN_PATH"]).read_text()
+        assert gcs_admits(address) is False and gcs_admits(address, token) is True
+        without = {name: value for name, value in cluster.env.items() if not name.startswith("RAY_AUTH")}
+        without["HOME"] = str(home)
+        client = subprocess.run([sys.executable, "-c", f"import ray; ray.init(address={address!r})"], env=without,
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert client.returncode != 0 and "Authentication token is missing or incorrect" in client.stderr
+
+        sweep = ["--smoke", "--address", address, "--storage-path", str(storage), "--scheduler", "fifo",
+                 "--max-epochs", "1", "--set", "units=16", "--set", "activation=relu"]
+        refused = subprocess.run(sweep_command(repo_root, SCRIPT, *sweep, "--name", "refused"), env=without,
+                                 capture_output=True, text=True, timeout=300, check=False)
+        assert refused.returncode == 2, refused.stdout[-2000:] + refused.stderr[-3000:]
+        assert refused.stderr.splitlines() == [f"error: {no_token_line(address)}"]
+
+        wrong_token = tmp_path / "wrong_token"
+        wrong_token.write_text("0" * 32)
+        wrong_token.chmod(0o600)
+        wrong = subprocess.run(sweep_command(repo_root, SCRIPT, *sweep, "--name", "wrong"),
+                               env={**without, "RAY_AUTH_TOKEN_PATH": str(wrong_token)},
+                               capture_output=True, text=True, timeout=300, check=False)
+        assert wrong.returncode == 2, wrong.stdout[-2000:] + wrong.stderr[-3000:]
+        with pytest.MonkeyPatch.context() as patch:  # the line as the sweep's environment words it
+            patch.setenv("RAY_AUTH_TOKEN_PATH", str(wrong_token))
+            assert wrong.stderr.splitlines() == [f"error: {token_refused_line(address)}"]
+
+        disabled = subprocess.run(sweep_command(repo_root, SCRIPT, *sweep, "--name", "disabled"),
+                                  env={**without, "RAY_AUTH_MODE": "disabled",
+                                       "RAY_AUTH_TOKEN_PATH": cluster.env["RAY_AUTH_TOKEN_PATH"]},
+                                  capture_output=True, text=True, timeout=300, check=False)
+        assert disabled.returncode == 2 and disabled.stderr.splitlines() == [
+            f"error: the Ray cluster at {address} requires Ray's token authentication and RAY_AUTH_MODE=disabled "
+            "here: unset it (or set it to token) and run the sweep again"], disabled.stderr[-3000:]
+
+        # The token file alone, RAY_AUTH_MODE unset, as on a laptop the token was copied to.
+        output = run_sweep(repo_root, SCRIPT, *sweep, "--name", "admitted",
+                           env={**without, "RAY_AUTH_TOKEN_PATH": cluster.env["RAY_AUTH_TOKEN_PATH"]})
+        assert "does not require Ray's token authentication" not in output
+    assert {path.name for path in storage.iterdir()} == {"admitted"}  # the refused sweeps wrote nothing
+    assert len(read_tables(storage / "admitted").trials) == 1
+
+
+# --------------------------------------------------------------------------- the code travels with the sweep
+
+
+def test_trials_run_on_a_node_that_cannot_import_the_project_and_an_open_cluster_is_named(repo_root, tmp_path):
+    """The worker node's mount namespace hides every checkout of the project (support.private_node
+    checks `import trainables` fails there before it starts): its trial imports the code the runner
+    shipped. The cluster runs without token auth, which the sweep says in one line."""
+    from support import REPO_ROOT
+    from support.private_node import private_mounts_unavailable, private_node
+
+    reason = private_mounts_unavailable()
+    if reason:
+        pytest.skip(f"a node without the project needs a private mount namespace: {reason}")
+    with RayCluster() as cluster:
+        cluster.env["RAY_AUTH_MODE"] = "disabled"  # an open cluster, on purpose
+        cluster.start_head(num_cpus=2)
+        with private_node(cluster, None, num_cpus=2, without_project=True) as node:
+            output = run_sweep(  # two trials, each taking a whole node's 2 CPUs: one per node
+                repo_root, SCRIPT, "--smoke", "--address", cluster.address, "--storage-path", str(tmp_path),
+                "--name", "shipped", "--scheduler", "fifo", "--max-epochs", "2", "--cpus-per-trial", "2",
+                "--set", "units=16", env=cluster.env,
+            )
+    lines = output.splitlines()
+    (shipped,) = [line for line in lines if "shipping the project's code" in line]
+    assert f"trainables, sweeps, analysis from {REPO_ROOT} (" in shipped and "MiB" in shipped, shipped
+    (warning,) = [line for line in lines if "does not require Ray's token authentication" in line]
+    assert warning.endswith(f"warning: the Ray cluster at {cluster.address} does not require Ray's token "
+                            "authentication: anyone who reaches its ports can run code on its nodes; restart every node with "
+                            "RAY_AUTH_MODE=token and the same token (docs/clusters.md)")
+    tables = assert_complete(tmp_path / "shipped", epochs=2)
+    assert tables.trials["node_id"].nunique() == 2 and node.node_id in set(tables.trials["node_id"])
+
+
 # --------------------------------------------------------------------------- the bystander (keep last)
 
 

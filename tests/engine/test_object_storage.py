@@ -94,12 +94,26 @@ def test_a_uri_with_a_secret_is_refused_in_one_line_before_anything_starts(tmp_p
 
 @pytest.mark.parametrize("uri", ["s3://AKIAX:topsecret@bucket/x", "s3://bucket/x?secret_key=topsecret",
                                  "s3://bucket/x?session_token=topsecret", "gs://bucket/x?access_token=topsecret",
-                                 "s3://topsecret@bucket/x"])
+                                 "s3://topsecret@bucket/x",
+                                 "abfss://container:topsecret@account.dfs.core.windows.net/x",
+                                 "abfss://container@account.dfs.core.windows.net/x?account_key=topsecret",
+                                 "wasbs://container@account.blob.core.windows.net/x?sig=topsecret"])
 def test_every_way_of_embedding_a_secret_is_refused(main, uri, capsys):
     assert main("--storage-path", uri) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith("error: --storage-path ") and captured.err.count("\n") == 1
     assert "topsecret" not in captured.out + captured.err
+
+
+def test_an_azure_container_in_user_info_is_no_secret():
+    """abfss://CONTAINER@ACCOUNT.dfs.core.windows.net/... is how Azure names a place; only a ':' there
+    (a password) is refused. In S3 and GCS URIs any user info is a key, refused above."""
+    uri = "abfss://runs@lab.dfs.core.windows.net/actsweep"
+    assert storage.normalize(uri) == uri and storage.redact(uri) == uri
+    assert storage.join(uri, "exp") == f"{uri}/exp" and storage.parent(f"{uri}/exp") == uri
+    location = storage.locate(f"{uri}/exp")  # pyarrow's Azure filesystem; nothing is reached yet
+    assert location.path == "runs/actsweep/exp" and type(location.filesystem).__name__ == "AzureFileSystem"
+    assert storage.redact("abfss://runs:pw@lab.dfs.core.windows.net/x") == "abfss://***@lab.dfs.core.windows.net/x"
 
 
 def test_a_missing_bucket_is_one_line_and_creates_nothing(main, s3, capsys):
@@ -138,6 +152,75 @@ def test_a_dry_run_does_not_reach_object_storage(main, capsys):
     out = capsys.readouterr().out
     assert "would create s3://bucket/actsweep/d" in out and "s3://bucket/actsweep/d-confirm" in out
     assert "not read by a dry run" in out
+
+
+# ------------------------------------------------- a server that predates trailing checksums
+
+def _roundtrip(uri: str, body: bytes) -> bytes:
+    location = storage.locate(uri)
+    location.write_bytes_atomically(body)
+    return location.read_bytes()
+
+
+def test_a_server_that_predates_trailing_checksums_gets_plain_bodies_when_an_endpoint_is_given(s3):
+    """The SDK's default (trailing CRC64, aws-chunked) stores the framing on such a server; the
+    setting the store applies for an endpoint stores the body itself (analysis.store.storage)."""
+    body = b'{"a": 1}'
+    with s3.without_trailing_checksums():
+        with patched_environ({storage.CHECKSUM_VARIABLE: "when_supported"}):  # the SDK's default, spelled out
+            framed = _roundtrip(s3.uri("quirk", "sdk-default.json"), body)
+        assert framed.startswith(b"8\r\n" + body + b"\r\n0\r\nx-amz-checksum-crc64nvme:"), framed
+        assert "aws-chunked framing" in storage.round_trip_problem(body, framed)
+        with patched_environ({storage.CHECKSUM_VARIABLE: None}):
+            assert _roundtrip(s3.uri("quirk", "endpoint.json"), body) == body
+            assert os.environ[storage.CHECKSUM_VARIABLE] == "when_required"
+            assert storage.s3_settings(s3.uri("x")) == {storage.CHECKSUM_VARIABLE: "when_required"}
+            assert storage.s3_settings(s3.query_uri("x")) == {storage.CHECKSUM_VARIABLE: "when_required"}
+    with patched_environ({storage.CHECKSUM_VARIABLE: None, "AWS_ENDPOINT_URL": None}):
+        assert storage.s3_settings("s3://bucket/x") == {}  # AWS itself: the SDK's default, checksums and all
+        assert storage.s3_settings("/data/results") == {}
+        assert storage.CHECKSUM_VARIABLE not in os.environ
+
+
+def test_a_sweep_told_to_send_trailing_checksums_to_such_a_server_stops_in_one_true_line(main, s3, capsys):
+    with s3.without_trailing_checksums(), patched_environ({storage.CHECKSUM_VARIABLE: "when_supported"}):
+        assert main("--storage-path", s3.uri("quirk-refused"), "--name", "x") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: --storage-path {s3.uri('quirk-refused')} is not usable: "
+                                                   "the server stored the upload's aws-chunked framing"), err
+    assert "AWS_REQUEST_CHECKSUM_CALCULATION=when_required" in err and "'when_supported'" in err
+    assert "another driver" not in err
+    assert s3.keys("quirk-refused") == ["quirk-refused/"]  # the probe deleted, no experiment (docs/clusters.md)
+
+
+@pytest.mark.slow
+def test_a_sweep_against_a_server_that_predates_trailing_checksums_runs(s3):
+    """The driver (its lease, Tune's state, the tables) and every trial worker (checkpoints,
+    results) write plain bodies: the setting reached the trials through their runtime env."""
+    from analysis.store.export import read_tables
+
+    work = Path(tempfile.mkdtemp(prefix="oq", dir="/tmp"))  # short: Ray's socket paths live under it
+    env = {**os.environ, "RAY_TMPDIR": str(work)}
+    for variable in ("RAY_ADDRESS", storage.CHECKSUM_VARIABLE):
+        env.pop(variable, None)
+    uri = s3.uri("quirk-sweep")
+    command = [sys.executable, str(SCRIPT), "--smoke", "--scheduler", "fifo", "--max-epochs", "2",
+               "--set", "units=16", "--storage-path", uri, "--name", "old"]
+    try:
+        with s3.without_trailing_checksums():
+            completed = subprocess.run(command, capture_output=True, text=True, timeout=480, env=env, cwd=work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    tables = read_tables(storage.join(uri, "old"))
+    assert len(tables.trials) == 2 and (tables.trials["epochs_completed"] == 2).all()
+    client = s3.client()
+    results = [key for key in s3.keys("quirk-sweep/old/") if key.endswith("/result.json")]
+    assert len(results) == 2
+    for key in results:  # written by the trial workers
+        lines = client.get_object(Bucket=s3.bucket, Key=key)["Body"].read().decode().splitlines()
+        assert [json.loads(line)["epoch"] for line in lines] == [1, 2], key
+    assert not any(key.endswith("driver.lease.json") for key in s3.keys("quirk-sweep/")), "the lease was released"
 
 
 def test_trackers_keep_local_files_local_when_the_experiments_are_on_object_storage(monkeypatch):

@@ -10,7 +10,14 @@ while the network (the head on 127.0.0.1, an S3 server on loopback) is the same.
 It composes with RayCluster instead of changing it: the node is started with `ray start` in a
 process group of its own and stopped by killing that group and everything its members forked
 (`support.cluster.kill_process_groups`). The namespace and its tmpfs mounts vanish with their
-last process. `private_mounts_unavailable()` says why not, where unshare or mount is refused
+last process.
+
+`without_project=True` makes it a node that cannot import the project, as a machine where only
+Ray and the dependencies are installed: a tmpfs also covers every checkout the project's packages
+are found in (this repository, and the folder an editable install maps them to), the node starts
+from `/` with no PYTHONPATH, and before `ray start` the namespace checks that `import trainables`
+fails there (the node does not start otherwise: a test on it would prove nothing).
+`private_mounts_unavailable()` says why not, where unshare or mount is refused
 (not root, a container without CAP_SYS_ADMIN): the caller skips with that reason.
 """
 
@@ -20,6 +27,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +41,22 @@ _NODE_PORTS = (  # every port a worker node opens, chosen free (Ray's defaults a
     "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port",
 )
 _TIMEOUT_S = 180
+_PACKAGES = ("trainables", "sweeps", "analysis")
+
+
+def project_checkouts() -> set[Path]:
+    """The folders holding the project's packages for this process (cwd or PYTHONPATH) and for a
+    process started from / without PYTHONPATH (an install, e.g. an editable one mapping elsewhere)."""
+    from support import REPO_ROOT
+
+    code = ("import importlib.util as u\n"
+            f"for name in {_PACKAGES!r}:\n"
+            "    spec = u.find_spec(name)\n"
+            "    print(list(spec.submodule_search_locations)[0] if spec else '')")
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd="/", env=env,
+                           check=True).stdout.split()
+    return {REPO_ROOT, *(Path(folder).parent for folder in found if folder)}
 
 
 def private_mounts_unavailable() -> str | None:
@@ -61,10 +85,19 @@ class PrivateNode:
 
 
 @contextmanager
-def private_node(cluster: RayCluster, storage: Path, num_cpus: int) -> Iterator[PrivateNode]:
-    """A worker node of `cluster` that sees its own empty tmpfs at `storage`; stopped on exit."""
+def private_node(cluster: RayCluster, storage: Path | None, num_cpus: int, without_project: bool = False
+                 ) -> Iterator[PrivateNode]:
+    """A worker node of `cluster` that sees its own empty tmpfs at `storage` (None: the same disk as
+    the head), and with `without_project` no checkout of the project; stopped on exit."""
     assert cluster.address, "start the head first"
-    storage.mkdir(parents=True, exist_ok=True)
+    hidden = [storage] if storage is not None else []
+    if without_project:
+        hidden += sorted(project_checkouts())
+    for folder in hidden:
+        folder.mkdir(parents=True, exist_ok=True)
+    env = dict(cluster.env)
+    if without_project:
+        env.pop("PYTHONPATH", None)
     temp_dir = Path(tempfile.mkdtemp(prefix="pn", dir="/tmp"))  # short: Unix socket paths
     control = Path(tempfile.mkdtemp(prefix="pn-control", dir="/tmp"))  # outside the tmpfs: readable here
     start = ["ray", "start", "--address", cluster.address, "--node-ip-address", "127.0.0.1",
@@ -73,16 +106,20 @@ def private_node(cluster: RayCluster, storage: Path, num_cpus: int) -> Iterator[
         start += [flag, str(free_port())]
     # Inside the namespace: the mounts, the node, and its node id (from its raylet's log) where the
     # caller can read it. `ray start` returns once the node is up; its daemons keep the namespace.
+    cannot_import = (f"! {shlex.quote(sys.executable)} -c 'import trainables' 2>/dev/null"
+                     " || { echo 'the project is still importable on the node'; exit 3; }")
     script = "\n".join([
         "set -e",
-        f"mount -t tmpfs -o size=64m actsweep-private-storage {shlex.quote(str(storage))}",
+        *(f"mount -t tmpfs -o size=64m actsweep-private-folder {shlex.quote(str(folder))}" for folder in hidden),
         f"mount -t tmpfs -o size=2g actsweep-private-ray {shlex.quote(str(temp_dir))}",
+        "cd /",
+        *([cannot_import] if without_project else []),
         shlex.join(start),
         f"grep -ho 'Setting node ID node_id=[0-9a-f]*' {shlex.quote(str(temp_dir))}/session_latest/logs/raylet.out"
         f" | head -n 1 | cut -d= -f2 > {shlex.quote(str(control / 'node_id'))}",
     ])
     starter = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                               env=cluster.env, start_new_session=True, text=True,
+                               env=env, start_new_session=True, text=True, cwd="/",
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         output, _ = starter.communicate(timeout=_TIMEOUT_S)

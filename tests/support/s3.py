@@ -10,6 +10,12 @@ instead of S3's ``CompleteMultipartUploadResult`` (getmoto/moto#10055, fixed ups
 and pyarrow's S3 client then takes every multipart upload (every file pyarrow writes without
 ``allow_delayed_open``, Ray's uploads included) for a failure. `_S3ConformingApp` renames that one
 element in the response, so the server behaves as S3 and MinIO do; with a fixed moto it does nothing.
+
+`S3Server.without_trailing_checksums()` makes the server, for a block, one that predates trailing
+checksums (older MinIO, Ceph RGW and NAS gateways): it ignores the headers that announce an
+aws-chunked body (``Content-Encoding: aws-chunked``, ``x-amz-content-sha256: STREAMING-...``,
+``x-amz-decoded-content-length``, ``x-amz-trailer``), so moto stores the body as it came, framing
+and trailing checksum included, as such a server does.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +31,28 @@ FAKE_KEY_ID = "AKIAACTSWEEPTESTKEY0"
 FAKE_SECRET = "actsweep-test-secret-d0-not-log-me"  # tests assert this never appears in output
 _WRONG_ROOT = b"CompleteMultipartUploadResponse"
 _RIGHT_ROOT = b"CompleteMultipartUploadResult"
+_AWS_CHUNKED_HEADERS = ("HTTP_CONTENT_ENCODING", "HTTP_X_AMZ_CONTENT_SHA256", "HTTP_X_AMZ_DECODED_CONTENT_LENGTH",
+                        "HTTP_X_AMZ_TRAILER")
+
+
+@dataclass
+class _Quirks:
+    """What the running server gets wrong on purpose (shared by the app and S3Server)."""
+
+    ignores_aws_chunked: bool = False
 
 
 class _S3ConformingApp:
     """WSGI middleware: the CompleteMultipartUpload answer with S3's root element (see module doc)."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]], quirks: _Quirks) -> None:
         self._app = app
+        self._quirks = quirks
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self._quirks.ignores_aws_chunked and environ.get("HTTP_CONTENT_ENCODING", "").startswith("aws-chunked"):
+            for header in _AWS_CHUNKED_HEADERS:  # as a server that predates trailing checksums: the body as sent
+                environ.pop(header, None)
         if environ.get("REQUEST_METHOD") != "POST" or "uploadId=" not in environ.get("QUERY_STRING", ""):
             return self._app(environ, start_response)
         captured: dict[str, Any] = {}
@@ -49,14 +68,14 @@ class _S3ConformingApp:
         return [body]
 
 
-def _server_class() -> type:
+def _server_class(quirks: _Quirks) -> type:
     from moto.server import ThreadedMotoServer
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
     class ConformingMotoServer(ThreadedMotoServer):
         def _server_entry(self) -> None:  # ThreadedMotoServer's own, with the app wrapped
-            app = _S3ConformingApp(DomainDispatcherApplication(create_backend_app))
+            app = _S3ConformingApp(DomainDispatcherApplication(create_backend_app), quirks)
             self._server = make_server(self._ip_address, self._port, app, True)
             self._server_ready_event.set()
             self._server.serve_forever()
@@ -70,6 +89,16 @@ class S3Server:
 
     endpoint: str  # http://127.0.0.1:PORT, as AWS_ENDPOINT_URL holds it
     bucket: str
+    quirks: _Quirks = field(default_factory=_Quirks)
+
+    @contextmanager
+    def without_trailing_checksums(self) -> Iterator[None]:
+        """For the block, a server that stores aws-chunked uploads verbatim (module docstring)."""
+        self.quirks.ignores_aws_chunked = True
+        try:
+            yield
+        finally:
+            self.quirks.ignores_aws_chunked = False
 
     @property
     def host_port(self) -> str:
@@ -150,16 +179,18 @@ def s3_server(bucket: str = "actsweep-test", endpoint_in_environment: bool = Tru
     import urllib.request
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
-    server = _server_class()(ip_address="127.0.0.1", port=0, verbose=False)
+    quirks = _Quirks()
+    server = _server_class(quirks)(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
         environment: dict[str, str | None] = {**_free_of_user_config(), "AWS_ENDPOINT_URL_S3": None,
                                               "AWS_SESSION_TOKEN": None, "AWS_PROFILE": None,
+                                              "AWS_REQUEST_CHECKSUM_CALCULATION": None,
                                               "AWS_ENDPOINT_URL": endpoint if endpoint_in_environment else None}
         with patched_environ(environment):
-            running = S3Server(endpoint=endpoint, bucket=bucket)
+            running = S3Server(endpoint=endpoint, bucket=bucket, quirks=quirks)
             # moto keeps its buckets per process, not per server: start from an empty store.
             reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
             urllib.request.urlopen(reset, timeout=30).close()
