@@ -1,0 +1,328 @@
+"""Several trials of one configuration trained as one program: a pack (issue 30).
+
+    pack = Pack.build([dict(config, seed=seed) for seed in (0, 1, 2, 3)], data)
+    for epoch_index in range(pack.start_epoch, pack.epochs):
+        rows = pack.run_epoch(epoch_index)  # {member index: its METRICS row}, members still training
+    pack.save(directory, epoch)  # member_<i>/ holds what a lone trial's checkpoint holds
+
+The networks these sweeps train are small, so a trial's step is mostly per-step overhead (the
+Python loop, a function call, the iterator) and each epoch's `fit`/`evaluate` set-up. A pack pays
+that once for S members:
+
+- each member is the model its config builds alone, with its own seed (initialisation, dropout's
+  and the augmentation layers' seed generators), compiled with its own optimizer, loss tracker
+  and metrics: `trainables.trainable.build_model` after `seed_everything(seed)`, in member order;
+- one `tf.function` runs every member's own Keras `train_step` on its own batch, drawn from its
+  own pipeline (its seed's order and augmentation for the epoch, `trainables.data.pipeline`): the
+  members' graphs stand side by side in one program, share nothing, and each computes exactly the
+  ops it computes alone, so a member's weights and metrics equal its lone trial's bit for bit
+  (tests/trainables/test_pack.py, on TensorFlow's CPU kernels);
+- one evaluation pass feeds each validation (and test) batch to every member's `test_step`.
+
+Why side by side and not vectorised (stacked weights under `tf.vectorized_map`, or `jax.vmap`
+over `stateless_call`): measured on the antirectifier MLP on digits (BENCHMARKS.md, "Fused
+trials"), the side-by-side program already removes the per-step and per-epoch overhead that
+dominates these trials, needs no code per layer or builder, keeps every member bit-identical to
+its lone trial and keeps each member a plain Keras model (checkpoints, `load_best_model`). A
+vectorised step would also batch the arithmetic, which pays only once the arithmetic dominates
+(bigger nets, GPUs), and gives up bit equality (batched kernels round differently).
+
+Divergence is each member's own, as `keras.callbacks.TerminateOnNaN` makes it for a lone trial:
+after the step in which a member's running training loss turns non-finite, that member is left
+out of every later step (its weights and optimizer stop where a lone trial's would) and its row
+for the epoch says it diverged; the others train on. Members must agree on the keys in
+`SHARED_KEYS` (one loop, one process); anything else, the seed first, is each member's own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import tensorflow as tf
+
+from trainables.config import TrainConfig
+from trainables.data.pipeline import epoch_variable, eval_dataset, pack_train_dataset
+from trainables.pack_step import Replicated, build_step_state, test_step, train_step
+from trainables.trainable import (
+    DIVERGED,
+    augmentation_for,
+    build_model,
+    load_checkpoint,
+    lr_for,
+    parse_config,
+    save_checkpoint,
+    seed_everything,
+    trial_data,
+)
+
+log = logging.getLogger(__name__)
+
+# What one loop in one process needs the members to share: the data's shape and size, the steps
+# per epoch, the budget, the checkpoint rhythm, and process-wide settings (precision, XLA, threads).
+SHARED_KEYS = (
+    "dataset", "data_dir", "image_size", "train_limit", "val_limit", "validation", "validation_fraction",
+    "batch_size", "epochs", "checkpoint_every", "jit_compile", "mixed_precision", "cpus_per_trial",
+    "gpus_per_trial", "keras_backend",
+)
+PACK_FILE = "pack.json"
+
+
+def member_directory(directory: Path, index: int) -> Path:
+    """Where member `index` of a pack checkpoint keeps its own (a lone trial's) checkpoint files."""
+    return Path(directory) / f"member_{index}"
+
+
+def check_members(settings: Sequence[TrainConfig]) -> None:
+    """Raise a one-line ValueError when members disagree on a key they must share."""
+    if not settings:
+        raise ValueError("a pack needs at least one member config")
+    first = settings[0]
+    for index, other in enumerate(settings[1:], start=1):
+        for key in SHARED_KEYS:
+            if getattr(other, key) != getattr(first, key):
+                raise ValueError(f"pack members must share {key!r}: member 0 has {getattr(first, key)!r}, "
+                                 f"member {index} has {getattr(other, key)!r}")
+
+
+@dataclass
+class Member:
+    """One trial in a pack: its config, its own compiled model and data, and whether it diverged."""
+
+    settings: TrainConfig
+    config: Mapping[str, Any]  # the flat trial config (saved with its checkpoints)
+    model: Any  # keras.Model, None for a member restored after it had diverged
+    data: Any  # its ArrayDataset (the driver's arrays, shared, unless its config asks for others)
+    diverged_at: int = 0  # the 1-based epoch whose training loss turned non-finite; 0 = training
+
+    @property
+    def training(self) -> bool:
+        return self.diverged_at == 0
+
+
+class Pack:
+    """S members trained by one program; see the module docstring."""
+
+    def __init__(self, members: Sequence[Member], start_epoch: int = 0) -> None:
+        check_members([member.settings for member in members])
+        self.members = list(members)
+        self.start_epoch = int(start_epoch)
+        self.settings = self.members[0].settings  # the shared keys
+        self.epoch = epoch_variable(self.start_epoch)  # one epoch for every member's order and draws
+        self._pipelines: dict[tuple, Any] = {}
+        self._functions: dict[tuple, Any] = {}
+        models = {index: self.members[index].model for index in self.training()}
+        if models:
+            batch_spec = self._train_pipeline(tuple(models)).element_spec[0]  # one member's (images, labels)
+            for model in models.values():
+                build_step_state(model, batch_spec)
+            jit_compile = all(bool(model.jit_compile) for model in models.values())
+            self._train_step = Replicated(train_step, models, batch_spec, jit_compile=jit_compile)
+            self._test_step = Replicated(test_step, models, batch_spec, jit_compile=jit_compile)
+
+    @classmethod
+    def build(cls, configs: Sequence[Mapping[str, Any]], data: Any = None) -> "Pack":
+        """Fresh members, each initialised as its seed initialises a lone trial."""
+        members = []
+        for config in configs:
+            settings = parse_config(config)
+            member_data = trial_data(settings, data)
+            seed_everything(settings.seed)  # what `train` does before it builds, member by member
+            model = build_model(settings, member_data.input_shape, member_data.num_classes)
+            members.append(Member(settings, dict(config), model, member_data))
+        return cls(members)
+
+    @classmethod
+    def restore(cls, directory: Path, configs: Sequence[Mapping[str, Any]], data: Any = None) -> "Pack":
+        """The pack a checkpoint written by `save` holds: every member continues from its own files."""
+        directory = Path(directory)
+        state = json.loads((directory / PACK_FILE).read_text())
+        if state["members"] != len(configs):
+            raise ValueError(f"pack checkpoint {directory} holds {state['members']} members, got {len(configs)} configs")
+        diverged = {int(index): epoch for index, epoch in state["diverged"].items()}
+        members = []
+        for index, config in enumerate(configs):
+            settings = parse_config(config)
+            model = None
+            if index not in diverged:
+                seed_everything(settings.seed)
+                model, epoch = load_checkpoint(member_directory(directory, index), settings)
+                if epoch != state["epoch"]:
+                    raise ValueError(f"pack checkpoint {directory}: member {index} is at epoch {epoch}, "
+                                     f"the pack at {state['epoch']}")
+            members.append(Member(settings, dict(config), model, trial_data(settings, data), diverged.get(index, 0)))
+        return cls(members, start_epoch=int(state["epoch"]))
+
+    @property
+    def epochs(self) -> int:
+        return self.settings.epochs
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def model(self, index: int):
+        """Member `index` as the plain compiled Keras model a lone trial would hold."""
+        return self.members[index].model
+
+    def training(self) -> tuple[int, ...]:
+        return tuple(index for index, member in enumerate(self.members) if member.training)
+
+    def _train_pipeline(self, indices: tuple[int, ...]):
+        """One (images, labels) batch per member in `indices` per step, as each member's own pipeline gives it."""
+        key = ("train", indices)
+        if key not in self._pipelines:
+            members = [self.members[index] for index in indices]
+            self._pipelines[key] = pack_train_dataset(
+                [(member.data.x_train, member.data.y_train, augmentation_for(member.settings, "pipeline"),
+                  member.settings.seed) for member in members],
+                batch_size=self.settings.batch_size, epoch=self.epoch,
+            )
+        return self._pipelines[key]
+
+    def _eval_pipeline(self, indices: tuple[int, ...], split: str):
+        """One batch of `split` per member in `indices` per step, each member's data read once when shared."""
+        key = (split, indices)
+        if key not in self._pipelines:
+            distinct: list[Any] = []
+            for index in indices:
+                if not any(self.members[index].data is data for data in distinct):
+                    distinct.append(self.members[index].data)
+            place = [next(number for number, data in enumerate(distinct) if data is self.members[index].data)
+                     for index in indices]
+            if len({len(getattr(data, f"x_{split}")) for data in distinct}) > 1:
+                raise ValueError(f"pack members' {split} splits differ in size; give the pack one dataset")
+            batch_size = max(self.settings.batch_size, 256)  # as trainables.trainable.make_batches
+            datasets = tuple(eval_dataset(getattr(data, f"x_{split}"), getattr(data, f"y_{split}"),
+                                          batch_size=batch_size) for data in distinct)
+            self._pipelines[key] = tf.data.Dataset.zip(datasets).map(
+                lambda *batches: tuple(batches[number] for number in place))
+        return self._pipelines[key]
+
+    def _function(self, kind: str, indices: tuple[int, ...], running: tuple[int, ...] = ()):
+        """The pack's programs, one per set of members (a set changes only when a member diverges):
+        "train" (a step of the members in `running`, positions in `indices`, their running losses),
+        "test" (an evaluation step), "begin" (set rates, reset metrics), "reset", "results" (the metrics)."""
+        key = (kind, indices, running)
+        if key in self._functions:
+            return self._functions[key]
+        models = [self.members[index].model for index in indices]
+        if kind == "train":
+            replicated = self._train_step
+
+            def function(iterator):
+                batches = iterator.get_next()
+                return tf.stack([replicated.call(indices[position], batches[position])["loss"]
+                                 for position in running])
+        elif kind == "test":
+            replicated = self._test_step
+
+            def function(iterator):
+                batches = iterator.get_next()
+                for index, batch in zip(indices, batches):
+                    replicated.call(index, batch)
+        elif kind == "begin":
+            def function(rates):
+                for position, model in enumerate(models):
+                    model.optimizer.learning_rate.assign(rates[position])
+                    model.reset_metrics()
+        elif kind == "reset":
+            def function():
+                for model in models:
+                    model.reset_metrics()
+        else:
+            def function():
+                return [model.get_metrics_result() for model in models]
+        self._functions[key] = tf.function(function, autograph=False)  # as Keras traces its steps
+        return self._functions[key]
+
+    def _results(self, indices: tuple[int, ...]) -> dict[int, dict[str, float]]:
+        results = self._function("results", indices)()
+        return {index: {name: float(value) for name, value in result.items()} for index, result in zip(indices, results)}
+
+    def _evaluate(self, indices: tuple[int, ...], split: str) -> dict[int, dict[str, float]]:
+        """Each member's loss and accuracy on `split`, as `model.evaluate(..., return_dict=True)` gives them."""
+        self._function("reset", indices)()
+        dataset = self._eval_pipeline(indices, split)
+        function = self._function("test", indices)
+        iterator = iter(dataset)
+        for _ in range(int(dataset.cardinality())):
+            function(iterator)
+        return self._results(indices)
+
+    def run_epoch(self, epoch_index: int) -> dict[int, dict[str, Any]]:
+        """Train every member still training for one epoch and evaluate it: {index: its row}.
+
+        The rows hold `trainables.trainable.METRICS` except where the trial ran (`gpu_ids`,
+        `node_id`: the trainable adds them); `epoch_seconds` and `images_per_second` are the pack's
+        wall time, in which each member trained its own images.
+        """
+        indices = self.training()
+        if not indices:
+            return {}
+        started = time.perf_counter()
+        rates = [lr_for(self.members[index].settings, epoch_index) for index in indices]
+        self._function("begin", indices)(tf.constant(rates, tf.float32))
+        self.epoch.assign(epoch_index)
+        dataset = self._train_pipeline(indices)
+        iterator = iter(dataset)
+        running = tuple(range(len(indices)))
+        for _ in range(int(dataset.cardinality())):
+            losses = self._function("train", indices, running)(iterator).numpy()
+            stopped = [position for position, loss in zip(running, losses) if not math.isfinite(loss)]
+            if stopped:  # as TerminateOnNaN ends a lone trial's epoch after this step
+                for position in stopped:
+                    self.members[indices[position]].diverged_at = epoch_index + 1
+                    log.warning("pack member %d diverged at epoch %d", indices[position], epoch_index + 1)
+                running = tuple(position for position in running if position not in stopped)
+                if not running:
+                    break
+        train_logs = self._results(indices)
+        train_seconds = time.perf_counter() - started
+        finite = self.training()
+        val_logs = test_logs = {}
+        if finite:
+            val_logs = self._evaluate(finite, "val")
+            data = self.members[finite[0]].data
+            separate_test = getattr(data, "x_test", None) is not None and data.x_test is not data.x_val
+            test_logs = self._evaluate(finite, "test") if separate_test else val_logs
+        seconds = time.perf_counter() - started
+        nan = {"loss": math.nan, "accuracy": math.nan}
+        rows = {}
+        for index, rate in zip(indices, rates):
+            member = self.members[index]
+            val, test = val_logs.get(index, nan), test_logs.get(index, nan)
+            rows[index] = {
+                "epoch": epoch_index + 1,
+                "loss": train_logs[index].get("loss", math.nan),
+                "accuracy": train_logs[index].get("accuracy", math.nan),
+                "val_loss": val["loss"],
+                "val_accuracy": val["accuracy"],
+                "test_loss": test["loss"],
+                "test_accuracy": test["accuracy"],
+                "lr": rate,
+                "epoch_seconds": seconds,
+                "images_per_second": len(member.data.x_train) / train_seconds if train_seconds > 0 else math.nan,
+                "diverged": not member.training,
+                "stop_reason": "" if member.training else DIVERGED,
+            }
+        return rows
+
+    def save(self, directory: Path, epoch: int) -> None:
+        """Each member still training as its lone trial's checkpoint (member_<i>/), and which diverged."""
+        directory = Path(directory)
+        for index, member in enumerate(self.members):
+            if member.training:
+                target = member_directory(directory, index)
+                target.mkdir(parents=True, exist_ok=True)
+                save_checkpoint(target, member.model, epoch, member.settings, member.config)
+        diverged = {str(index): member.diverged_at for index, member in enumerate(self.members) if not member.training}
+        (directory / PACK_FILE).write_text(json.dumps({"epoch": epoch, "members": len(self.members),
+                                                       "diverged": diverged}))
+
+
+__all__ = ["Pack", "Member", "SHARED_KEYS", "check_members", "member_directory"]
