@@ -36,6 +36,7 @@ for the epoch says it diverged; the others train on. Members must agree on the k
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -70,6 +71,11 @@ SHARED_KEYS = (
     "batch_size", "epochs", "checkpoint_every", "jit_compile", "mixed_precision", "cpus_per_trial",
     "gpus_per_trial", "keras_backend",
 )
+# What members may hold on their own while one traced program serves them all (trainables.pack_step):
+# the seed, whose effects live in variables (initial weights, seed generators) and in each member's
+# pipeline, and bookkeeping that no step reads.
+OWN_KEYS = ("seed", "family", "repeat", "record", "confirms", "confirm_arm", "confirm_rank", "confirm_margin",
+            "confirm_seeds", "confirm_batch", "confirm_look")
 PACK_FILE = "pack.json"
 
 
@@ -88,6 +94,14 @@ def check_members(settings: Sequence[TrainConfig]) -> None:
             if getattr(other, key) != getattr(first, key):
                 raise ValueError(f"pack members must share {key!r}: member 0 has {getattr(first, key)!r}, "
                                  f"member {index} has {getattr(other, key)!r}")
+
+
+def one_program(settings: Sequence[TrainConfig]) -> bool:
+    """Whether the members' configs differ in `OWN_KEYS` only (so one trace of the step serves all)."""
+    def rest(config: TrainConfig) -> TrainConfig:
+        return dataclasses.replace(config, **{key: getattr(settings[0], key) for key in OWN_KEYS})
+
+    return all(rest(other) == settings[0] for other in settings[1:])
 
 
 @dataclass
@@ -122,8 +136,10 @@ class Pack:
             for model in models.values():
                 build_step_state(model, batch_spec)
             jit_compile = all(bool(model.jit_compile) for model in models.values())
-            self._train_step = Replicated(train_step, models, batch_spec, jit_compile=jit_compile)
-            self._test_step = Replicated(test_step, models, batch_spec, jit_compile=jit_compile)
+            share = one_program([self.members[index].settings for index in models])
+            self._train_step = Replicated(train_step, models, batch_spec, jit_compile=jit_compile, share=share)
+            self._test_step = Replicated(test_step, models, batch_spec, jit_compile=jit_compile, share=share,
+                                         inline=False)
 
     @classmethod
     def build(cls, configs: Sequence[Mapping[str, Any]], data: Any = None) -> "Pack":
@@ -325,4 +341,4 @@ class Pack:
                                                        "diverged": diverged}))
 
 
-__all__ = ["Pack", "Member", "SHARED_KEYS", "check_members", "member_directory"]
+__all__ = ["Pack", "Member", "SHARED_KEYS", "OWN_KEYS", "check_members", "member_directory", "one_program"]
