@@ -209,7 +209,8 @@ def worker(workload: str, sizes: list[int], rounds: int, epochs: int, images: in
 
 def run_worker(workload: str, args: argparse.Namespace) -> dict:
     epochs = args.mlp_epochs if workload == "mlp" else args.resnet_epochs
-    command = [sys.executable, __file__, "--worker", workload, "--rounds", str(args.rounds), "--sizes",
+    rounds = args.rounds if workload == "mlp" else args.resnet_rounds
+    command = [sys.executable, __file__, "--worker", workload, "--rounds", str(rounds), "--sizes",
                *map(str, args.sizes), "--mlp-epochs", str(epochs), "--resnet-epochs", str(epochs),
                "--resnet-images", str(args.resnet_images)] + (["--quick"] if args.quick else [])
     result = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, check=False,
@@ -222,16 +223,18 @@ def run_worker(workload: str, args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="pack sizes S")
-    parser.add_argument("--rounds", type=int, default=2, help="timed rounds (the fastest counts)")
+    parser.add_argument("--rounds", type=int, default=2, help="timed rounds of the MLP (the fastest counts)")
+    parser.add_argument("--resnet-rounds", type=int, default=1, help="timed rounds of the ResNet")
     parser.add_argument("--mlp-epochs", type=int, default=10)
     parser.add_argument("--resnet-epochs", type=int, default=2)
-    parser.add_argument("--resnet-images", type=int, default=500, help="generated CIFAR-10 training images")
+    parser.add_argument("--resnet-images", type=int, default=300, help="generated CIFAR-10 training images")
     parser.add_argument("--workloads", nargs="+", choices=("mlp", "resnet"), default=["mlp", "resnet"])
     parser.add_argument("--quick", action="store_true", help="tiny nets, S = 1 2, 1 epoch, 1 round: the path only")
     parser.add_argument("--worker", choices=("mlp", "resnet"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.sizes, args.rounds, args.mlp_epochs, args.resnet_epochs, args.resnet_images = [1, 2], 1, 1, 1, 64
+        args.sizes, args.rounds, args.resnet_rounds, args.mlp_epochs, args.resnet_epochs, args.resnet_images = \
+            [1, 2], 1, 1, 1, 1, 64
     if args.worker:
         epochs = args.mlp_epochs if args.worker == "mlp" else args.resnet_epochs
         print(json.dumps(worker(args.worker, args.sizes, args.rounds, epochs, args.resnet_images, args.quick)))

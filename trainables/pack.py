@@ -45,11 +45,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import keras
 import tensorflow as tf
 
 from trainables.config import TrainConfig
 from trainables.data.pipeline import epoch_variable, eval_dataset, pack_train_dataset
 from trainables.pack_step import Replicated, build_step_state, test_step, train_step
+from trainables.recovery import MEMBER_DIRECTORY, PACK_FILE
 from trainables.trainable import (
     DIVERGED,
     augmentation_for,
@@ -76,12 +78,11 @@ SHARED_KEYS = (
 # pipeline, and bookkeeping that no step reads.
 OWN_KEYS = ("seed", "family", "repeat", "record", "confirms", "confirm_arm", "confirm_rank", "confirm_margin",
             "confirm_seeds", "confirm_batch", "confirm_look")
-PACK_FILE = "pack.json"
 
 
 def member_directory(directory: Path, index: int) -> Path:
     """Where member `index` of a pack checkpoint keeps its own (a lone trial's) checkpoint files."""
-    return Path(directory) / f"member_{index}"
+    return Path(directory) / MEMBER_DIRECTORY.format(index=index)
 
 
 def check_members(settings: Sequence[TrainConfig]) -> None:
@@ -123,6 +124,9 @@ class Pack:
     """S members trained by one program; see the module docstring."""
 
     def __init__(self, members: Sequence[Member], start_epoch: int = 0) -> None:
+        if keras.config.backend() != "tensorflow":
+            raise ValueError(f"packs run on the tensorflow Keras backend, got {keras.config.backend()!r}; "
+                             "train the members as separate trials there")
         check_members([member.settings for member in members])
         self.members = list(members)
         self.start_epoch = int(start_epoch)
@@ -138,8 +142,7 @@ class Pack:
             jit_compile = all(bool(model.jit_compile) for model in models.values())
             share = one_program([self.members[index].settings for index in models])
             self._train_step = Replicated(train_step, models, batch_spec, jit_compile=jit_compile, share=share)
-            self._test_step = Replicated(test_step, models, batch_spec, jit_compile=jit_compile, share=share,
-                                         inline=False)
+            self._test_step = Replicated(test_step, models, batch_spec, jit_compile=jit_compile, share=share)
 
     @classmethod
     def build(cls, configs: Sequence[Mapping[str, Any]], data: Any = None) -> "Pack":
