@@ -5,33 +5,44 @@
         rows = pack.run_epoch(epoch_index)  # {member index: its METRICS row}, members still training
     pack.save(directory, epoch)  # member_<i>/ holds what a lone trial's checkpoint holds
 
-The networks these sweeps train are small, so a trial's step is mostly per-step overhead (the
-Python loop, a function call, the iterator) and each epoch's `fit`/`evaluate` set-up. A pack pays
-that once for S members:
+A pack trains S members that differ in their seed (and bookkeeping: `OWN_KEYS`) in one process,
+as one program per step, on TensorFlow:
 
-- each member is the model its config builds alone, with its own seed (initialisation, dropout's
-  and the augmentation layers' seed generators), compiled with its own optimizer, loss tracker
-  and metrics: `trainables.trainable.build_model` after `seed_everything(seed)`, in member order;
-- one `tf.function` runs every member's own Keras `train_step` on its own batch, drawn from its
-  own pipeline (its seed's order and augmentation for the epoch, `trainables.data.pipeline`): the
-  members' graphs stand side by side in one program, share nothing, and each computes exactly the
-  ops it computes alone, so a member's weights and metrics equal its lone trial's bit for bit
-  (tests/trainables/test_pack.py, on TensorFlow's CPU kernels);
-- one evaluation pass feeds each validation (and test) batch to every member's `test_step`.
+- each member is the model its config builds alone: `seed_everything(seed)`, then
+  `trainables.trainable.build_model`, member by member, so its initial weights, its dropout's and
+  augmentation layers' seed generators, its optimizer, loss tracker and metrics are those of its
+  lone trial; every builder and activation works, with no code of its own;
+- one `tf.function` per step runs every member's own Keras `train_step` on its own batch; one
+  pipeline draws each member's batches from its own (seed, epoch) order and augmentation
+  (`pipeline.pack_train_dataset`); one member's step is traced once and run on every member's
+  variables, inlined as `fit` inlines it (`trainables.pack_step`);
+- each epoch's evaluation runs every member's `test_step` on the same validation and test batches.
 
-Why side by side and not vectorised (stacked weights under `tf.vectorized_map`, or `jax.vmap`
-over `stateless_call`): measured on the antirectifier MLP on digits (BENCHMARKS.md, "Fused
-trials"), the side-by-side program already removes the per-step and per-epoch overhead that
-dominates these trials, needs no code per layer or builder, keeps every member bit-identical to
-its lone trial and keeps each member a plain Keras model (checkpoints, `load_best_model`). A
-vectorised step would also batch the arithmetic, which pays only once the arithmetic dominates
-(bigger nets, GPUs), and gives up bit equality (batched kernels round differently).
+So each member computes exactly the operations of its lone trial, on its own variables: its
+weights and every epoch's metrics equal the lone trial's bit for bit (tests/trainables/
+test_pack.py: antirectifier MLP, APReLU ResNet and SELU MLP with dropout and augmentation, 3
+seeds each; benchmarks/fused_trials.py: every member compared, MLP and record-1 ResNet).
+
+Why side by side, not vectorised (stacked weights under `tf.vectorized_map`; `jax.vmap` over
+`stateless_call`), measured on this project's CPU (BENCHMARKS.md, "Fused trials"): a step of 8
+MLPs of the digits workload's shapes costs the same stacked as side by side (13.1 against 13.0 ms
+of CPU), so batching the arithmetic buys nothing here, and it would give up bit equality (other
+kernels) and members that are plain Keras models (checkpoints, `load_best_model`). What a pack
+saves is each trial's own start (tracing, building the input pipeline) and each epoch's `fit` and
+`evaluate` set-up; what it cannot save is the members' arithmetic, which on a CPU is a third of a
+digits trial already: 8 MLP members ran 2.0x the members per second of separate trials, the
+record-1 ResNet about 1.2x (its S inlined copies each cost TensorFlow's graph optimisation, ~5 s).
+On a GPU, where a small net's step is launch latency rather than arithmetic, a vectorised step is
+the candidate; it needs the JAX backend (no TensorFlow on the GPU machines lent here) and is not
+built: packs run on the TensorFlow backend only, one step per call (`steps_per_execution` is 1
+there by default).
 
 Divergence is each member's own, as `keras.callbacks.TerminateOnNaN` makes it for a lone trial:
 after the step in which a member's running training loss turns non-finite, that member is left
 out of every later step (its weights and optimizer stop where a lone trial's would) and its row
-for the epoch says it diverged; the others train on. Members must agree on the keys in
-`SHARED_KEYS` (one loop, one process); anything else, the seed first, is each member's own.
+for the epoch says it diverged; the others train on. Members must agree on `SHARED_KEYS` (one
+loop, one process); members differing in more than `OWN_KEYS` still train together, each step
+traced per member (slower to start, same numbers).
 """
 
 from __future__ import annotations
@@ -73,6 +84,12 @@ SHARED_KEYS = (
     "batch_size", "epochs", "checkpoint_every", "jit_compile", "mixed_precision", "cpus_per_trial",
     "gpus_per_trial", "keras_backend",
 )
+# Members whose training steps hold at most this many operations in all share one program a step;
+# more make groups, each its own program. TensorFlow optimises a program of S inlined copies in more
+# than S times one copy's time (record-1 ResNet, 11,978 operations a step: 3.6 s alone, 4.7 and 5.1 s
+# a copy in programs of 2 and 4), while a small step's copies gain from sharing one call (digits MLP,
+# 476 operations: up to 21 members in one program).
+GROUP_OPS = 10_000
 # What members may hold on their own while one traced program serves them all (trainables.pack_step):
 # the seed, whose effects live in variables (initial weights, seed generators) and in each member's
 # pipeline, and bookkeeping that no step reads.
@@ -141,6 +158,7 @@ class Pack:
                 build_step_state(model, batch_spec)
             jit_compile = all(bool(model.jit_compile) for model in models.values())
             share = one_program([self.members[index].settings for index in models])
+            self._batch_spec = batch_spec
             self._train_step = Replicated(train_step, models, batch_spec, jit_compile=jit_compile, share=share)
             self._test_step = Replicated(test_step, models, batch_spec, jit_compile=jit_compile, share=share)
 
@@ -222,28 +240,28 @@ class Pack:
                 lambda *batches: tuple(batches[number] for number in place))
         return self._pipelines[key]
 
-    def _function(self, kind: str, indices: tuple[int, ...], running: tuple[int, ...] = ()):
+    def _groups(self, indices: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """`indices` in the groups that share one program (see `GROUP_OPS`)."""
+        operations = self._train_step.operations
+        size = len(indices) if operations is None else max(1, GROUP_OPS // operations)
+        return [indices[start:start + size] for start in range(0, len(indices), size)]
+
+    def _function(self, kind: str, indices: tuple[int, ...]):
         """The pack's programs, one per set of members (a set changes only when a member diverges):
-        "train" (a step of the members in `running`, positions in `indices`, their running losses),
-        "test" (an evaluation step), "begin" (set rates, reset metrics), "reset", "results" (the metrics)."""
-        key = (kind, indices, running)
+        "train" (a step of the members in `indices` on their batches: their running losses), "test"
+        (an evaluation step), "begin" (set rates, reset metrics), "reset", "results" (the metrics)."""
+        key = (kind, indices)
         if key in self._functions:
             return self._functions[key]
         models = [self.members[index].model for index in indices]
-        if kind == "train":
-            replicated = self._train_step
+        signature = None
+        if kind in ("train", "test"):
+            replicated = self._train_step if kind == "train" else self._test_step
+            signature = [tuple(self._batch_spec for _ in indices)]  # any batch size: one trace
 
-            def function(iterator):
-                batches = iterator.get_next()
-                return tf.stack([replicated.call(indices[position], batches[position])["loss"]
-                                 for position in running])
-        elif kind == "test":
-            replicated = self._test_step
-
-            def function(iterator):
-                batches = iterator.get_next()
-                for index, batch in zip(indices, batches):
-                    replicated.call(index, batch)
+            def function(batches):
+                logs = [replicated.call(index, batch) for index, batch in zip(indices, batches)]
+                return tf.stack([log["loss"] for log in logs])
         elif kind == "begin":
             def function(rates):
                 for position, model in enumerate(models):
@@ -256,7 +274,7 @@ class Pack:
         else:
             def function():
                 return [model.get_metrics_result() for model in models]
-        self._functions[key] = tf.function(function, autograph=False)  # as Keras traces its steps
+        self._functions[key] = tf.function(function, input_signature=signature, autograph=False)  # as Keras traces
         return self._functions[key]
 
     def _results(self, indices: tuple[int, ...]) -> dict[int, dict[str, float]]:
@@ -267,10 +285,10 @@ class Pack:
         """Each member's loss and accuracy on `split`, as `model.evaluate(..., return_dict=True)` gives them."""
         self._function("reset", indices)()
         dataset = self._eval_pipeline(indices, split)
-        function = self._function("test", indices)
-        iterator = iter(dataset)
-        for _ in range(int(dataset.cardinality())):
-            function(iterator)
+        groups = [(group, [indices.index(index) for index in group]) for group in self._groups(indices)]
+        for batches in dataset:
+            for group, positions in groups:
+                self._function("test", group)(tuple(batches[position] for position in positions))
         return self._results(indices)
 
     def run_epoch(self, epoch_index: int) -> dict[int, dict[str, Any]]:
@@ -287,19 +305,21 @@ class Pack:
         rates = [lr_for(self.members[index].settings, epoch_index) for index in indices]
         self._function("begin", indices)(tf.constant(rates, tf.float32))
         self.epoch.assign(epoch_index)
-        dataset = self._train_pipeline(indices)
-        iterator = iter(dataset)
-        running = tuple(range(len(indices)))
-        for _ in range(int(dataset.cardinality())):
-            losses = self._function("train", indices, running)(iterator).numpy()
-            stopped = [position for position, loss in zip(running, losses) if not math.isfinite(loss)]
+        running = indices
+        groups = self._groups(running)
+        for batches in self._train_pipeline(indices):
+            stopped = []
+            for group in groups:
+                losses = self._function("train", group)(tuple(batches[indices.index(index)] for index in group))
+                stopped += [index for index, loss in zip(group, losses.numpy()) if not math.isfinite(loss)]
             if stopped:  # as TerminateOnNaN ends a lone trial's epoch after this step
-                for position in stopped:
-                    self.members[indices[position]].diverged_at = epoch_index + 1
-                    log.warning("pack member %d diverged at epoch %d", indices[position], epoch_index + 1)
-                running = tuple(position for position in running if position not in stopped)
+                for index in stopped:
+                    self.members[index].diverged_at = epoch_index + 1
+                    log.warning("pack member %d diverged at epoch %d", index, epoch_index + 1)
+                running = tuple(index for index in running if index not in stopped)
                 if not running:
                     break
+                groups = self._groups(running)
         train_logs = self._results(indices)
         train_seconds = time.perf_counter() - started
         finite = self.training()

@@ -68,6 +68,7 @@ class Replicated:
         self.jit_compile = jit_compile
         self.captures: dict[int, list] | None = None
         self.concrete = None
+        self.operations: int | None = None  # in the shared program, once traced
         if share and len(self.models) >= 2:
             self._share(batch_spec)
 
@@ -87,7 +88,7 @@ class Replicated:
         if positions is None:
             log.warning("a pack member's step captures more than its variables; tracing each member's step")
             return
-        self.concrete = concrete
+        self.concrete, self.operations = concrete, len(concrete.graph.get_operations())
         self.captures = {index: [member_state(self.models[index])[position].handle for position in positions]
                          for index in indices}
 

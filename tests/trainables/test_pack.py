@@ -11,7 +11,7 @@ import pytest
 from support.lone_trials import FAMILIES, alone, config as _config, digest as _digest, family_data as _family_data
 from support.lone_trials import rows_of as _rows, same as _same
 
-from trainables import trainable
+from trainables import pack as pack_module, trainable
 from trainables.data import ArrayDataset
 from trainables.pack import Pack, check_members, member_directory
 from trainables.trainable import DIVERGED
@@ -49,6 +49,18 @@ def test_members_that_differ_in_shape_train_side_by_side_and_still_equal_their_l
     expected = [alone(config, data, monkeypatch) for config in configs]
     pack, rows = packed(configs, data)
     assert not pack._train_step.shared
+    for index, (digest, lone_rows) in enumerate(expected):
+        assert _digest(pack.model(index)) == digest and _same(rows[index], lone_rows)
+
+
+def test_members_in_programs_of_their_own_still_equal_their_lone_trials(monkeypatch) -> None:
+    """A big step makes groups (pack.GROUP_OPS); here every member is its own group."""
+    monkeypatch.setattr(pack_module, "GROUP_OPS", 1)
+    data = _family_data("antirectifier_mlp")
+    configs = [_config("antirectifier_mlp", seed) for seed in (0, 1)]
+    expected = [alone(config, data, monkeypatch) for config in configs]
+    pack, rows = packed(configs, data)
+    assert pack._groups(pack.training()) == [(0,), (1,)] and pack._train_step.shared
     for index, (digest, lone_rows) in enumerate(expected):
         assert _digest(pack.model(index)) == digest and _same(rows[index], lone_rows)
 
