@@ -17,8 +17,12 @@ and one inter-op thread (a trial's CPU share; op determinism on, as trials run):
 
 - separate: one lone trial as `trainables.trainable.train` runs it (its pieces: build, pipelines,
   `fit` and `evaluate` per epoch). S separate trials share nothing, so they take S times one trial:
-  the baseline is the fastest of `--rounds` lone trials (seeds 0, 1, ...), the same for every S;
-- pack: `trainables.pack.Pack` of seeds 0..S-1, fastest of `--rounds`.
+  the baseline is the fastest of the rounds' lone trials (seeds 0, 1, ...), the same for every S;
+- pack: `trainables.pack.Pack` of seeds 0..S-1, the fastest of the rounds (`--rounds` for the MLP,
+  `--resnet-rounds` for the ResNet, whose packs take minutes).
+
+Both are timed in wall seconds (members per second) and in the process's CPU seconds, which a
+machine shared with other work inflates least (waiting for a core is not counted).
 
 Settings: `steps_per_execution` 1 and `jit_compile` off for both (the TensorFlow defaults,
 BENCHMARKS.md "Defaults chosen from these figures"); the pack runs one step per call.
