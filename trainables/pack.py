@@ -25,13 +25,12 @@ seeds each; benchmarks/fused_trials.py: every member compared, MLP and record-1 
 
 Why side by side, not vectorised (stacked weights under `tf.vectorized_map`; `jax.vmap` over
 `stateless_call`), measured on this project's CPU (BENCHMARKS.md, "Fused trials"): a step of 8
-MLPs of the digits workload's shapes costs the same stacked as side by side (13.1 against 13.0 ms
+MLPs of the digits workload's shapes costs the same stacked as side by side (12.6 against 11.8 ms
 of CPU), so batching the arithmetic buys nothing here, and it would give up bit equality (other
 kernels) and members that are plain Keras models (checkpoints, `load_best_model`). What a pack
-saves is each trial's own start (tracing, building the input pipeline) and each epoch's `fit` and
-`evaluate` set-up; what it cannot save is the members' arithmetic, which on a CPU is a third of a
-digits trial already: 8 MLP members ran 2.0x the members per second of separate trials, the
-record-1 ResNet about 1.2x (its S inlined copies each cost TensorFlow's graph optimisation, ~5 s).
+saves is each trial's trace and each epoch's `fit`, `evaluate` and iterator set-up; what it cannot
+save is the members' arithmetic (and each member's graph optimisation, see `GROUP_OPS`): 8 digits
+MLP members ran 1.9-2.1x the members per second of separate trials, record-1 ResNets 1.3-1.4x.
 On a GPU, where a small net's step is launch latency rather than arithmetic, a vectorised step is
 the candidate; it needs the JAX backend (no TensorFlow on the GPU machines lent here) and is not
 built: packs run on the TensorFlow backend only, one step per call (`steps_per_execution` is 1
