@@ -136,13 +136,15 @@ def arithmetic(sizes: tuple[tuple[int, int], ...], members: int, batch: int, rep
     def side_by_side():
         for member in range(members):
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y[member], forward(side[member], x[member])))
+                logits = forward(side[member], x[member])
+                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y[member], logits))
             update(side[member], loss, tape)
 
     @tf.function(autograph=False)
     def batched():
         with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, forward(stacked, x)), -1))
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(y, forward(stacked, x))
+            loss = tf.reduce_sum(tf.reduce_mean(losses, -1))
         update(stacked, loss, tape)
 
     best = {"side_by_side_ms": float("inf"), "stacked_ms": float("inf")}
@@ -185,7 +187,8 @@ def worker(workload: str, sizes: list[int], rounds: int, epochs: int, images: in
         for size in sizes:
             seconds, digests, member_rows = packed([dict(base, seed=seed) for seed in range(size)], data)
             packs[size] = tuple(map(min, packs[size], seconds))
-            print(f"{workload} round {round_index + 1}: pack of {size:2d}      {seconds[0]:7.2f} s ({seconds[1]:.2f} s CPU)",
+            print(f"{workload} round {round_index + 1}: pack of {size:2d}      {seconds[0]:7.2f} s "
+                  f"({seconds[1]:.2f} s CPU)",
                   file=sys.stderr, flush=True)
             for seed in range(min(size, round_index + 1)):  # members whose lone trial has run
                 _, lone_digest, lone_rows = alone[seed]
@@ -246,7 +249,8 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     results = {workload: run_worker(workload, args) for workload in args.workloads}
     for workload, result in results.items():
-        print(f"{workload}: a separate trial {result['separate_trial_s']:.2f} s, {result['separate_trial_cpu_s']:.2f} s CPU "
+        print(f"{workload}: a separate trial {result['separate_trial_s']:.2f} s, "
+              f"{result['separate_trial_cpu_s']:.2f} s CPU "
               f"({result['epochs']} epochs, "
               f"{result['train_images']} images); weights identical {result['identical_weights']}, "
               f"max metric difference {result['max_metric_difference']}")

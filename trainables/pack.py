@@ -179,7 +179,8 @@ class Pack:
         directory = Path(directory)
         state = json.loads((directory / PACK_FILE).read_text())
         if state["members"] != len(configs):
-            raise ValueError(f"pack checkpoint {directory} holds {state['members']} members, got {len(configs)} configs")
+            raise ValueError(f"pack checkpoint {directory} holds {state['members']} members, "
+                             f"got {len(configs)} configs")
         diverged = {int(index): epoch for index, epoch in state["diverged"].items()}
         members = []
         for index, config in enumerate(configs):
@@ -278,7 +279,8 @@ class Pack:
 
     def _results(self, indices: tuple[int, ...]) -> dict[int, dict[str, float]]:
         results = self._function("results", indices)()
-        return {index: {name: float(value) for name, value in result.items()} for index, result in zip(indices, results)}
+        return {index: {name: float(value) for name, value in result.items()}
+                for index, result in zip(indices, results)}
 
     def _evaluate(self, indices: tuple[int, ...], split: str) -> dict[int, dict[str, float]]:
         """Each member's loss and accuracy on `split`, as `model.evaluate(..., return_dict=True)` gives them."""
