@@ -21,6 +21,7 @@ Storage is reached through the checkpoint's own pyarrow filesystem: local or rem
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.keras"
 STATE_FILE = "state.json"
+# A pack's checkpoint (trainables.pack): this file, written last, and each member still training's
+# MODEL_FILE and STATE_FILE in its own directory.
+PACK_FILE = "pack.json"
+MEMBER_DIRECTORY = "member_{index}"
 LOST_NOTE = "LOST.txt"
 _CHECKPOINT_NAME = re.compile(r"checkpoint_(\d+)")
 
@@ -40,10 +45,21 @@ def _exists(filesystem: Any, path: str) -> bool:
 
 
 def is_whole(filesystem: Any, path: str) -> bool:
-    """Both files a checkpoint of this project holds are there (a half-deleted one lacks some)."""
+    """Both files a checkpoint of this project holds are there (a half-deleted one lacks some); in a
+    pack's checkpoint, its own file and both files of every member it holds."""
     import pyarrow.fs
 
-    infos = filesystem.get_file_info([f"{path}/{MODEL_FILE}", f"{path}/{STATE_FILE}"])
+    infos = filesystem.get_file_info([f"{path}/{MODEL_FILE}", f"{path}/{STATE_FILE}", f"{path}/{PACK_FILE}"])
+    if infos[2].type != pyarrow.fs.FileType.File:
+        return all(info.type == pyarrow.fs.FileType.File for info in infos[:2])
+    try:
+        with filesystem.open_input_stream(f"{path}/{PACK_FILE}") as stream:
+            state = json.loads(stream.read())
+        held = [index for index in range(int(state["members"])) if str(index) not in state["diverged"]]
+    except (ValueError, KeyError, TypeError):  # half written
+        return False
+    members = [f"{path}/{MEMBER_DIRECTORY.format(index=index)}" for index in held]
+    infos = filesystem.get_file_info([f"{member}/{name}" for member in members for name in (MODEL_FILE, STATE_FILE)])
     return all(info.type == pyarrow.fs.FileType.File for info in infos)
 
 

@@ -12,6 +12,8 @@ checkpoint at epoch k sees what an uninterrupted one saw there (trainables.deter
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -149,6 +151,76 @@ def train_dataset(
                 lambda images, labels: (augmentation(images, training=True), labels),
                 num_parallel_calls=AUTOTUNE,
             )
+    return _without_autotune_model(dataset.prefetch(AUTOTUNE))
+
+
+def pack_train_dataset(
+    members: Sequence[tuple[np.ndarray, np.ndarray, keras.Layer | None, int]],
+    *,
+    batch_size: int,
+    epoch: tf.Variable,
+) -> tf.data.Dataset:
+    """What `train_dataset(x, y, augmentation=..., seed=..., epoch=epoch)` gives each member, as one
+    pipeline of tuples (one (images, labels) batch per member), for a pack (trainables.pack).
+
+    `members` are (x, y, augmentation, seed). Each member's order, batches and transforms are its
+    own (seed, epoch)'s, drawn by the same functions; only the pipeline is shared: one iterator,
+    one parallel map and one prefetch instead of S (making the iterators of 8 digits pipelines
+    took 73-195 ms an epoch on the 2-vCPU VM, one 9-58 ms). Arrays given twice are held once.
+    """
+    if not members:
+        raise ValueError("pack_train_dataset needs at least one member")
+    held: dict[int, tf.Tensor] = {}
+
+    def tensor(array: np.ndarray) -> tf.Tensor:
+        return held.setdefault(id(array), tf.convert_to_tensor(array))
+
+    for x, y, _, _ in members:
+        _check_arrays(x, y, batch_size)
+    if len({len(x) for x, _, _, _ in members}) > 1:
+        raise ValueError("pack members must train on as many images each, got " +
+                         ", ".join(str(len(x)) for x, _, _, _ in members))
+    sources = [(tensor(x), tensor(y)) for x, y, _, _ in members]
+    transforms = []
+    for _, _, augmentation, _ in members:
+        if augmentation is not None and keras.backend.backend() != "tensorflow":
+            raise ValueError("augmentation in tf.data needs the tensorflow backend; prepend it to the model instead")
+        affine_layers = None if augmentation is None else _affine_layers(augmentation)
+        transforms.append((augmentation, affine_layers))
+    count, seeds = len(members[0][0]), [seed for _, _, _, seed in members]
+
+    plain = tf.autograph.experimental.do_not_convert  # plain Python over members: nothing for autograph to convert
+
+    @plain
+    def orders(_: tf.Tensor) -> tf.data.Dataset:  # every member's `_epoch_order`, read when an epoch starts
+        permutations = [tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64),
+                                                                 seed=_epoch_key(seed, epoch)) for seed in seeds]
+        return tf.data.Dataset.from_tensor_slices(tf.stack(permutations, axis=1))
+
+    @plain
+    def keys(_: tf.Tensor) -> tf.data.Dataset:  # every member's `_batch_keys`
+        epoch_keys = [_epoch_key(seed, epoch) for seed in seeds]
+        return tf.data.Dataset.range(2**62).map(
+            plain(lambda index: tf.stack([tf.random.experimental.stateless_fold_in(key, index) for key in epoch_keys])))
+
+    indices = tf.data.Dataset.range(1).flat_map(orders).apply(tf.data.experimental.assert_cardinality(count))
+    batch_keys = tf.data.Dataset.range(1).flat_map(keys).apply(
+        tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
+
+    @plain
+    def gather(indices, batch_keys):
+        batches = []
+        for position, ((images, labels), (augmentation, affine_layers)) in enumerate(zip(sources, transforms)):
+            index = indices[:, position]
+            batch = (tf.gather(images, index), tf.gather(labels, index))
+            if affine_layers is not None:
+                batch = _stateless_augment(affine_layers)(batch, batch_keys[position])
+            elif augmentation is not None:
+                batch = (augmentation(batch[0], training=True), batch[1])
+            batches.append(batch)
+        return tuple(batches)
+
+    dataset = tf.data.Dataset.zip(indices.batch(batch_size), batch_keys).map(gather, num_parallel_calls=AUTOTUNE)
     return _without_autotune_model(dataset.prefetch(AUTOTUNE))
 
 

@@ -6,7 +6,7 @@ import pytest
 from support import REPO_ROOT
 
 from trainables.data.augment import AUGMENT_PRESETS, build_augmentation
-from trainables.data.pipeline import epoch_variable, eval_dataset, train_dataset
+from trainables.data.pipeline import epoch_variable, eval_dataset, pack_train_dataset, train_dataset
 
 COUNT, BATCH = 50, 16
 
@@ -111,6 +111,29 @@ def test_pipelines_run_without_the_autotuning_model(arrays, make):
     """Its thread made deleting an iterator wait up to its next wake-up (2.55 s after a 1.3 s epoch);
     benchmarks/tfdata_autotune.py measures it. Every trial epoch deletes three iterators."""
     assert make(*arrays).options().autotune.enabled is False
+
+
+def test_a_pack_pipeline_gives_each_member_its_own_pipelines_batches(arrays):
+    """trainables.pack's members see their seed's order and transforms, epoch by epoch."""
+    x, y = arrays
+    augmentation = build_augmentation(AUGMENT_PRESETS["aprelu_record16"], seed=0)
+    members = [(x, y, augmentation, 3), (x, y, None, 4), (x, y, augmentation, 5)]
+    epoch_number = epoch_variable(0)
+    pack = pack_train_dataset(members, batch_size=BATCH, epoch=epoch_number)
+    alone = [train_dataset(x, y, batch_size=BATCH, augmentation=layer, seed=seed, epoch=epoch_number)
+             for x, y, layer, seed in members]
+    assert pack.options().autotune.enabled is False
+    for number in (0, 1):
+        epoch_number.assign(number)
+        packed = list(pack)
+        for position, dataset in enumerate(alone):
+            own = list(dataset)
+            assert len(packed) == len(own) == 4
+            for batches, (images, labels) in zip(packed, own):
+                np.testing.assert_array_equal(batches[position][0].numpy(), images.numpy())
+                np.testing.assert_array_equal(batches[position][1].numpy(), labels.numpy())
+    with pytest.raises(ValueError, match="as many images"):
+        pack_train_dataset([(x, y, None, 0), (x[:10], y[:10], None, 1)], batch_size=BATCH, epoch=epoch_number)
 
 
 @pytest.mark.parametrize("bad", [{"batch_size": 0}, {"batch_size": 2.5}])
