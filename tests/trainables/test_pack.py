@@ -16,6 +16,8 @@ from trainables.data import ArrayDataset
 from trainables.pack import Pack, check_members, member_directory
 from trainables.trainable import DIVERGED
 
+pytestmark = pytest.mark.slow  # trains real models, lone and packed: 70-95 s together on 2 vCPUs
+
 
 def packed(configs: list[dict], data: ArrayDataset, *, poison=None) -> tuple[Pack, dict[int, list[dict]]]:
     trainable.release_previous_trial()

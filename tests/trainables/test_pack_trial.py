@@ -13,6 +13,8 @@ from support.lone_trials import alone, config as _config, family_data as _family
 from trainables import pack_trial, trainable
 from trainables.recovery import is_whole
 
+pytestmark = pytest.mark.slow  # trains real models, lone and packed: 70-95 s together on 2 vCPUs
+
 
 SEEDS = (0, 5)
 
