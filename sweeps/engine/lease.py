@@ -38,6 +38,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import NoReturn
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
@@ -193,7 +194,22 @@ class Lease:
 
     def _write(self) -> None:
         holder = this_driver(self.token, time.time(), self.ttl_s)
-        self.location.write_bytes_atomically(json.dumps(asdict(holder), indent=1).encode())
+        self._written = json.dumps(asdict(holder), indent=1).encode()
+        self.location.write_bytes_atomically(self._written)
+
+    def _refuse(self, holder: Holder | None) -> NoReturn:
+        """Why the lease read back after writing is not this driver's: another driver's, or (when it
+        is not a lease at all) a store that did not keep what was written, never blamed on a driver."""
+        if holder is not None:
+            raise LeaseHeld(refusal(self.name, holder, this_driver(self.token, time.time(), self.ttl_s), time.time()))
+        try:
+            problem = storage.round_trip_problem(self._written, self.location.read_bytes())
+        except FileNotFoundError:
+            problem = None
+        if problem:
+            raise UsageError(f"experiment {self.name!r}: its lease {self.location.uri} did not read back as written: "
+                             f"{problem}")
+        raise LeaseHeld(f"experiment {self.name!r}: another driver took its lease as this one started")
 
     def acquire(self, settle_seconds: float | None = None) -> None:
         here = this_driver(self.token, time.time(), self.ttl_s)
@@ -206,8 +222,7 @@ class Lease:
         time.sleep(SETTLE_SECONDS[self.location.remote] if settle_seconds is None else settle_seconds)
         holder = read_holder(self.location)
         if holder is None or holder.token != self.token:  # another driver wrote after us: it runs, we do not
-            raise LeaseHeld(refusal(self.name, holder, here, time.time()) if holder is not None else
-                            f"experiment {self.name!r}: another driver took its lease as this one started")
+            self._refuse(holder)
         self._thread = threading.Thread(target=self._renew, name=f"lease-{self.name}", daemon=True)
         self._thread.start()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sweeps.engine import lease
+from sweeps.engine.errors import UsageError
 from sweeps.engine.lease import LEASE_FILE, Lease, LeaseHeld, check_free, read_holder, this_driver
 
 NO_SETTLE = 0.0  # one process here: nobody else can write between our write and our read-back
@@ -122,6 +123,24 @@ def test_of_two_drivers_writing_at_once_only_the_last_writer_runs(tmp_path: Path
     with pytest.raises(LeaseHeld):
         first.acquire()
     assert read_holder(first.location).token == second.token
+
+
+def test_a_lease_that_reads_back_mangled_is_blamed_on_the_store_not_on_another_driver(tmp_path, monkeypatch):
+    """A store that keeps an upload's aws-chunked framing once made this driver's own lease
+    unreadable, and the driver said "another driver took its lease" (issue 32)."""
+    held = Lease(str(tmp_path), "exp")
+    location_type = type(held.location)
+    write = location_type.write_bytes_atomically
+
+    def framed(location, body: bytes) -> None:
+        write(location, b"%x\r\n" % len(body) + body + b"\r\n0\r\nx-amz-checksum-crc64nvme:AAAAAAAAAAA=\r\n\r\n")
+
+    monkeypatch.setattr(location_type, "write_bytes_atomically", framed)
+    with pytest.raises(UsageError) as refused:
+        held.acquire(settle_seconds=NO_SETTLE)
+    assert not isinstance(refused.value, LeaseHeld)
+    assert "did not read back as written: the server stored the upload's aws-chunked framing" in str(refused.value)
+    assert "another driver" not in str(refused.value)
 
 
 def test_an_unreadable_lease_is_no_lease(tmp_path: Path) -> None:
