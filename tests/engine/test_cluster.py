@@ -4,7 +4,8 @@
   tables hold each of its epochs once, its status is how it ended, its failures counted.
 - Logical GPUs (`ray start --num-gpus 4` on a CPU machine): Ray hands each trial GPU ids
   as it would real ones, so the GPU scheduling is checked without a GPU.
-- Two nodes on this machine (a head plus `ray start --address`): trials spread over both.
+- Two nodes on this machine (a head plus `ray start --address`, in a mount namespace that hides
+  the project where one can be made): trials spread over both, with the code the runner shipped.
 
 - `--address` joins a `ray start --head` cluster; an exploding learning rate ends its trial cleanly.
 - A sweep started before these tests, on the same machine, finishes after them (issue 24): every
@@ -17,6 +18,7 @@ private to these tests (see tests/support/cluster.py). Slow by nature: tens of s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -257,56 +259,13 @@ def node_id_of_cluster(address: str, env: dict[str, str]) -> str:
     return result.stdout.split()[-1]
 
 
-def test_diverged_trial_is_recorded_and_sweep_finishes_on_a_joined_cluster(repo_root, tmp_path):
-    """`--address` joins a `ray start --head` cluster; an exploding LR ends its trial cleanly."""
-    with RayCluster() as cluster:
-        address = cluster.start_head(num_cpus=2)
-        head_node = node_id_of_cluster(address, cluster.env)
-        run_sweep(
-            repo_root, "selu_mnist.py", "--smoke", "--address", address,
-            "--storage-path", str(tmp_path), "--name", "diverge", "--scheduler", "fifo",
-            "--set", "kernel_initializer=glorot_uniform", "--set", "optimizer=sgd", "--set", "lr=[1e-2, 1e30]",
-            "--set", "batch_norm=false", "--set", "activation=selu",  # no dead units: the blow-up reaches inf
-            env=cluster.env,
-        )
-    experiment = tmp_path / "diverge"
-    by_lr = {json.loads((trial / "params.json").read_text())["lr"]: result_rows(trial) for trial in trial_dirs(experiment)}
-    assert set(by_lr) == {1e-2, 1e30}
-    exploded, healthy = by_lr[1e30], by_lr[1e-2]
-    assert exploded[-1]["diverged"] is True and exploded[-1]["stop_reason"].startswith("diverged")
-    assert len(exploded) < 3, "a diverged trial must stop, not burn its budget"
-    assert [row["epoch"] for row in healthy] == [1, 2, 3] and not healthy[-1]["diverged"]
-    assert {state["status"] for state in tune_trial_states(experiment).values()} == {"TERMINATED"}
-    # Joined, not a local instance of its own: every epoch ran on the head node started above.
-    assert {row["node_id"] for history in by_lr.values() for row in history} == {head_node}
-
-
-# --------------------------------------------------------------------------- two nodes
-
-
-def test_sweep_spreads_over_two_nodes_and_its_tables_are_complete(repo_root, tmp_path):
-    with RayCluster() as cluster:
-        cluster.start_head(num_cpus=2)
-        cluster.add_node(num_cpus=2)
-        run_sweep(  # two trials, each taking a whole node's 2 CPUs: they start at once, one per node
-            repo_root, SCRIPT, "--smoke", "--address", cluster.address, "--storage-path", str(tmp_path),
-            "--name", "nodes", "--scheduler", "fifo", "--max-epochs", "2", "--cpus-per-trial", "2",
-            "--set", "units=16", env=cluster.env,
-        )
-    experiment = tmp_path / "nodes"
-    tables = assert_complete(experiment, epochs=2)
-    assert len(tables.trials) == 2
-    assert tables.trials["node_id"].nunique() == 2, list(tables.trials["node_id"])
-    for trial in trial_dirs(experiment):  # a trial stays on its node
-        assert len({row["node_id"] for row in result_rows(trial)}) == 1
-    assert set(tables.epochs["node_id"]) == set(tables.trials["node_id"])
-
-
 # --------------------------------------------------------------------------- token authentication
 
 
 def test_a_token_cluster_admits_a_sweep_with_its_token_and_refuses_clients_without_it(repo_root, tmp_path):
-    """A cluster started as docs/clusters.md says (RAY_AUTH_MODE=token and one token on every node)."""
+    """A cluster started as docs/clusters.md says (RAY_AUTH_MODE=token and one token on every node).
+    The admitted sweep joins it (`--address`, no local instance of its own) and one of its two
+    trials explodes (lr 1e30): that trial ends cleanly as diverged, the sweep finishes."""
     from sweeps.engine.ray_session import gcs_admits, no_token_line, token_refused_line
 
     home = tmp_path / "home"  # no ~/.ray/auth_token of the machine's user
@@ -349,35 +308,61 @@ def test_a_token_cluster_admits_a_sweep_with_its_token_and_refuses_clients_witho
             "here: unset it (or set it to token) and run the sweep again"], disabled.stderr[-3000:]
 
         # The token file alone, RAY_AUTH_MODE unset, as on a laptop the token was copied to.
-        output = run_sweep(repo_root, SCRIPT, *sweep, "--name", "admitted",
-                           env={**without, "RAY_AUTH_TOKEN_PATH": cluster.env["RAY_AUTH_TOKEN_PATH"]})
+        head_node = node_id_of_cluster(address, cluster.env)
+        output = run_sweep(
+            repo_root, "selu_mnist.py", "--smoke", "--address", address, "--storage-path", str(storage),
+            "--name", "admitted", "--scheduler", "fifo",
+            "--set", "kernel_initializer=glorot_uniform", "--set", "optimizer=sgd", "--set", "lr=[1e-2, 1e30]",
+            "--set", "batch_norm=false", "--set", "activation=selu",  # no dead units: the blow-up reaches inf
+            env={**without, "RAY_AUTH_TOKEN_PATH": cluster.env["RAY_AUTH_TOKEN_PATH"]})
         assert "does not require Ray's token authentication" not in output
     assert {path.name for path in storage.iterdir()} == {"admitted"}  # the refused sweeps wrote nothing
-    assert len(read_tables(storage / "admitted").trials) == 1
+    experiment = storage / "admitted"
+    assert len(read_tables(experiment).trials) == 2
+    by_lr = {json.loads((trial / "params.json").read_text())["lr"]: result_rows(trial)
+             for trial in trial_dirs(experiment)}
+    assert set(by_lr) == {1e-2, 1e30}
+    exploded, healthy = by_lr[1e30], by_lr[1e-2]
+    assert exploded[-1]["diverged"] is True and exploded[-1]["stop_reason"].startswith("diverged")
+    assert len(exploded) < 3, "a diverged trial must stop, not burn its budget"
+    assert [row["epoch"] for row in healthy] == [1, 2, 3] and not healthy[-1]["diverged"]
+    assert {state["status"] for state in tune_trial_states(experiment).values()} == {"TERMINATED"}
+    # Joined, not a local instance of its own: every epoch ran on the head node started above.
+    assert {row["node_id"] for history in by_lr.values() for row in history} == {head_node}
 
 
-# --------------------------------------------------------------------------- the code travels with the sweep
+# --------------------------------------------------------------------------- two nodes, the code shipped
 
 
-def test_trials_run_on_a_node_that_cannot_import_the_project_and_an_open_cluster_is_named(repo_root, tmp_path):
-    """The worker node's mount namespace hides every checkout of the project (support.private_node
-    checks `import trainables` fails there before it starts): its trial imports the code the runner
-    shipped. The cluster runs without token auth, which the sweep says in one line."""
+def test_trials_spread_over_two_nodes_one_of_which_cannot_import_the_project(repo_root, tmp_path):
+    """Two trials, each taking a whole node's 2 CPUs: they start at once, one per node, and the
+    tables are complete. The worker node's mount namespace hides every checkout of the project
+    (support.private_node checks `import trainables` fails there before it starts): its trial imports
+    the code the runner shipped. The cluster runs without token auth, which the sweep says in one
+    line. Where no private mount namespace can be made, the second node is a plain one and the
+    test ends skipped after checking the spread."""
     from support import REPO_ROOT
     from support.private_node import private_mounts_unavailable, private_node
 
     reason = private_mounts_unavailable()
-    if reason:
-        pytest.skip(f"a node without the project needs a private mount namespace: {reason}")
     with RayCluster() as cluster:
         cluster.env["RAY_AUTH_MODE"] = "disabled"  # an open cluster, on purpose
         cluster.start_head(num_cpus=2)
-        with private_node(cluster, None, num_cpus=2, without_project=True) as node:
-            output = run_sweep(  # two trials, each taking a whole node's 2 CPUs: one per node
+        hidden = None if reason else private_node(cluster, None, num_cpus=2, without_project=True)
+        with hidden or contextlib.nullcontext() as node:
+            if reason:
+                cluster.add_node(num_cpus=2)
+            output = run_sweep(
                 repo_root, SCRIPT, "--smoke", "--address", cluster.address, "--storage-path", str(tmp_path),
                 "--name", "shipped", "--scheduler", "fifo", "--max-epochs", "2", "--cpus-per-trial", "2",
                 "--set", "units=16", env=cluster.env,
             )
+    experiment = tmp_path / "shipped"
+    tables = assert_complete(experiment, epochs=2)
+    assert len(tables.trials) == 2 and tables.trials["node_id"].nunique() == 2, list(tables.trials["node_id"])
+    for trial in trial_dirs(experiment):  # a trial stays on its node
+        assert len({row["node_id"] for row in result_rows(trial)}) == 1
+    assert set(tables.epochs["node_id"]) == set(tables.trials["node_id"])
     lines = output.splitlines()
     (shipped,) = [line for line in lines if "shipping the project's code" in line]
     assert f"trainables, sweeps, analysis from {REPO_ROOT} (" in shipped and "MiB" in shipped, shipped
@@ -385,8 +370,9 @@ def test_trials_run_on_a_node_that_cannot_import_the_project_and_an_open_cluster
     assert warning.endswith(f"warning: the Ray cluster at {cluster.address} does not require Ray's token "
                             "authentication: anyone who reaches its ports can run code on its nodes; restart every node with "
                             "RAY_AUTH_MODE=token and the same token (docs/clusters.md)")
-    tables = assert_complete(tmp_path / "shipped", epochs=2)
-    assert tables.trials["node_id"].nunique() == 2 and node.node_id in set(tables.trials["node_id"])
+    if reason:
+        pytest.skip(f"the spread holds; a node without the project needs a private mount namespace: {reason}")
+    assert node.node_id in set(tables.trials["node_id"])
 
 
 # --------------------------------------------------------------------------- the bystander (keep last)
