@@ -5,6 +5,7 @@ store/      the on-disk format, importing nothing above it (Optuna's `storages/`
   uri, storage  paths and URIs as text; the filesystems behind them (local or object storage)
   tune_files    reads a Tune experiment directory (no Ray needed)
   trial_summary a trial's status, cost, best and last values, best checkpoint
+  packs         a pack trial (several seeds trained as one Tune trial) read as its members
   arms          arm labels and rungs of budget-fair ASHA (fair_asha.json)
   schema        the columns of both tables and the role of each (identity, setting, result)
   atomic        writes the tables all-or-nothing; tables: reads them back (read_tables)

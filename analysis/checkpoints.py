@@ -2,7 +2,8 @@
 
 The checkpoint may be a local directory or a URI (s3://bucket/prefix/exp/trial/checkpoint_000003):
 a remote one is copied to a temporary directory, loaded, and the copy removed (Keras reads the
-whole model into memory).
+whole model into memory). A pack's member (analysis.store.packs) is a trial like any other: its
+`best_checkpoint` is its own `member_<i>/` folder inside the pack's checkpoint, a lone trial's files.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.store import storage
+from trainables.recovery import MEMBER_DIRECTORY, PACK_FILE
 from trainables.trainable import STATE_FILE, load_checkpoint, parse_config
 
 
@@ -44,6 +46,10 @@ def checkpoint_of(trial_or_checkpoint: Mapping[str, Any] | pd.Series | str | os.
 
 
 def _load_local(directory: Path):
+    if not (directory / STATE_FILE).is_file() and (directory / PACK_FILE).is_file():
+        member = MEMBER_DIRECTORY.format(index="<i>")
+        raise ValueError(f"{directory} is a pack's checkpoint, one model per member: load {directory / member}, "
+                         "or pass the member's trials row")
     state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
     model, _ = load_checkpoint(directory, parse_config(state["config"]))
     return model

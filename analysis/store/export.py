@@ -6,8 +6,10 @@ Reads the trial directories directly (analysis.store.tune_files), so it works on
 interrupted and still-running sweeps and needs no Ray cluster. Writes ``trials.parquet`` (one
 row per trial) and ``epochs.parquet`` (one row per trial and epoch), atomically
 (analysis.store.atomic); the columns are defined in analysis.store.schema and described in docs/results.md,
-and the Parquet metadata stores the schema version. Experiments and the output may be local
-directories or object-storage URIs (s3://bucket/prefix/name; analysis.store.storage).
+and the Parquet metadata stores the schema version. A pack trial (several trials of one configuration
+trained as one Tune trial) is exported as its members, one row each (analysis.store.packs).
+Experiments and the output may be local directories or object-storage URIs (s3://bucket/prefix/name;
+analysis.store.storage).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from analysis.cli_parser import OneLineParser
 from analysis.store.schema import (
     EPOCH_FIELDS,
     EPOCHS_FILE,
+    PACK_FIELDS,
     PROMOTED_CONFIG,
     SCHEMA_VERSION,
     STATUSES,
@@ -42,6 +45,7 @@ from analysis.store.schema import (
     metric_direction,
     typed_column,
 )
+from analysis.store.packs import unpack
 from analysis.store.tables import Tables, read_metadata, read_tables
 from analysis.store.trial_summary import metric_names, trial_record
 from analysis.store.tune_files import TrialFiles, read_experiment
@@ -59,7 +63,7 @@ Column = tuple[pa.Field, pa.Array]
 def _config_column_names(trials: Sequence[TrialFiles]) -> dict[str, str]:
     """Config key -> column name; a key that collides with a derived column gets a `param_` prefix."""
     keys = sorted({key for trial in trials for key in trial.config})
-    taken = set(TRIAL_FIELDS)
+    taken = {*TRIAL_FIELDS, *PACK_FIELDS}
     names = {}
     for key in keys:
         if key in PROMOTED_CONFIG:
@@ -87,7 +91,7 @@ def _read_all(experiment_dirs: Sequence[str | os.PathLike]) -> list[TrialFiles]:
         if location.uri in seen:
             continue
         seen.add(location.uri)
-        found = read_experiment(location)
+        found = [member for trial in read_experiment(location) for member in unpack(trial)]
         if not found:
             raise ExportError(
                 f"no Tune trial directories (with params.json or result.json) in {storage.redact(directory)!r}; "
@@ -96,8 +100,15 @@ def _read_all(experiment_dirs: Sequence[str | os.PathLike]) -> list[TrialFiles]:
         trials.extend(found)
     if not trials:
         raise ExportError("no experiment directories given")
-    trials.sort(key=lambda trial: (trial.experiment, trial.trial_id, trial.trial_dir))
+    trials.sort(key=_order)
     return trials
+
+
+def _order(trial: TrialFiles) -> tuple[str, str, int, str]:
+    """By experiment and trial id; a pack's members at their pack's id, in member order (m2 before m10)."""
+    if trial.pack_trial_id is None:
+        return trial.experiment, trial.trial_id, -1, trial.trial_dir
+    return trial.experiment, trial.pack_trial_id, int(trial.pack_member or 0), trial.trial_dir
 
 
 def _fixed_columns(trials: Sequence[TrialFiles], records: list[dict[str, Any]]) -> list[Column]:
@@ -112,6 +123,14 @@ def _fixed_columns(trials: Sequence[TrialFiles], records: list[dict[str, Any]]) 
             values = [record[name] for record in records]
         columns.append(typed_column(name, values, arrow_type, description))
     return columns
+
+
+def _pack_columns(trials: Sequence[TrialFiles]) -> list[Column]:
+    """pack_trial_id and pack_member, only when a pack's members are among the trials (schema.PACK_FIELDS)."""
+    if all(trial.pack_trial_id is None for trial in trials):
+        return []
+    return [typed_column(name, [getattr(trial, name) for trial in trials], arrow_type, description)
+            for name, (arrow_type, description) in PACK_FIELDS.items()]
 
 
 def _config_columns(trials: Sequence[TrialFiles]) -> tuple[list[Column], list[str]]:
@@ -151,7 +170,8 @@ def _trials_table(trials: Sequence[TrialFiles]) -> pa.Table:
         "metric_columns": metric_column_names,
         "statuses": list(STATUSES),
     }
-    return make_table([*_fixed_columns(trials, records), *config_columns, *metric_columns], metadata)
+    columns = [*_fixed_columns(trials, records), *_pack_columns(trials), *config_columns, *metric_columns]
+    return make_table(columns, metadata)
 
 
 def _epochs_table(trials: Sequence[TrialFiles]) -> pa.Table:
@@ -191,7 +211,8 @@ def _with_rungs(table: pa.Table, trials: Sequence[TrialFiles], experiment_dirs: 
                 for trial_id, row in _trial_rungs(location).items()}
     if not by_trial:
         return table
-    rows = [by_trial.get((trial.experiment, trial.trial_id), {}) for trial in trials]
+    # the scheduler saw a pack as one trial: its members share the pack's record
+    rows = [by_trial.get((trial.experiment, trial.pack_trial_id or trial.trial_id), {}) for trial in trials]
     table = _stopped_by_rung(table, rows)
     descriptions = {"arm": (pa.string(), "budget-fair ASHA arm (stratification keys' values)"),
                     "rung": (pa.int64(), "highest rung reached in its arm (-1 none; the last is the full budget)"),

@@ -48,6 +48,13 @@ TRIAL_FIELDS: dict[str, tuple[pa.DataType, str]] = {
     "best_checkpoint": (pa.string(), "absolute path of the kept checkpoint with the best checkpoint metric"),
     "best_checkpoint_epoch": (pa.int64(), "epoch of best_checkpoint"),
 }
+# A pack's members (analysis.store.packs): columns only in tables that hold one, so the tables of
+# lone trials keep their columns and bytes; a lone trial beside members has nulls there.
+PACK_FIELDS: dict[str, tuple[pa.DataType, str]] = {
+    "pack_trial_id": (pa.string(), "Tune trial id of the pack that trained this trial with others of its "
+                                   "configuration (trial_dir is the pack's); null for a lone trial"),
+    "pack_member": (pa.int64(), "this trial's index in its pack (its member_<i>); null for a lone trial"),
+}
 EPOCH_FIELDS: dict[str, tuple[pa.DataType, str]] = {
     "experiment": (pa.string(), "experiment directory name"),
     "trial_id": (pa.string(), "Tune trial id (join key with trials.parquet)"),
@@ -69,7 +76,7 @@ RESOURCE_CONFIG = ("cpus_per_trial", "gpus_per_trial")
 # the stage's look plan (analysis.verdict.looks): margin, most seeds, seeds per look, this seed's look.
 CONFIRM_CONFIG = ("confirms", "confirm_arm", "confirm_rank", "confirm_margin", "confirm_seeds", "confirm_batch",
                   "confirm_look")
-NON_SETTING_COLUMNS = frozenset({*PROMOTED_CONFIG, *RESOURCE_CONFIG, *CONFIRM_CONFIG})
+NON_SETTING_COLUMNS = frozenset({*PROMOTED_CONFIG, *RESOURCE_CONFIG, *CONFIRM_CONFIG, *PACK_FIELDS})
 RESULT_PREFIXES = ("best_", "last_")
 
 _ACCURACY_LIKE = re.compile(r"(acc|auc|precision|recall|f1)", re.IGNORECASE)
@@ -104,7 +111,7 @@ def config_columns(trials: pd.DataFrame) -> list[str]:
         column
         for column in trials.columns
         if column not in TRIAL_FIELDS or column in PROMOTED_CONFIG
-        if not column.startswith(RESULT_PREFIXES)
+        if column not in PACK_FIELDS and not column.startswith(RESULT_PREFIXES)
     ]
 
 

@@ -51,6 +51,8 @@ class TrialFiles:
     checkpoints: dict[int, str]  # epoch -> absolute path (or URI) of each checkpoint still on storage
     sweep_metric: str | None  # the metric Tune ranked trials by, when the state says
     driver_running: bool = True  # the experiment holds a driver's lease: its unfinished trials may run
+    pack_trial_id: str | None = None  # a pack's member (analysis.store.packs): the Tune trial that trained it
+    pack_member: int | None = None  # and its index in that pack
 
 
 def _read_json_lines(path: Location, files: Mapping[str, Entry]) -> list[dict[str, Any]]:

@@ -8,10 +8,15 @@ Layout checked against a real Ray 2.60 run with a function trainable:
         params.json (flat config), result.json (one JSON object per report, with Tune's keys and a
         nested "config"), error.txt (errored trials; ends with the exception line), progress.csv
 Pending trials get an empty directory (Tune creates it before params.json).
+
+A pack (`fake_pack`; trainables.pack_trial) is one such directory whose config holds `pack_members`,
+whose rows hold every member's `member_<i>/<key>`, and whose checkpoints hold `pack.json` and a
+`member_<i>/` for each member still training, as `train_pack` writes them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -24,6 +29,10 @@ from analysis.store.schema import DRIVER_LEASE_FILE
 
 TIMESTAMP = "2026-01-01_00-00-00"
 EPOCH_SECONDS = 2.0
+# What a pack reports per member (trainables.pack_trial.MEMBER_KEYS, as these fakes report them).
+MEMBER_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds", "images_per_second",
+               "diverged", "stop_reason")
+PACK_DIVERGED = "diverged: non-finite training loss"
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,17 @@ class FakeTrial:
     failures: int = 0  # worker crashes Tune retried: error.txt, and epochs 2.. reported twice
     gpu_ids: str | None = None  # reported per epoch as the trainable does ("" without a GPU)
     node_id: str | None = None
+    members: Sequence[FakeTrial] = ()  # a pack (see fake_pack): the trials it trains, their seeds and own keys
+
+
+def fake_pack(members: Sequence[FakeTrial], activation: str = "relu", **changes) -> FakeTrial:
+    """A pack of `members` (each terminated or diverged; their seed, repeat and extra_config are their own
+    settings): its own values are the members' means, its epochs the longest member's."""
+    epochs = max(len(member.val_accuracy) for member in members)
+    means = [sum(values) / len(values) for values in
+             ([member.val_accuracy[index] for member in members if index < len(member.val_accuracy)]
+              for index in range(epochs))]
+    return FakeTrial(activation, 0, means, members=tuple(members), **changes)
 
 
 def _prefix(name: str) -> str:
@@ -67,10 +87,34 @@ def _config(trial: FakeTrial) -> dict[str, Any]:
         "kernel_initializer": "lecun_uniform",
     }
     config.update(trial.extra_config)
+    if trial.members:
+        del config["seed"], config["repeat"]
+        config["pack_members"] = [{"seed": member.seed, "repeat": member.repeat, **member.extra_config}
+                                  for member in trial.members]
     return config
 
 
+def _after_divergence(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a pack reports for a member that diverged in an earlier epoch (trainables.pack_trial.pack_row)."""
+    return {**{key: math.nan for key in MEMBER_KEYS}, "epoch": rows[-1]["epoch"], "diverged": True,
+            "stop_reason": PACK_DIVERGED}
+
+
+def _pack_rows(trial: FakeTrial, trial_id: str, config: dict[str, Any], tag: str) -> list[dict[str, Any]]:
+    """The pack's own rows (Tune's keys, its means) with every member's row as `member_<i>/<key>`."""
+    rows = _rows(dataclasses.replace(trial, members=()), trial_id, config, tag)
+    members = [_rows(member, trial_id, config, tag) for member in trial.members]
+    for index, row in enumerate(rows):
+        own = [member[index] if index < len(member) else _after_divergence(member) for member in members]
+        for number, member_row in enumerate(own):
+            row.update({f"member_{number}/{key}": member_row[key] for key in MEMBER_KEYS})
+        row.update(pack_size=len(members), members_training=sum(not member_row["diverged"] for member_row in own))
+    return rows
+
+
 def _rows(trial: FakeTrial, trial_id: str, config: dict[str, Any], tag: str) -> list[dict[str, Any]]:
+    if trial.members:
+        return _pack_rows(trial, trial_id, config, tag)
     rows = []
     count = len(trial.val_accuracy)
     for index, val_accuracy in enumerate(trial.val_accuracy):
@@ -138,7 +182,26 @@ def _write_trial_files(trial_dir: Path, trial: FakeTrial, config: dict[str, Any]
     for epoch in trial.kept_checkpoints:
         checkpoint = trial_dir / f"checkpoint_{epoch - 1:06d}"
         checkpoint.mkdir(exist_ok=True)
-        (checkpoint / "state.json").write_text(json.dumps({"epoch": epoch}))
+        if trial.members:
+            _write_pack_checkpoint(checkpoint, trial, config, epoch)
+        else:
+            (checkpoint / "state.json").write_text(json.dumps({"epoch": epoch}))
+
+
+def _write_pack_checkpoint(checkpoint: Path, trial: FakeTrial, config: dict[str, Any], epoch: int) -> None:
+    """pack.json, and member_<i>/ for each member still training after `epoch` (trainables.pack.Pack.save)."""
+    diverged = {}
+    for index, member in enumerate(trial.members):
+        reported = len(member.val_accuracy)
+        if epoch > reported or (epoch == reported and member.status == "diverged"):
+            diverged[str(index)] = reported
+            continue
+        (checkpoint / f"member_{index}").mkdir()
+        own = {**config, **config["pack_members"][index]}
+        del own["pack_members"]
+        (checkpoint / f"member_{index}" / "state.json").write_text(json.dumps({"epoch": epoch, "config": own}))
+    (checkpoint / "pack.json").write_text(json.dumps({"epoch": epoch, "members": len(trial.members),
+                                                      "diverged": diverged}))
 
 
 _TUNE_STATUS = {

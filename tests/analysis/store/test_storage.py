@@ -37,16 +37,6 @@ SECRET_URIS = [
 ]
 
 
-@pytest.fixture()
-def s3():
-    """A loopback S3 server for this test only (skipped where moto's server is not installed)."""
-    pytest.importorskip("moto.server", reason="the S3 tests need moto's server: pip install 'moto[server]'")
-    from support.s3 import s3_server
-
-    with s3_server() as server:
-        yield server
-
-
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
                           env=env)
