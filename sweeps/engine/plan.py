@@ -126,7 +126,7 @@ def plan_from_args(sweep: Sweep, args: argparse.Namespace, argv: tuple[str, ...]
         name=args.name or f"{sweep.family}-{time.strftime('%Y%m%d-%H%M%S')}", resume=args.resume,
         max_failures=args.max_failures, address=args.address, dashboard=args.dashboard, seed=args.seed,
         verbose=args.verbose, argv=tuple(argv), tools=_tools(args), stratify=stratify,
-        trials_per_arm=_trials_per_arm(space, stratify, _samples(sweep, args)) if stratify else None,
+        trials_per_arm=trials_per_arm(space, stratify, _samples(sweep, args)) if stratify else None,
         confirm=args.confirm, confirm_repeats=args.confirm_repeats or DEFAULT_CONFIRM_REPEATS,
         confirm_batch=args.confirm_batch or DEFAULT_CONFIRM_BATCH, margin=args.margin or sweep.margin,
         polite=args.polite, pack=args.pack,
@@ -166,7 +166,7 @@ def _stratify(sweep: Sweep, args: argparse.Namespace, space: Space) -> tuple[str
     return keys
 
 
-def _trials_per_arm(space: Space, stratify: tuple[str, ...], num_samples: int) -> int:
+def trials_per_arm(space: Space, stratify: tuple[str, ...], num_samples: int) -> int:
     """Samples x every other grid (seeds included): what each arm runs."""
     return num_samples * grid_size(space, without=stratify)
 
