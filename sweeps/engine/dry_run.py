@@ -140,9 +140,11 @@ def dry_run_lines(plan: Plan) -> list[str]:
 
 
 def packed(plan: Plan, resources: Resources) -> Plan:
-    """The stage's plan with its packs decided as the runner will decide them on `resources`
-    (a GPU's models are counted when the sweep starts: the dry run loads no data)."""
+    """The stage's plan with its packs decided as the runner will decide them on `resources` (a GPU's
+    models are counted when the sweep starts: the dry run loads no data; a resumed stage keeps its packs)."""
     gpus = gpu_share(plan.gpus_per_trial, plan.sweep.gpus_per_trial, resources.gpus)
+    if storage.is_remote(plan.storage_path):  # not reached by a dry run: a resumed stage's packs are read there
+        plan = dataclasses.replace(plan, resume=False)
     return packing.resolve(plan, _slots(plan, resources), gpus, memory=gpu_memory() if gpus > 0 else None)
 
 

@@ -109,7 +109,8 @@ def choose(asked: str | int, shape: Shape, slots: int, gpus: float, *, memory: f
     if shape.blocked:
         return 1, shape.blocked
     if isinstance(asked, int):
-        return min(asked, shape.seeds), f"--pack {asked}" + (f", {shape.source}" if asked > shape.seeds else "")
+        capped = f", capped by {shape.source}" if asked > shape.seeds else ""
+        return min(asked, shape.seeds), f"--pack {asked}{capped}"
     where = f"auto: {'GPU' if gpus > 0 else 'CPU'}, {shape.source}, {max(slots, 1)} trial slot(s)"
     if gpus <= 0:
         return auto_members(shape.seeds, shape.groups, slots), where
@@ -121,7 +122,8 @@ def choose(asked: str | int, shape: Shape, slots: int, gpus: float, *, memory: f
         members = auto_members(shape.seeds, shape.groups, slots)
         return members, f"{where}; fewer if the models' parameters do not fit its GPU memory (counted at the start)"
     fit = gpu_fit(memory, gpus, parameters)
-    return auto_members(shape.seeds, shape.groups, slots, fit), f"{where}, {fit} model(s) of {parameters:,} parameters fit"
+    members = auto_members(shape.seeds, shape.groups, slots, fit)
+    return members, f"{where}, {fit} model(s) of {parameters:,} parameters fit"
 
 
 def resolve(plan: Plan, slots: int, gpus: float, *, memory: float | None = None,
@@ -172,11 +174,11 @@ def _words(members: int) -> str:
     return f"packs of up to {members} seeds" if members > 1 else "every seed its own trial"
 
 
-def describe(plan: Plan) -> str:
+def describe(plan: Plan, confirmation: bool | None = None) -> str:
     """One line: a resolved stage's packs and why, and who decides on what."""
     if plan.members <= 1:
         return f"packs: none, every seed its own trial ({plan.pack_reason})"
-    if plan.confirmed:
+    if bool(plan.confirmed) if confirmation is None else confirmation:
         return (f"packs: up to {plan.members} seeds of a look per trial ({plan.pack_reason}); the looks read "
                 "each seed's own result, so the verdict is the lone trials'")
     return (f"packs: up to {plan.members} seeds of a configuration per trial ({plan.pack_reason}); "
@@ -186,8 +188,7 @@ def describe(plan: Plan) -> str:
 def upcoming_confirmation(plan: Plan, slots: int, gpus: float, memory: float | None) -> str:
     """The packs of the confirmation a search plan's --confirm will run (its configurations still unknown)."""
     members, reason = choose(plan.pack, confirmation_shape(plan), slots, gpus, memory=memory, backend=keras_backend())
-    line = describe(dataclasses.replace(plan, members=members, pack_reason=reason, confirmed=(None,)))
-    return f"  confirmation {line}"
+    return f"  confirmation {describe(dataclasses.replace(plan, members=members, pack_reason=reason), True)}"
 
 
 def count_parameters(configs: Sequence[Any], data: Any) -> int:

@@ -83,6 +83,19 @@ def test_auto_packs_as_many_seeds_as_keep_every_slot_busy(seeds, groups, slots, 
     assert packing.auto_members(seeds, groups, slots) == members
 
 
+def test_the_largest_confirmed_model_is_counted_on_the_drivers_cpu():
+    import numpy as np
+
+    from trainables.data.datasets import ArrayDataset
+
+    config = {"model": "antirectifier_mlp", "activation": "antirectifier", "units": 16, "depth": 2,
+              "dataset": "digits", "validation": "test", "epochs": 3}
+    images, labels = np.zeros((4, 8, 8, 1), np.float32), np.zeros(4, np.int32)
+    data = ArrayDataset("digits", images, labels, images, labels, 10)
+    small, large = (packing.count_parameters([dict(config, units=units)], data) for units in (16, 32))
+    assert 0 < small < large == packing.count_parameters([config, dict(config, units=32)], data)
+
+
 def test_on_a_gpu_auto_packs_what_fits_its_memory():
     assert packing.gpu_fit(80 * 2**30, 0.25, 77_328) > 1000  # record 1's ResNet: the cap of 8 decides
     assert packing.gpu_fit(4 * 2**30, 0.25, 8_367_619) == 2  # MobileNetV2 with PReLU on a quarter of 4 GiB
@@ -98,7 +111,7 @@ def test_on_a_gpu_auto_packs_what_fits_its_memory():
     ("off", packing.Shape(4, 2, "--repeats 4"), (1, "--pack off")),
     (1, packing.Shape(4, 2, "--repeats 4"), (1, "--pack 1")),
     (3, packing.Shape(4, 2, "--repeats 4"), (3, "--pack 3")),
-    (9, packing.Shape(4, 2, "--repeats 4"), (4, "--pack 9, --repeats 4")),
+    (9, packing.Shape(4, 2, "--repeats 4"), (4, "--pack 9, capped by --repeats 4")),
     ("auto", packing.Shape(1, 2, "--repeats 1"), (1, "one seed per configuration at a time (--repeats 1)")),
     ("auto", packing.Shape(4, 2, "--repeats 4", blocked="--search optuna ..."), (1, "--search optuna ...")),
     ("auto", packing.Shape(4, 2, "--repeats 4"), (4, "auto: CPU, --repeats 4, 2 trial slot(s)")),
