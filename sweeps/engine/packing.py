@@ -177,7 +177,7 @@ def _words(members: int) -> str:
 def describe(plan: Plan, confirmation: bool | None = None) -> str:
     """One line: a resolved stage's packs and why, and who decides on what."""
     if plan.members <= 1:
-        return f"packs: none, every seed its own trial ({plan.pack_reason})"
+        return "packs: none, every seed its own trial" + (f" ({plan.pack_reason})" if plan.pack_reason else "")
     if bool(plan.confirmed) if confirmation is None else confirmation:
         return (f"packs: up to {plan.members} seeds of a look per trial ({plan.pack_reason}); the looks read "
                 "each seed's own result, so the verdict is the lone trials'")

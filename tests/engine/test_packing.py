@@ -231,6 +231,27 @@ def test_the_dry_run_says_how_many_seeds_each_pack_holds_and_why(tmp_path, capsy
     assert "packs: none, every seed its own trial (--pack off)" in out
 
 
+def test_the_dry_run_of_a_confirmation_says_its_packs_and_pack_trials(tmp_path, capsys, monkeypatch):
+    from analysis.store.export import export_experiment
+    from support.fake_experiment import FakeTrial, write_fake_experiment
+    from sweeps.engine import dry_run
+
+    monkeypatch.setattr(dry_run, "local_resources", lambda: TWO_CORES)
+    trials = [FakeTrial(activation, 0, [0.5, 0.6], family="antirectifier_mnist",
+                        extra_config={"model": "antirectifier_mlp", "dataset": "synthetic-mnist", "units": 16,
+                                      "depth": 2, "dropout": 0.1, "batch_norm": None, "kernel_initializer": None})
+              for activation in ("antirectifier", "relu")]
+    search = write_fake_experiment(tmp_path, "s", trials)
+    export_experiment([search], search)
+    code = main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run", "--name", "s",
+                                            "--confirm", "1", "--confirm-repeats", "5", "--confirm-batch", "3"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "packs: up to 3 seeds of a look per trial (auto: CPU, --confirm-batch 3, 2 trial slot(s))" in out
+    # looks at 3 and 5 seeds: 2 configurations x (a pack of 3, then one of 2)
+    assert "the trials above are the worst case; as 4 pack trial(s) (packs above)" in out
+
+
 def test_the_dry_runs_arms_are_the_packed_schedulers(tmp_path):
     """With packs the arms count pack trials, as budget-fair ASHA does (plan.trials_per_arm)."""
     plan = packed(search_plan(tmp_path, "--repeats", "2", sweep=selu_mnist.SWEEP), TWO_CORES)
