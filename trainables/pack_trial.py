@@ -35,12 +35,11 @@ from ray import tune
 from trainables.determinism import make_deterministic
 from trainables.devices import configure_gpus
 from trainables.pack import Pack, check_members
-from trainables.recovery import checkpoint_to_load
+from trainables.recovery import PACK_KEY, checkpoint_to_load
 from trainables.trainable import DIVERGED, METRICS, parse_config, placement, release_previous_trial, set_precision
 
 log = logging.getLogger(__name__)
 
-PACK_KEY = "pack_members"
 MEMBER_KEYS = tuple(key for key in METRICS if key not in ("gpu_ids", "node_id"))
 MEANS = ("loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "lr")
 

@@ -34,6 +34,9 @@ STATE_FILE = "state.json"
 # MODEL_FILE and STATE_FILE in its own directory.
 PACK_FILE = "pack.json"
 MEMBER_DIRECTORY = "member_{index}"
+# A pack trial's config key listing each member's own settings (trainables.pack_trial); here, where
+# modules that must not import TensorFlow (the engine, the analysis) can read it.
+PACK_KEY = "pack_members"
 LOST_NOTE = "LOST.txt"
 _CHECKPOINT_NAME = re.compile(r"checkpoint_(\d+)")
 

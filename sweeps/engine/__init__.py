@@ -16,6 +16,7 @@ The modules, in the order a run meets them (importing this package imports neith
 - ``steps``: the steps a sweep takes, top to bottom (`run`, `dry_run`).
 - ``dry_run``: what a sweep would run and cost, printed without starting anything.
 - ``resources``: the GPU-share rule and how many trials fit at once.
+- ``packing``: `--pack`, how many seeds of one configuration one trial trains (a pack), stage by stage.
 - ``preflight``: the outside world checked before Ray starts (storage, address, data, extras).
 - ``locations``: where the experiments live: names, folders, Tune's storage arguments, cleanup.
 - ``lease``: one driver per experiment, a lease file the live driver renews.

@@ -45,6 +45,19 @@ def _gpu_share(text: str) -> float:
     return value
 
 
+def pack_value(text: str) -> str | int:
+    """--pack: "auto", "off", or the most seeds of one configuration one trial trains (an integer >= 1)."""
+    if text in ("auto", "off"):
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be auto, off or an integer >= 1 (seeds per pack), got {text!r}")
+    return value
+
+
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*")
 
 
@@ -151,6 +164,12 @@ def _resource_flags(group: Any, *, gpus_per_trial: float) -> None:
     group.add_argument("--gpus-per-trial", type=_gpu_share, default=None,
                        help=f"share of one GPU per trial, fractions allowed (default: {gpus_per_trial:g} when the "
                             f"cluster has GPUs, else 0)")
+    group.add_argument("--pack", type=pack_value, default="auto", metavar="auto|N|off",
+                       help="train up to N seeds of one configuration as one trial (a pack: each seed's results "
+                            "those of its own trial, bit for bit): a look's seeds in the confirmation, --repeats' "
+                            "seeds in the search, where ASHA and FIFO then decide on the seeds' mean; auto sizes "
+                            "packs by the machine (docs/command-line.md, \"Packs\"); 1 or off: every seed its own "
+                            "trial (default: auto)")
     group.add_argument("--max-concurrent", type=positive_int, default=None,
                        help="trials running at once (default: as many as the resources allow)")
     group.add_argument("--address", default=os.environ.get("RAY_ADDRESS") or None,

@@ -10,6 +10,7 @@ Nothing here writes to disk.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,12 +22,14 @@ from ray.tune.search.variant_generator import generate_variants
 
 from analysis.store import storage
 from analysis.store.arms import arm_label, promoted_count, rung_epochs
+from sweeps.engine import packing
 from sweeps.engine.plan import Plan
 from sweeps.engine.preflight import check_address, check_experiment_dir
 from sweeps.engine.ray_session import use_auth_token_if_present
-from sweeps.engine.resources import Resources, cluster_resources, concurrency, gpu_share, local_resources
+from sweeps.engine.resources import Resources, cluster_resources, concurrency, gpu_memory, gpu_share, local_resources
 from sweeps.engine.space.keys import grid_keys, sampled_keys
 from sweeps.engine.stages import SearchStage, first_stage
+from trainables.recovery import PACK_KEY
 
 Space = dict[str, Any]
 
@@ -122,11 +125,32 @@ def dry_run_lines(plan: Plan) -> list[str]:
     if plan.address:
         check_address(plan.address)
         use_auth_token_if_present()
-    lines = describe(stage.plan, cluster_resources(plan.address) if plan.address else local_resources())
+    resources = cluster_resources(plan.address) if plan.address else local_resources()
+    stage = dataclasses.replace(stage, plan=packed(stage.plan, resources))
+    lines = describe(stage.plan, resources)
     if remote:
         lines.append(f"storage: {plan.storage_path} not read by a dry run (whether {plan.name!r} exists is "
                      "checked when the sweep starts, with a write probe)")
-    return lines + stage.dry_run_lines()
+    lines += stage.dry_run_lines()
+    if stage.plan.confirm is not None:  # a search, then its confirmation: whose configurations are not known yet
+        gpus = gpu_share(plan.gpus_per_trial, plan.sweep.gpus_per_trial, resources.gpus)
+        lines.append(packing.upcoming_confirmation(stage.plan, _slots(stage.plan, resources),
+                                                   gpus, gpu_memory() if gpus > 0 else None))
+    return lines
+
+
+def packed(plan: Plan, resources: Resources) -> Plan:
+    """The stage's plan with its packs decided as the runner will decide them on `resources` (a GPU's
+    models are counted when the sweep starts: the dry run loads no data; a resumed stage keeps its packs)."""
+    gpus = gpu_share(plan.gpus_per_trial, plan.sweep.gpus_per_trial, resources.gpus)
+    if storage.is_remote(plan.storage_path):  # not reached by a dry run: a resumed stage's packs are read there
+        plan = dataclasses.replace(plan, resume=False)
+    return packing.resolve(plan, _slots(plan, resources), gpus, memory=gpu_memory() if gpus > 0 else None)
+
+
+def _slots(plan: Plan, resources: Resources) -> int:
+    gpus = gpu_share(plan.gpus_per_trial, plan.sweep.gpus_per_trial, resources.gpus)
+    return concurrency(resources, plan.cpus_per_trial, gpus, plan.max_concurrent)
 
 
 def describe(plan: Plan, resources: Resources) -> list[str]:
@@ -134,10 +158,12 @@ def describe(plan: Plan, resources: Resources) -> list[str]:
     space = plan.param_space
     trials = generate_trials(space, plan.num_samples, plan.seed)
     grid = len(trials) // plan.num_samples
+    runs = sum(len(config.get(PACK_KEY) or [None]) for _, config in trials)
     lines = [f"dry run of {plan.sweep.family} (nothing started, nothing written): would create "
              f"{storage.redact(plan.experiment_dir)}",
              f"trials: {len(trials)} = {plan.num_samples} sample(s) x {grid} grid combination(s) "
-             f"(repeats/seeds included)"]
+             + (f"(repeats/seeds included)" if runs == len(trials) else f"(packs of the seeds: {runs} seed runs)"),
+             packing.describe(plan)]
     arms = trials_per_arm(trials, plan.stratify)
     if plan.stratify:
         lines.append(f"arms (budget-fair ASHA: each has its own rungs): {', '.join(plan.stratify)}")
@@ -147,7 +173,7 @@ def describe(plan: Plan, resources: Resources) -> list[str]:
                      "(the samples below are what random search would run)")
     lines += _sample_lines(trials, space)
     lines += _resource_lines(plan, resources)
-    lines += _budget_lines(plan, len(trials), list(arms.values()))
+    lines += _budget_lines(plan, len(trials), list(arms.values()), runs)
     return lines
 
 
@@ -161,9 +187,10 @@ def _resource_lines(plan: Plan, resources: Resources) -> list[str]:
     return [line]
 
 
-def _budget_lines(plan: Plan, trials: int, arm_sizes: list[int]) -> list[str]:
+def _budget_lines(plan: Plan, trials: int, arm_sizes: list[int], runs: int) -> list[str]:
     fifo = trials * plan.max_epochs
-    lines = [f"budget: {plan.max_epochs} epoch(s) per trial; FIFO (worst case) {fifo} trial-epochs"]
+    seeds = f" (a pack's epoch trains its seeds: {runs * plan.max_epochs} seed-epochs)" if runs != trials else ""
+    lines = [f"budget: {plan.max_epochs} epoch(s) per trial; FIFO (worst case) {fifo} trial-epochs{seeds}"]
     if plan.scheduler != "asha":
         return lines
     rungs = rung_epochs(plan.grace_period, plan.reduction_factor, plan.max_epochs)

@@ -15,6 +15,13 @@ Tune saves its state with the experiment's (get_state), but the experiment state
 a run killed between the two files leaves the searcher a step behind. So after a restore, the
 searcher takes which trials exist, and which finished with what, from the experiment state Tune
 itself restores from (`ray.tune.ExperimentAnalysis`), and carries on from there.
+
+Packs (`--pack`, sweeps.engine.packing): with `members` > 1 the seeds a look adds to one configuration
+train as pack trials of at most `members` seeds (trainables.pack_trial), each member listed in the
+trial's `pack_members` with its seed, repeat and look. The bookkeeping stays per (configuration, seed):
+a member's value is its own `member_<i>/test_accuracy` at the budget (NaN when it diverged, or its pack
+errored), so every look decides on the values the lone trials would have had, and a restore reads
+each trial's members from its config.
 """
 
 from __future__ import annotations
@@ -31,19 +38,23 @@ from ray.tune.search import Searcher
 from analysis.store import storage
 from analysis.verdict.looks import LookPlan, look_verdicts, stage_finished
 from analysis.verdict.seeds import failure_score
+from trainables.recovery import PACK_KEY
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, int]  # (the search trial a confirmation trial re-runs, its seed)
+Unit = tuple[Key, ...]  # what one trial runs: one key, or a pack's keys in member order
 VALUE = "test_accuracy"  # the trial's report whose last value is the verdict's last_test_accuracy
 
 
 class LookSearcher(Searcher):
     """Emits the confirmation's trials look by look; FINISHED once every comparison is settled."""
 
+    _members = 1  # seeds per trial; a searcher pickled before packs existed has none of its own
+
     def __init__(self, plan: LookPlan, seeds: Sequence[int], candidates: Sequence[Any], epochs: int,
                  experiment_dir: str, family: str, max_concurrent: int | None = None,
-                 higher_is_better: bool = True) -> None:
+                 higher_is_better: bool = True, members: int = 1) -> None:
         super().__init__()
         self._plan = plan
         self._seeds = list(seeds)
@@ -54,7 +65,8 @@ class LookSearcher(Searcher):
         self._family = family
         self._max_concurrent = max_concurrent
         self._higher_is_better = higher_is_better
-        self._emitted: dict[str, Key] = {}  # Tune trial id -> key
+        self._members = members  # 1: lone trials; more: pack trials of at most that many seeds
+        self._emitted: dict[str, Unit] = {}  # Tune trial id -> the keys it runs
         self._values: dict[Key, float] = {}  # finished trials: the metric at the budget (NaN: none)
         self._look = 1  # the look being run (1-based)
         self._finished = False
@@ -72,7 +84,7 @@ class LookSearcher(Searcher):
         self._reconcile_once()
         if self._finished:
             return Searcher.FINISHED
-        pending = [key for key in self._look_keys(self._look) if key not in set(self._emitted.values())]
+        pending = self._pending(self._look)
         if not pending:
             if not self._look_done():
                 return None  # the look's trials are still running
@@ -80,27 +92,31 @@ class LookSearcher(Searcher):
                 self._finished = True
                 return Searcher.FINISHED
             self._look += 1
-            pending = self._look_keys(self._look)
-        if self._max_concurrent and len(self._emitted) - len(self._values) >= self._max_concurrent:
+            pending = self._pending(self._look)
+        running = sum(not all(key in self._values for key in unit) for unit in self._emitted.values())
+        if self._max_concurrent and running >= self._max_concurrent:
             return None
-        key = pending[0]
-        self._emitted[trial_id] = key
-        return self._config(key)
+        self._emitted[trial_id] = pending[0]
+        return self._config(pending[0])
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         self._reconcile_once()
-        key = self._emitted.get(trial_id)
-        if key is None:  # not a trial of this stage: nothing to record
+        unit = self._emitted.get(trial_id)
+        if unit is None:  # not a trial of this stage: nothing to record
             log.warning("trial %s completed, but the confirmation did not emit it; ignored", trial_id)
             return
-        self._values[key] = math.nan if error else self._value(result)
+        for index, key in enumerate(unit):
+            self._values[key] = math.nan if error else self._value(result, index)
 
     def get_state(self) -> dict:
         return {"emitted": dict(self._emitted), "values": dict(self._values), "look": self._look,
                 "finished": self._finished}
 
     def set_state(self, state: dict) -> None:
-        self._emitted, self._values = dict(state["emitted"]), dict(state["values"])
+        # (a state saved before packs existed holds one key per trial)
+        self._emitted = {trial_id: unit if isinstance(unit[0], tuple) else (unit,)
+                         for trial_id, unit in state["emitted"].items()}
+        self._values = dict(state["values"])
         self._look, self._finished = int(state["look"]), bool(state["finished"])
         self._reconciled = False
 
@@ -124,6 +140,17 @@ class LookSearcher(Searcher):
         looks = self._plan.looks
         first = looks[look - 2] if look > 1 else 0
         return [(trial_id, seed) for seed in self._seeds[first:looks[look - 1]] for trial_id in self._arms]
+
+    def _pending(self, look: int) -> list[Unit]:
+        """The look's trials not emitted yet: each configuration's remaining seeds in packs of at most
+        `members`, in the order of their first seed (lone trials: seed by seed, as `_look_keys`)."""
+        emitted = {key for unit in self._emitted.values() for key in unit}
+        keys = [key for key in self._look_keys(look) if key not in emitted]
+        units = []
+        for trial_id in self._arms:
+            mine = [key for key in keys if key[0] == trial_id]
+            units += [tuple(mine[start:start + self._members]) for start in range(0, len(mine), self._members)]
+        return sorted(units, key=lambda unit: keys.index(unit[0]))
 
     def _look_done(self) -> bool:
         """Every trial of this look and the earlier ones finished (a restore may retry earlier ones)."""
@@ -157,20 +184,37 @@ class LookSearcher(Searcher):
                   f"{self._seeds[seeds]}-{self._seeds[looks[self._look] - 1]}", flush=True)
         return done
 
-    def _value(self, result: Mapping[str, Any] | None) -> float:
-        """The metric at the full budget, NaN for a trial that ended before it (diverged) or errored."""
-        if not result or int(result.get("epoch", 0)) != self._epochs:
+    def _value(self, result: Mapping[str, Any] | None, index: int = 0) -> float:
+        """The metric at the full budget, NaN for a trial that ended before it (diverged) or errored;
+        a pack's member `index` by its own keys (`member_<i>/...`, trainables.pack_trial)."""
+        if not result:
             return math.nan
-        value = result.get(VALUE)
+        prefix = f"member_{index}/" if f"member_{index}/epoch" in result else ""
+        if int(result.get(f"{prefix}epoch", 0)) != self._epochs:
+            return math.nan
+        value = result.get(f"{prefix}{VALUE}")
         return float(value) if value is not None else math.nan
 
-    def _config(self, key: Key) -> dict:
+    def _config(self, unit: Unit) -> dict:
         """The key's values for the confirmation space's two grids. Tune merges them into the space and
         resolves its lookups (`sample_from`, which it holds as placeholders: a trial directory's name
         shows those, e.g. `confirm_look=fn_ph_...`; the trial's config has the values) on the result.
-        (Resolving them here breaks Tune's own resolution, which expects its placeholders in place.)"""
-        confirms, seed = key
-        return {"confirms": confirms, "seed": seed}
+        (Resolving them here breaks Tune's own resolution, which expects its placeholders in place.)
+        A pack trial (every trial, when the stage packs) also lists its members' own settings; its
+        `seed` is its first member's, which the space's `repeat` and `confirm_look` follow."""
+        confirms, seed = unit[0]
+        config: dict[str, Any] = {"confirms": confirms, "seed": seed}
+        if self._members > 1:
+            first = self._seeds[0]  # the space's rule (sweeps.engine.stages.confirmation._space)
+            config[PACK_KEY] = [{"seed": own, "repeat": own - first, "confirm_look": self._plan.look_of(own - first)}
+                                for _, own in unit]
+        return config
+
+    @staticmethod
+    def _unit_of(config: Mapping[str, Any]) -> Unit:
+        """The keys a trial of the experiment state runs, from its config."""
+        members = config.get(PACK_KEY) or [{"seed": config["seed"]}]
+        return tuple((str(config["confirms"]), int(member["seed"])) for member in members)
 
     def _reconcile_once(self) -> None:
         if not self._reconciled:
@@ -185,17 +229,18 @@ class LookSearcher(Searcher):
             trials = ExperimentAnalysis(path, storage_filesystem=filesystem).trials
         except (ValueError, OSError):  # a new experiment: no state saved yet
             return
-        emitted: dict[str, Key] = {}
+        emitted: dict[str, Unit] = {}
         for trial in trials:
-            key = (str(trial.config["confirms"]), int(trial.config["seed"]))
-            emitted[trial.trial_id] = key
+            unit = emitted[trial.trial_id] = self._unit_of(trial.config)
             if trial.status == "TERMINATED":
-                self._values[key] = self._value(trial.last_result)
+                for index, key in enumerate(unit):
+                    self._values[key] = self._value(trial.last_result, index)
         if emitted or self._emitted:
             log.info("confirmation restored: %d trial(s) known, %d finished", len(emitted), len(self._values))
         self._emitted = emitted
-        self._values = {key: value for key, value in self._values.items() if key in set(emitted.values())}
-        seen = [self._seeds.index(seed) for _, seed in emitted.values()]
+        known = {key for unit in emitted.values() for key in unit}
+        self._values = {key: value for key, value in self._values.items() if key in known}
+        seen = [self._seeds.index(seed) for _, seed in known]
         self._look = self._plan.look_of(max(seen)) if seen else 1
         self._finished = False  # decided again from the values: a pure function of them
 

@@ -20,6 +20,7 @@ from sweeps.engine.space.build import search_space
 from sweeps.engine.space.checks import check_space
 from sweeps.engine.space.keys import grid_keys, grid_size, is_grid
 from sweeps.engine.sweep import Space, Sweep
+from trainables.devices import keras_backend
 from trainables.trainable import METRICS
 
 # What the trainable reports that is not a number to rank trials by.
@@ -72,6 +73,9 @@ class Plan:
     margin: float = 0.01  # the confirmation verdict's margin (--margin, else the sweep's)
     confirmed: tuple[Any, ...] = ()  # a confirmation plan's chosen configurations
     polite: bool = False  # a local instance's trial workers at Ray's niceness +15 (sweeps.engine.ray_session)
+    pack: str | int = "auto"  # --pack as asked: "auto", "off" or N; resolved per stage (sweeps.engine.packing)
+    members: int = 1  # the stage's resolved packs: the most seeds of one configuration one trial trains (1: none)
+    pack_reason: str = ""  # why that many, for the dry run and the stage's first line
 
     @property
     def experiment_dir(self) -> str:
@@ -109,6 +113,7 @@ def plan_from_args(sweep: Sweep, args: argparse.Namespace, argv: tuple[str, ...]
         raise UsageError("--resume needs --name of the sweep to restore")
     stratify = _stratify(sweep, args, space)
     _check_confirm(args)
+    _check_pack(args.pack)
     if args.polite and args.address:
         raise UsageError("--polite sets the priority of a local instance's workers; a cluster's workers run as "
                          "its operator configured them")
@@ -121,10 +126,10 @@ def plan_from_args(sweep: Sweep, args: argparse.Namespace, argv: tuple[str, ...]
         name=args.name or f"{sweep.family}-{time.strftime('%Y%m%d-%H%M%S')}", resume=args.resume,
         max_failures=args.max_failures, address=args.address, dashboard=args.dashboard, seed=args.seed,
         verbose=args.verbose, argv=tuple(argv), tools=_tools(args), stratify=stratify,
-        trials_per_arm=_trials_per_arm(space, stratify, _samples(sweep, args)) if stratify else None,
+        trials_per_arm=trials_per_arm(space, stratify, _samples(sweep, args)) if stratify else None,
         confirm=args.confirm, confirm_repeats=args.confirm_repeats or DEFAULT_CONFIRM_REPEATS,
         confirm_batch=args.confirm_batch or DEFAULT_CONFIRM_BATCH, margin=args.margin or sweep.margin,
-        polite=args.polite,
+        polite=args.polite, pack=args.pack,
     )
 
 
@@ -136,6 +141,13 @@ def _check_confirm(args: argparse.Namespace) -> None:
     repeats = args.confirm_repeats or DEFAULT_CONFIRM_REPEATS
     if args.confirm is not None and args.seed + args.repeats + repeats - 1 > MAX_SEED:
         raise UsageError(f"--seed {args.seed}: the confirmation's {repeats} new seeds would pass 2**32")
+
+
+def _check_pack(pack: str | int) -> None:
+    """Packs train on TensorFlow (trainables.pack); asked for by number elsewhere, they cannot run."""
+    if isinstance(pack, int) and pack > 1 and (backend := keras_backend()) != "tensorflow":
+        raise UsageError(f"--pack {pack}: packs train on the tensorflow Keras backend, this one is {backend}; "
+                         "use --pack auto or off")
 
 
 def _stratify(sweep: Sweep, args: argparse.Namespace, space: Space) -> tuple[str, ...]:
@@ -154,7 +166,7 @@ def _stratify(sweep: Sweep, args: argparse.Namespace, space: Space) -> tuple[str
     return keys
 
 
-def _trials_per_arm(space: Space, stratify: tuple[str, ...], num_samples: int) -> int:
+def trials_per_arm(space: Space, stratify: tuple[str, ...], num_samples: int) -> int:
     """Samples x every other grid (seeds included): what each arm runs."""
     return num_samples * grid_size(space, without=stratify)
 

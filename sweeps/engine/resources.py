@@ -63,6 +63,25 @@ def _count_gpus() -> int:
     return sum(1 for line in listing.splitlines() if line.startswith("GPU "))
 
 
+def gpu_memory() -> float | None:
+    """Bytes of memory of this machine's smallest NVIDIA GPU (`nvidia-smi`), None where it cannot say."""
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        listing = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+                                 capture_output=True, text=True, timeout=20).stdout
+        sizes = [float(line) for line in listing.split()]
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    return min(sizes) * 2**20 if sizes else None  # MiB
+
+
+def running_resources() -> Resources:
+    """The CPUs and GPUs of the Ray instance this driver runs (started or joined)."""
+    total = ray.cluster_resources()
+    return Resources(cpus=total.get("CPU", 0.0), gpus=total.get("GPU", 0.0), where="the running Ray instance")
+
+
 def cluster_resources(address: str) -> Resources:
     """A running cluster's CPUs and GPUs (connects as a driver; starts nothing)."""
     ray.init(address=address, log_to_driver=False, logging_level="ERROR")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import signal
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 from ray import tune
 
 from analysis.store.export import export_experiment
-from sweeps.engine import trackers
+from sweeps.engine import packing, trackers
 from sweeps.engine.cli import resume_command
 from sweeps.engine.compat import old_module_names
 from sweeps.engine.dashboard import labelled_trainable
@@ -29,6 +30,7 @@ from sweeps.engine.locations import restore_source, trial_dirname_creator, tune_
 from sweeps.engine.lost_trials import errored_summary, record_errors
 from sweeps.engine.plan import Plan
 from sweeps.engine.ray_session import keep_credentials_out_of_runtime_envs
+from sweeps.engine.resources import concurrency, gpu_memory, running_resources
 from sweeps.engine.signals import StopSignals
 from sweeps.engine.stages import Stage
 from sweeps.engine.sweep_metrics import metrics_callbacks
@@ -38,8 +40,15 @@ from trainables.trainable import train
 
 
 def make_trainable(plan: Plan, data: Any, gpus: float) -> Any:
+    """The stage's trainable with the data and each trial's resources: a pack trial when the stage
+    packs (sweeps.engine.packing), with the resources of one lone trial."""
     resources = {"cpu": plan.cpus_per_trial, "gpu": gpus}
-    trainable = tune.with_resources(tune.with_parameters(train, data=data), resources)
+    function = train
+    if plan.members > 1:
+        from trainables.pack_trial import train_pack  # imports TensorFlow, which packs need (and only they)
+
+        function = train_pack
+    trainable = tune.with_resources(tune.with_parameters(function, data=data), resources)
     if plan.dashboard:  # each trial's actor named in the dashboard (sweeps.engine.dashboard)
         trainable = labelled_trainable(trainable, plan)
     return trainable
@@ -104,6 +113,9 @@ def run_stage(stage: Stage, data: Any, gpus: float, stop: StopSignals) -> int:
     """One Tune experiment (the search, or the confirmation) to its tables; returns the exit code."""
     plan = dataclasses.replace(stage.plan, param_space={**stage.plan.param_space, "gpus_per_trial": gpus,
                                                         "keras_backend": keras_backend()})
+    plan = packing.resolve(plan, concurrency(running_resources(), plan.cpus_per_trial, gpus, plan.max_concurrent), gpus,
+                           memory=gpu_memory() if gpus > 0 else None,
+                           count=functools.partial(packing.count_parameters, data=data))
     stage = dataclasses.replace(stage, plan=plan)
     stage.announce()
     print(
@@ -111,6 +123,7 @@ def run_stage(stage: Stage, data: Any, gpus: float, stop: StopSignals) -> int:
         f"{plan.scheduler}, {plan.cpus_per_trial} CPU + {gpus} GPU per trial -> {plan.experiment_dir}",
         flush=True,
     )
+    print(f"[{plan.sweep.family}] {plan.name}: {packing.describe(plan)}", flush=True)
     # Stop signals (Ctrl-C, SIGTERM, SIGHUP) are the runner's (sweeps.engine.signals): it hands
     # them to Tune's stop switch during fit(), so Tune's own SIGINT handler stays off (Tune's
     # documented switch); a fit() that returns after a stop signal is reported as interrupted

@@ -139,8 +139,10 @@ def test_a_usage_error_never_removes_an_experiment_that_was_there(tmp_path, caps
 
 # ---------------------------------------------------------------------------- real Ray
 
+# Every seed its own trial (--pack off): these tests follow one trial's checkpoints, folder and rows per
+# seed; packed confirmations: tests/engine/test_packing.py and test_looks.py (killed at a look, resumed).
 FLAGS = ["--smoke", "--dataset", "synthetic-mnist", "--set", "units=[16,24]", "--max-epochs", "2",
-         "--grace-period", "1", "--verbose", "0", "--cpus-per-trial", "1"]
+         "--grace-period", "1", "--verbose", "0", "--cpus-per-trial", "1", "--pack", "off"]
 
 
 def sweep(repo_root: str, storage: Path, *argv: str, **kwargs) -> subprocess.CompletedProcess:

@@ -69,8 +69,9 @@ def dry_run(repo_root: str, script: str, *args: str) -> subprocess.CompletedProc
 
 
 def test_dry_run_prints_arms_and_budgets_and_writes_nothing(repo_root, tmp_path):
+    # every seed its own trial (--pack off); packed seeds: tests/engine/test_packing.py
     result = dry_run(repo_root, "antirectifier_mnist.py", "--smoke", "--repeats", "2", "--storage-path",
-                     str(tmp_path / "results"), "--name", "dry", "--grace-period", "1")
+                     str(tmp_path / "results"), "--name", "dry", "--grace-period", "1", "--pack", "off")
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
     assert "trials: 8 = 1 sample(s) x 8 grid combination(s)" in out

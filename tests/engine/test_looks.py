@@ -154,6 +154,110 @@ def test_a_restore_from_a_stale_searcher_state_follows_the_experiment_state(save
     assert restored.suggest("end") == whole.suggest("end") == Searcher.FINISHED
 
 
+# ---------------------------------------------------------------------------- packs (--pack)
+
+
+def pack_result(unit: list[tuple[str, int]], difference: float, epochs: dict[int, int] | None = None) -> dict:
+    """A pack trial's last row (trainables.pack_trial): each member's own keys, and their mean."""
+    result: dict = {"epoch": EPOCHS, "test_accuracy": float(np.mean([value(key, difference) for key in unit]))}
+    for index, key in enumerate(unit):
+        result[f"member_{index}/epoch"] = (epochs or {}).get(index, EPOCHS)
+        result[f"member_{index}/test_accuracy"] = value(key, difference)
+    return result
+
+
+def drain_any(made: LookSearcher, difference: float, counter: list[int], complete: bool = True) -> list[list]:
+    """`drain` for lone or pack trials: the keys each emitted trial runs, in emission order."""
+    emitted = []
+    while (config := made.suggest(f"t{counter[0]}")) not in (None, Searcher.FINISHED):
+        members = config.get("pack_members") or [{"seed": config["seed"]}]
+        emitted.append((f"t{counter[0]}", [(config["confirms"], member["seed"]) for member in members]))
+        counter[0] += 1
+    if complete:
+        for trial_id, unit in emitted:
+            made.on_trial_complete(trial_id, pack_result(unit, difference) if len(unit) > 1 or made._members > 1
+                                   else {"epoch": EPOCHS, "test_accuracy": value(unit[0], difference)})
+    return [unit for _, unit in emitted]
+
+
+def run_looks(members: int, difference: float, max_seeds: int = 6, batch: int = 3) -> tuple[list, dict, list]:
+    """Every look to the end: (the trials of each look, the values, the searcher's look lines)."""
+    made, counter, looks = searcher(max_seeds, batch, members=members), [0], []
+    while trials := drain_any(made, difference, counter):
+        looks.append(trials)
+    assert made.suggest("end") == Searcher.FINISHED
+    return looks, made._values, made._look
+
+
+@pytest.mark.parametrize("difference", [0.2, 0.003])
+def test_packed_looks_decide_as_lone_trials_do(difference, capsys):
+    lone_looks, lone_values, lone_last = run_looks(1, difference)
+    lone_lines = capsys.readouterr().out
+    pack_looks, pack_values, pack_last = run_looks(2, difference)
+    assert pack_values == lone_values and pack_last == lone_last  # the same seeds ran, valued alike
+    assert capsys.readouterr().out == lone_lines  # the same decisions, look by look
+    assert len(pack_looks) == len(lone_looks)
+    for lone, packed in zip(lone_looks, pack_looks):  # each look: its seeds of a configuration in packs of <= 2
+        assert sorted(key for unit in packed for key in unit) == sorted(key for unit in lone for key in unit)
+        assert [len(unit) for unit in packed] == [2, 2, 1, 1]  # 3 seeds per look by 2: a pack of 2 and one of 1
+        assert all(len({trial_id for trial_id, _ in unit}) == 1 for unit in packed)  # one configuration a pack
+
+
+def test_a_pack_trial_lists_its_members_seed_repeat_and_look():
+    made = searcher(4, 2, members=2)
+    config = made.suggest("t0")
+    assert config == {"confirms": "r1", "seed": 10, "pack_members": [
+        {"seed": 10, "repeat": 0, "confirm_look": 1}, {"seed": 11, "repeat": 1, "confirm_look": 1}]}
+
+
+def test_a_diverged_member_or_an_errored_pack_fails_only_its_seeds():
+    made, counter = searcher(4, 2, members=2), [0]
+    first, second = drain_any(made, 0.0, counter, complete=False)  # r1 seeds 10-11, s1 seeds 10-11
+    made.on_trial_complete("t0", pack_result(first, 0.0, epochs={1: EPOCHS - 1}))  # member 1 diverged
+    made.on_trial_complete("t1", error=True)
+    assert not np.isnan(made._values[first[0]]) and np.isnan(made._values[first[1]])
+    assert all(np.isnan(made._values[key]) for key in second)
+
+
+def test_max_concurrent_counts_pack_trials():
+    made = searcher(8, 4, members=2, max_concurrent=3)
+    assert len(drain_any(made, 0.0, [0], complete=False)) == 3  # 3 packs of 2 seeds running
+
+
+def test_a_restored_packed_confirmation_reads_its_members_from_the_experiment_state(saved_state):
+    """A kill at look 2 (the searcher's saved state a look behind): the restored searcher takes each pack's
+    members from its config and each finished member's value from its own keys, and ends as the whole run."""
+    whole, counter = searcher(6, 2, members=2), [0]
+    pristine = pickle.dumps(whole)
+    first = drain_any(whole, 0.003, counter)
+    stale = whole.get_state()
+    second = drain_any(whole, 0.003, counter, complete=False)
+    whole.on_trial_complete("t2", pack_result(second[0], 0.003))  # one look-2 pack had finished
+    trials = {f"t{index}": unit for index, unit in enumerate([*first, *second])}
+    saved_state.trials = [
+        FakeTrial(trial_id, {"confirms": unit[0][0], "seed": unit[0][1],
+                             "pack_members": [{"seed": seed} for _, seed in unit]},
+                  "TERMINATED" if trial_id == "t2" or unit in first else "RUNNING", pack_result(unit, 0.003))
+        for trial_id, unit in trials.items()]
+    restored = pickle.loads(pristine)
+    restored.set_state(stale)
+    assert restored.suggest("new") is None  # look 2's packs exist: none emitted twice
+    assert restored._values == {key: value(key, 0.003) for unit in [*first, second[0]] for key in unit}
+    restored.on_trial_complete("t3", pack_result(trials["t3"], 0.003))
+    whole.on_trial_complete("t3", pack_result(trials["t3"], 0.003))
+    assert drain_any(restored, 0.003, [100]) == drain_any(whole, 0.003, counter)
+    assert restored.suggest("end") == whole.suggest("end") == Searcher.FINISHED
+
+
+def test_a_searcher_state_saved_before_packs_restores():
+    made = searcher(4, 2)
+    made.set_state({"emitted": {"t0": ("r1", 10)}, "values": {("r1", 10): 0.9}, "look": 1, "finished": False})
+    assert made._emitted == {"t0": (("r1", 10),)} and made.suggest("t1") == {"confirms": "s1", "seed": 10}
+    old = pickle.loads(pickle.dumps(made))
+    del old.__dict__["_members"]  # an object pickled before packs existed (tuner.pkl)
+    assert old._members == 1
+
+
 # ---------------------------------------------------------------------------- real Ray
 
 FLAGS = ["--dataset", "digits", "--set", "units=16", "--max-epochs", "8", "--scheduler", "fifo", "--num-samples",

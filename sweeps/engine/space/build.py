@@ -14,12 +14,13 @@ from typing import Any, Sequence
 from ray import tune
 
 from sweeps.engine.errors import UsageError
-from sweeps.engine.space.keys import Space, values_of
+from sweeps.engine.space.keys import Space, grid_values, values_of
 from sweeps.engine.space.overrides import convert_overrides, convert_value, settable_types
 from sweeps.engine.sweep import Sweep
 from trainables.activations import available_activations
 from trainables.data import available_datasets
 from trainables.models import available_models
+from trainables.recovery import PACK_KEY
 
 
 def _dataset(sweep: Sweep, args: argparse.Namespace) -> str:
@@ -58,6 +59,23 @@ def search_space(sweep: Sweep, args: argparse.Namespace, max_epochs: int) -> Spa
     base_seed = args.seed
     space["repeat"] = tune.sample_from(lambda config: config["seed"] - base_seed)
     return space
+
+
+def pack_seeds(space: Space, members: int) -> Space:
+    """The space with each sampled configuration's seeds in packs of at most `members`, each pack one
+    trial (trainables.pack_trial, `--pack`): `pack_members` lists each member's seed and repeat (a grid
+    when the seeds make several packs); the trial's own `seed` and `repeat` are its first member's."""
+    seeds = grid_values(space, "seed")
+    if members <= 1 or len(seeds) <= 1:
+        return space
+    base = seeds[0]  # the first seed is repeat 0 (`search_space`)
+    packs = [[{"seed": seed, "repeat": seed - base} for seed in seeds[start:start + members]]
+             for start in range(0, len(seeds), members)]
+    packed = {key: value for key, value in space.items() if key not in ("seed", "repeat")}
+    packed[PACK_KEY] = packs[0] if len(packs) == 1 else tune.grid_search(packs)
+    packed["seed"] = tune.sample_from(lambda config: config[PACK_KEY][0]["seed"])
+    packed["repeat"] = tune.sample_from(lambda config: config[PACK_KEY][0]["repeat"])
+    return packed
 
 
 def typed_overrides(space: Space, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from sweeps.engine.locations import confirm_name, experiment_dirs, is_dir, is_fi
 from sweeps.engine.looks import LookSearcher
 from sweeps.engine.plan import Plan
 from sweeps.engine.space.keys import Space, is_grid
+from trainables.recovery import PACK_KEY
 
 # The look plan's config keys, and the flags that set them.
 PLAN_FLAGS = {"confirm_margin": "--margin", "confirm_seeds": "--confirm-repeats", "confirm_batch": "--confirm-batch"}
@@ -125,15 +126,19 @@ def _check_resumed_plan(plan: Plan) -> None:
 
 
 def _search_configs(experiment_dir: str, trials: Any) -> dict[str, dict[str, Any]]:
-    """Trial id -> the config it ran (params.json: exact types, unlike Parquet's flattened columns)."""
+    """Trial id -> the config it ran (params.json: exact types, unlike Parquet's flattened columns);
+    a pack's member (a row of its own) -> the pack's config with the member's own settings over it."""
     configs = {}
-    for row in trials[["trial_id", "trial_dir"]].itertuples(index=False):
+    for row in trials[["trial_id", "trial_dir", "seed"]].itertuples(index=False):
         path = storage.join(experiment_dir, str(row.trial_dir), "params.json")
         try:
-            configs[str(row.trial_id)] = json.loads(storage.read_text(path))
+            config = json.loads(storage.read_text(path))
         except (OSError, ValueError) as error:  # JSONDecodeError and StorageError are ValueErrors
             raise UsageError(f"--confirm: cannot read the search trial's config {storage.redact(path)}: "
                              f"{storage.one_line(error)}") from None
+        members = config.pop(PACK_KEY, None) or []
+        config.update(next((own for own in members if own.get("seed") == row.seed), members[0] if members else {}))
+        configs[str(row.trial_id)] = config
     return configs
 
 
@@ -182,20 +187,23 @@ def search_settings(plan: Plan) -> dict[str, Any]:
     seeds = plan.param_space["seed"]["grid_search"]
     epochs = int(plan.max_epochs)
     searcher = LookSearcher(look_plan(plan), seeds, plan.confirmed, epochs, str(plan.experiment_dir),
-                            plan.sweep.family, max_concurrent=plan.max_concurrent)
+                            plan.sweep.family, max_concurrent=plan.max_concurrent, members=plan.members)
     arms = {candidate.trial_id: (candidate.arm or "one-arm", candidate.rank) for candidate in plan.confirmed}
     return {"search_alg": searcher, "num_samples": len(plan.confirmed) * len(seeds),
             "trial_dirname_creator": functools.partial(trial_dirname, arms=arms)}
 
 
 def trial_dirname(trial: Any, arms: dict[str, tuple[str, int]]) -> str:
-    """`train_<id>_<arm>_rank<k>_seed<s>`. Tune's default name lists the config's lookups as its
-    placeholders (`confirm_look=fn_ph_92b5d860`); the searcher's two keys say which trial this is."""
+    """`train_<id>_<arm>_rank<k>_seed<s>` (a pack: `train_pack_<id>_<arm>_rank<k>_seeds<first>-<last>`).
+    Tune's default name lists the config's lookups as its placeholders (`confirm_look=fn_ph_92b5d860`);
+    the searcher's keys say which trial this is."""
     arm, rank = arms.get(trial.config.get("confirms"), ("unknown-arm", 0))
-    return f"{trial.trainable_name}_{trial.trial_id}_{arm}_rank{rank}_seed{trial.config.get('seed')}"
+    seeds = [member["seed"] for member in trial.config.get(PACK_KEY) or []]
+    seed = f"seeds{seeds[0]}-{seeds[-1]}" if seeds else f"seed{trial.config.get('seed')}"
+    return f"{trial.trainable_name}_{trial.trial_id}_{arm}_rank{rank}_{seed}"
 
 
-def _arms(plan: Plan) -> int:
+def arm_count(plan: Plan) -> int:
     """Arms the search will send (the grids of the stratification keys, else the scientific ones)."""
     keys = plan.stratify or plan.sweep.scientific
     return math.prod(len(plan.param_space[key]["grid_search"]) for key in keys if is_grid(plan.param_space.get(key)))
@@ -220,7 +228,7 @@ def _cost_lines(looks: Any, configurations: int, epochs: int, fewer: str = "") -
 def describe(plan: Plan) -> list[str]:
     """What the confirmation will run, before the search has said which configurations."""
     looks = look_plan(plan)
-    configurations = _arms(plan) * plan.confirm
+    configurations = arm_count(plan) * plan.confirm
     return [f"confirmation: each arm's top {plan.confirm} configuration(s), FIFO to the full budget "
             f"({plan.max_epochs} epochs) -> {storage.redact(storage.join(plan.storage_path, confirm_name(plan.name)))}; "
             f"new seeds in {looks.describe()}: "
@@ -234,8 +242,11 @@ def describe(plan: Plan) -> list[str]:
 def describe_confirmation(plan: Plan) -> list[str]:
     """A confirmation plan's looks and cost (its configurations are known): for --dry-run."""
     looks = look_plan(plan)
+    steps = [end - start for start, end in zip((0, *looks.looks), looks.looks)]  # seeds each look adds
+    packs = len(plan.confirmed) * sum(math.ceil(seeds / plan.members) for seeds in steps)
+    runs = (f"; as {packs} pack trial(s) (packs above)" if plan.members > 1 else "")
     return [f"confirmation {plan.name}: {len(plan.confirmed)} configuration(s), new seeds in {looks.describe()}; "
-            "the trials above are the worst case",
+            f"the trials above are the worst case{runs}",
             *_cost_lines(looks, len(plan.confirmed), plan.max_epochs)]
 
 

@@ -19,6 +19,7 @@ from sweeps.engine.arm_search import optuna_search
 from sweeps.engine.plan import Plan
 from sweeps.engine.space.keys import Space
 from sweeps.engine.stages import confirmation
+from trainables.recovery import PACK_KEY
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,11 @@ class SearchStage:
             print("no trial reported the metric; nothing to rank")
             return
         value = best.metrics.get(plan.metric)
-        config = {key: best.config[key] for key in sorted(best.config) if key not in ("data_dir",)}
+        config = {key: best.config[key] for key in sorted(best.config) if key not in ("data_dir", PACK_KEY)}
         where = storage.join(plan.experiment_dir, posixpath.basename(best.path))  # Tune's path lacks the scheme
-        print(f"best trial: {plan.metric}={value} at epoch {best.metrics.get('epoch')}  ({where})")
+        seeds = [member["seed"] for member in best.config.get(PACK_KEY) or []]
+        mean = f" (the mean of its pack's seeds {', '.join(map(str, seeds))})" if seeds else ""
+        print(f"best trial: {plan.metric}={value}{mean} at epoch {best.metrics.get('epoch')}  ({where})")
         print("  config: " + ", ".join(f"{key}={value}" for key, value in config.items()))
 
     def conclude(self) -> None:
