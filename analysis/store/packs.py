@@ -19,12 +19,10 @@ from typing import Any
 from analysis.store import storage
 from analysis.store.trial_summary import finite
 from analysis.store.tune_files import TrialFiles
-from trainables.recovery import MEMBER_DIRECTORY
+from trainables.recovery import MEMBER_DIRECTORY, PACK_KEY
 
 logger = logging.getLogger(__name__)
 
-# trainables.pack_trial.PACK_KEY; not imported from there, as that module loads TensorFlow and Ray.
-PACK_KEY = "pack_members"
 # What a pack reports about itself besides its members' rows and their means: no member's value.
 PACK_REPORTED = ("pack_size", "members_training")
 _MEMBER_KEY = re.compile(r"member_\d+/")

@@ -1,17 +1,16 @@
 """The confirmation stage (issue 9): which configurations it re-runs, how it pairs them, and the
-whole protocol through the real command line and Ray (killed mid-confirmation, resumed)."""
+whole protocol through the real command line and Ray (one trial per seed; the packed confirmation
+killed and resumed is in test_looks.py)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from support.cluster import kill_process_groups
 
 from analysis.verdict import sequential
 from analysis.verdict.comparisons import paired_comparisons
@@ -19,7 +18,6 @@ from analysis.verdict.confirmation import top_configurations
 from analysis.store.tables import read_tables
 from sweeps import antirectifier_mnist, selu_mnist
 from sweeps.engine.runner import main
-from trainables import recovery
 
 
 def epochs_table(curves: dict[str, list[float]]) -> pd.DataFrame:
@@ -151,59 +149,23 @@ def sweep(repo_root: str, storage: Path, *argv: str, **kwargs) -> subprocess.Com
                           capture_output=True, text=True, timeout=600, check=False, **kwargs)
 
 
-def recorded_checkpoints(experiment: Path) -> dict[str, object]:
-    """Unfinished trial -> the checkpoint Tune's saved state names for it, {} while none is saved."""
-    try:
-        return recovery.recorded_checkpoints(str(experiment))
-    except OSError:  # the state file is being replaced
-        return {}
-
-
-def kill_when_confirming(repo_root: str, storage: Path, *argv: str) -> None:
-    """Start the whole protocol; once Tune's saved state names a checkpoint of a confirmation trial
-    still running, SIGKILL the driver, its Ray and the trial workers (which run in sessions of
-    their own), as a crash of the machine would."""
-    script = Path(repo_root) / "sweeps" / "antirectifier_mnist.py"
-    process = subprocess.Popen([sys.executable, str(script), *FLAGS, "--storage-path", str(storage), *argv],
-                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 400
-    while time.monotonic() < deadline and process.poll() is None:
-        if recorded_checkpoints(storage / "p-confirm"):
-            break
-        time.sleep(0.1)
-    assert process.poll() is None, "the protocol ended before a running confirmation trial was checkpointed"
-    kill_process_groups([process.pid])
-    process.wait()
-
-
-CONFIRM_EPOCHS = 12  # long enough that a confirmation trial runs between its checkpoints for a while
-
-
 @pytest.mark.slow
-def test_the_protocol_confirms_k_by_n_per_arm_and_resumes_the_confirmation(repo_root, tmp_path):
+def test_the_protocol_confirms_k_by_n_per_arm_and_a_finished_search_is_confirmed_alone(repo_root, tmp_path):
+    """The search, then its confirmation, one trial per (configuration, seed) (`--pack off`: the
+    packed confirmation, killed and resumed, is test_looks.py's). A confirmation killed and resumed
+    with lost checkpoints is test_looks.py's too."""
     storage = tmp_path / "results"
-    protocol = ["--name", "p", "--confirm", "1", "--confirm-repeats", "2", "--max-epochs", str(CONFIRM_EPOCHS)]
-    kill_when_confirming(repo_root, storage, *protocol)
-    search_trials = len(read_tables(storage / "p").trials)  # the search finished before the kill
-    # Ray deletes a superseded checkpoint when it registers the next one and saves the state naming
-    # the new one only later; a kill in between leaves the state naming a deleted checkpoint
-    # (trainables.recovery). Put every unfinished trial in that state.
-    lost = recorded_checkpoints(storage / "p-confirm")
-    for checkpoint in lost.values():
-        shutil.rmtree(checkpoint.path)
-    resumed = sweep(repo_root, storage, *protocol, "--resume")
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert "] p: " not in resumed.stdout and "] p-confirm: " in resumed.stdout  # the search did not run again
-    assert f"lost the latest checkpoint of {len(lost)} trial(s) ({', '.join(sorted(lost))})" in resumed.stdout
-    assert "verdict (last_test_accuracy" in resumed.stdout
+    protocol = sweep(repo_root, storage, "--name", "p", "--confirm", "1", "--confirm-repeats", "2")
+    assert protocol.returncode == 0, protocol.stdout[-3000:] + protocol.stderr[-3000:]
+    assert "] p: " in protocol.stdout and "] p-confirm: " in protocol.stdout
+    assert "verdict (last_test_accuracy" in protocol.stdout
 
     search, confirmation = read_tables(storage / "p").trials, read_tables(storage / "p-confirm").trials
-    assert len(search) == search_trials == 4  # 2 arms x 2 widths, 1 seed
+    assert len(search) == 4  # 2 arms x 2 widths, 1 seed
     assert confirmation.groupby("confirm_arm").size().to_dict() == {"activation=antirectifier": 2,
                                                                      "activation=relu": 2}  # K x N each
-    finished = (confirmation["status"] == "terminated") & (confirmation["epochs_completed"] == CONFIRM_EPOCHS)
+    finished = (confirmation["status"] == "terminated") & (confirmation["epochs_completed"] == 2)
     assert finished.all(), confirmation[["trial_id", "status", "epochs_completed", "error"]].to_string()
-    assert (confirmation.loc[confirmation["trial_id"].isin(lost), "num_failures"] == 0).all()  # no retry needed
     assert set(confirmation["seed"]) == {1, 2} and not set(confirmation["seed"]) & set(search["seed"])
     by_id = search.set_index("trial_id")
     for row in confirmation.itertuples():  # each confirms a search trial of its own arm, with its settings
@@ -227,7 +189,7 @@ def test_the_protocol_confirms_k_by_n_per_arm_and_resumes_the_confirmation(repo_
     folders = {path.name for path in (storage / "q-confirm").iterdir() if path.is_dir()}
     assert folders == {f"train_{row.trial_id}_{row.confirm_arm}_rank{row.confirm_rank}_seed{row.seed}"
                        for row in again.itertuples()}, folders
-    assert "best trial" not in only.stdout and "best trial" not in resumed.stdout
+    assert "best trial" not in only.stdout and "best trial" not in protocol.stdout.split("] p-confirm: ")[1]
 
 
 def test_the_dry_run_says_what_the_confirmation_will_run(tmp_path, capsys):

@@ -260,7 +260,7 @@ def test_a_searcher_state_saved_before_packs_restores():
 
 # ---------------------------------------------------------------------------- real Ray
 
-FLAGS = ["--dataset", "digits", "--set", "units=16", "--max-epochs", "8", "--scheduler", "fifo", "--num-samples",
+FLAGS = ["--dataset", "digits", "--set", "units=16", "--max-epochs", "12", "--scheduler", "fifo", "--num-samples",
          "1", "--verbose", "0", "--cpus-per-trial", "1"]
 LOOKS = ["--confirm", "1", "--confirm-repeats", "4", "--confirm-batch", "2"]
 
@@ -273,15 +273,17 @@ def _sweep(repo_root: str, storage: Path, *argv: str) -> subprocess.CompletedPro
     return result
 
 
-def _running_in_look_two(experiment: Path) -> bool:
-    """Tune's saved state holds a trial of the second look that has not finished."""
+def _look_two_checkpointed(experiment: Path) -> dict[str, object]:
+    """Unfinished trials of the second look -> the checkpoint Tune's saved state names for each
+    ({} until the state holds one)."""
     from ray import tune
 
     try:
         trials = tune.ExperimentAnalysis(str(experiment)).trials
     except (ValueError, OSError):  # not saved yet, or being replaced
-        return False
-    return any(trial.config.get("confirm_look") == 2 and trial.status != "TERMINATED" for trial in trials)
+        return {}
+    return {trial.trial_id: trial.checkpoint for trial in trials
+            if trial.config.get("confirm_look") == 2 and trial.status != "TERMINATED" and trial.checkpoint}
 
 
 def _verdict(stdout: str, name: str) -> list[str]:
@@ -298,20 +300,28 @@ def test_a_confirmation_killed_at_a_look_resumes_to_the_uninterrupted_verdict(re
     shutil.copytree(storage / "whole", storage / "killed")  # the same finished search, confirmed again
 
     script = Path(repo_root) / "sweeps" / "antirectifier_mnist.py"
-    # Killed once Tune's saved state (what --resume restores) holds the second look unfinished: its
-    # trials are restarted, the first look's are not. (8 epochs: the look lasts longer than the ~10 s
-    # between two saves of the state.)
+    # Killed once Tune's saved state (what --resume restores) names a checkpoint of a pack of the
+    # second look still training: the first look's packs are not run again. (12 epochs: the look
+    # lasts longer than the ~10 s between two saves of the state.)
     process = subprocess.Popen([sys.executable, str(script), *FLAGS, "--storage-path", str(storage), "--name",
                                 "killed", *LOOKS], start_new_session=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 400
-    while time.monotonic() < deadline and process.poll() is None and not _running_in_look_two(
+    while time.monotonic() < deadline and process.poll() is None and not _look_two_checkpointed(
             storage / "killed-confirm"):
         time.sleep(0.5)  # reading Tune's state costs CPU the sweep needs
-    assert process.poll() is None, "the confirmation ended before a trial of its second look was saved running"
+    assert process.poll() is None, "the confirmation ended before a pack of its second look was checkpointed"
     kill_process_groups([process.pid])  # the driver, its Ray and the trial workers, as a crash would
     process.wait()
+    # Ray deletes a superseded checkpoint when it registers the next one and saves the state naming
+    # the new one only later; a kill in between leaves the state naming a deleted checkpoint
+    # (trainables.recovery). Put every unfinished pack of the look in that state: each starts again.
+    lost = _look_two_checkpointed(storage / "killed-confirm")
+    for checkpoint in lost.values():
+        shutil.rmtree(checkpoint.path)
     resumed = _sweep(repo_root, storage, "--name", "killed", *LOOKS, "--resume")
+    assert f"lost the latest checkpoint of {len(lost)} trial(s) ({', '.join(sorted(lost))})" in resumed.stdout
+    assert "] killed: " not in resumed.stdout  # the search is finished: only its confirmation resumes
 
     assert _verdict(resumed.stdout, "killed-confirm") == _verdict(whole.stdout, "whole-confirm")
     assert re.search(r"stopped after look 2 of 2", resumed.stdout)

@@ -213,3 +213,17 @@ def test_the_spread_a_plan_has_power_for_holds_up_in_simulation() -> None:
     outcomes, _ = _simulate(MARGIN, sd, looks, runs, seed=41)
     power = float(np.mean(outcomes == "a_better"))
     assert 0.8 - 3 * math.sqrt(0.16 / runs) <= power, power  # 80%, within three standard errors
+
+
+def test_the_seeds_a_plan_needs_are_the_fewest_with_the_fixed_designs_power_and_scaled_past_the_exact_range():
+    """A comparison of two noisy seeds asks for thousands of seeds: the plan for those is the plan
+    for EXACT_PAIRS scaled (integrating hundreds of looks once per N tried took two minutes)."""
+    from analysis.verdict.boundaries import EXACT_PAIRS
+
+    effect = (scipy_stats.norm.isf(0.025) + scipy_stats.norm.ppf(0.8)) / math.sqrt(40)
+    planned = sequential.max_pairs_for_power(40, 2)
+    assert sequential.sequential_power(sequential.plan_looks(planned, 2), effect) >= 0.8
+    assert sequential.sequential_power(sequential.plan_looks(planned - 1, 2), effect) < 0.8
+    factor = sequential.max_pairs_for_power(EXACT_PAIRS, 2) / EXACT_PAIRS
+    assert 1.0 < factor < 1.1
+    assert sequential.max_pairs_for_power(5000, 2) == math.ceil(5000 * factor)
