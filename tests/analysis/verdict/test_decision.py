@@ -240,7 +240,7 @@ def test_probability_interval_covers_at_its_level() -> None:
 
 
 def test_huge_t_statistics_give_certain_probabilities_quickly() -> None:
-    d = np.array([1.0, 1.0 + 1e-9, 1.0 - 1e-9])
+    d = np.array([1.0, 1.0 + 1e-5, 1.0 - 1e-5])  # a spread above float32 rounding, a t of 1.7e5
     result = decision.decide(d + 0.5, np.full(3, 0.5), MARGIN)
     assert not result.zero_spread and result.probability_low == pytest.approx(1.0)
 
@@ -343,3 +343,11 @@ def test_decide_is_quiet_on_degenerate_samples() -> None:
         warnings.simplefilter("error")  # decide itself is quiet, degenerate samples included
         decision.decide([0.8, 0.8, 0.8], [0.8, 0.8, 0.8], MARGIN)
         decision.decide([0.8], [0.7], MARGIN)
+
+
+def test_differences_equal_up_to_float32_rounding_are_a_zero_spread() -> None:
+    """Keras reports float32: two seeds whose arm means differ by the same test images came out 3e-8
+    apart in the SELU example, and read as a spread (t p 1e-8, a zero-width interval)."""
+    selu = np.array([0.9708333611488342, 0.9708333313465118])
+    result = decision.decide(selu, np.array([0.0822222232818603, 0.0822222232818603]), MARGIN)
+    assert result.zero_spread and result.ci_low == result.ci_high
