@@ -5,6 +5,8 @@ connect to it to read the cluster's resources."""
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import re
 import shlex
@@ -99,42 +101,40 @@ def test_the_rayjob_entrypoint_is_a_valid_sweep_command(rayjob: dict) -> None:
     assert f"would create {storage}/{name}" in completed.stdout
 
 
-# The RayJob API's field names, from KubeRay's Go types (ray-operator/apis/ray/v1/rayjob_types.go and
-# raycluster_types.go, ray-project/kuberay at f6ef3f7b and 3275ee09) and, for authOptions (KubeRay
-# v1.5.1+, absent from those commits), Ray's KubeRay token-authentication guide. Not the CRD itself:
-# its generated schema (1.1 MB) is not pinned here, so this checks the names and shapes the
-# manifest uses, not every constraint of the CRD (docs/clusters.md says so).
-RAYJOB_SPEC = {"activeDeadlineSeconds", "backoffLimit", "rayClusterSpec", "submitterPodTemplate", "metadata",
-               "clusterSelector", "submitterConfig", "managedBy", "deletionPolicy", "entrypoint", "runtimeEnvYAML",
-               "jobId", "submissionMode", "entrypointResources", "entrypointNumCpus", "entrypointNumGpus",
-               "ttlSecondsAfterFinished", "shutdownAfterJobFinishes", "suspend"}
-SUBMISSION_MODES = {"K8sJobMode", "HTTPMode", "InteractiveMode"}
-RAYCLUSTER_SPEC = {"suspend", "managedBy", "autoscalerOptions", "headServiceAnnotations", "enableInTreeAutoscaling",
-                   "gcsFaultToleranceOptions", "headGroupSpec", "rayVersion", "workerGroupSpecs", "authOptions"}
-HEAD_GROUP = {"template", "headService", "enableIngress", "rayStartParams", "serviceType"}
-HEAD_GROUP_REQUIRED = {"template", "rayStartParams"}
-WORKER_GROUP = {"suspend", "groupName", "replicas", "minReplicas", "maxReplicas", "idleTimeoutSeconds",
-                "rayStartParams", "template", "scaleStrategy", "numOfHosts"}
-WORKER_GROUP_REQUIRED = {"groupName", "minReplicas", "maxReplicas", "rayStartParams", "template"}
-AUTH_MODES = {"token"}
+RAYJOB_SCHEMA = REPO_ROOT / "tests" / "fixtures" / "kuberay" / "rayjob-v1.schema.json"
 
 
-def test_the_rayjob_uses_only_fields_of_kuberays_rayjob_api(rayjob: dict) -> None:
-    spec = rayjob["spec"]
-    assert set(spec) <= RAYJOB_SPEC, set(spec) - RAYJOB_SPEC
-    assert spec["submissionMode"] in SUBMISSION_MODES
-    assert all(isinstance(spec[key], int) for key in ("backoffLimit", "ttlSecondsAfterFinished"))
-    cluster = spec["rayClusterSpec"]
-    assert set(cluster) <= RAYCLUSTER_SPEC, set(cluster) - RAYCLUSTER_SPEC
-    assert set(cluster["authOptions"]) == {"mode"} and cluster["authOptions"]["mode"] in AUTH_MODES
-    head = cluster["headGroupSpec"]
-    assert HEAD_GROUP_REQUIRED <= set(head) <= HEAD_GROUP, set(head)
-    for group in cluster["workerGroupSpecs"]:
-        assert WORKER_GROUP_REQUIRED <= set(group) <= WORKER_GROUP, set(group)
+@pytest.fixture(scope="module")
+def rayjob_schema() -> dict:
+    """The RayJob API the manifest may use (the fixture's $comment: its version and sources)."""
+    return json.loads(RAYJOB_SCHEMA.read_text())
+
+
+def test_the_rayjob_is_valid_against_kuberays_rayjob_api(rayjob: dict, rayjob_schema: dict) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    assert rayjob_schema["x-kuberay-version"] in RAYJOB.read_text().split("apiVersion:")[0]
+    jsonschema.Draft202012Validator.check_schema(rayjob_schema)
+    jsonschema.validate(rayjob, rayjob_schema, cls=jsonschema.Draft202012Validator)
+    for group in rayjob["spec"]["rayClusterSpec"]["workerGroupSpecs"]:
         assert group["minReplicas"] <= group["replicas"] <= group["maxReplicas"]
-    for group in [head, *cluster["workerGroupSpecs"]]:
-        assert all(isinstance(value, str) for value in group["rayStartParams"].values())  # map[string]string
-        assert set(group["template"]) <= {"metadata", "spec"} and group["template"]["spec"]["containers"]
+
+
+@pytest.mark.parametrize("change", [
+    lambda job: job["spec"].update(submitionMode="K8sJobMode"),  # a misspelt field
+    lambda job: job["spec"].update(submissionMode="K8sMode"),
+    lambda job: job["spec"]["rayClusterSpec"]["authOptions"].update(mode="tokens"),
+    lambda job: job["spec"]["rayClusterSpec"]["headGroupSpec"]["rayStartParams"].update({"num-cpus": 0}),
+    lambda job: job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0].pop("groupName"),
+    lambda job: job["spec"].update(ttlSecondsAfterFinished="600"),
+], ids=["misspelt", "mode", "auth", "start-param-int", "no-group-name", "ttl-string"])
+def test_the_schema_refuses_what_kuberay_would(rayjob: dict, rayjob_schema: dict, change) -> None:
+    """The check can fail: each edit is one KubeRay's API server rejects (or, for a misspelt field,
+    drops in silence)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    broken = copy.deepcopy(rayjob)
+    change(broken)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, rayjob_schema, cls=jsonschema.Draft202012Validator)
 
 
 def test_one_gpu_image_everywhere_and_gpu_workers_tolerate_the_gpu_taint(rayjob: dict) -> None:
