@@ -39,7 +39,7 @@ def _new_figure(width: float, height: float) -> Figure:
 def figure_png(figure: Figure) -> bytes:
     """PNG bytes (for IPython.display.Image in the notebook)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")  # the verdict words right of the axes
     return buffer.getvalue()
 
 
@@ -244,7 +244,7 @@ def comparisons_plot(comparisons: pd.DataFrame) -> Figure:
                     fontsize="small")
     axes.set_ylim(-0.7, len(rows) - 0.3)
     metric = rows["metric"].iloc[0]
-    axes.set(xlabel=f"difference in {metric}, A \u2212 B: mean over the seeds, and the interval each verdict's test "
+    axes.set(xlabel=f"difference in {metric}, A \u2212 B: mean over the seeds,\nand the interval each verdict's test "
                     "used (90% equivalent / not worse, 95% otherwise)")
     axes.set_title(f"{metric}: paired differences against the \u00b1{margin:g} margin\n(green: equivalent, "
                    "blue: a winner, orange: not worse, grey: inconclusive)", fontsize="medium")
@@ -277,7 +277,7 @@ def save_plots(
     paths = []
     for file_name, figure in figures:
         path = directory / file_name
-        figure.savefig(path, dpi=100)
+        figure.savefig(path, dpi=100, bbox_inches="tight")  # the verdict words right of the axes
         paths.append(path)
         logger.info("wrote %s", path)
     return paths

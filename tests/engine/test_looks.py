@@ -292,12 +292,16 @@ def _verdict(stdout: str, name: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_confirmation_killed_at_a_look_resumes_to_the_uninterrupted_verdict(repo_root, tmp_path):
+def test_a_packed_confirmation_killed_at_a_look_resumes_to_the_verdict_of_lone_trials(repo_root, tmp_path):
+    """One search on digits, confirmed twice: one trial per seed (`--pack off`) uninterrupted, and packed
+    (the default: a look's 2 seeds of a configuration per trial), killed in its second look with its
+    latest checkpoints lost, then resumed. Every seed's result and the verdict agree to the bit."""
     pytest.importorskip("sklearn")
     storage = tmp_path / "results"
-    whole = _sweep(repo_root, storage, "--name", "whole", *LOOKS)  # the search (2 arms), then its confirmation
+    whole = _sweep(repo_root, storage, "--name", "whole", *LOOKS, "--pack", "off")  # the search, its confirmation
     assert "look 1 of 2 (2 seed(s) per configuration): 0 of 1 comparison(s) settled; adding seeds" in whole.stdout
-    shutil.copytree(storage / "whole", storage / "killed")  # the same finished search, confirmed again
+    assert "whole-confirm: packs: none, every seed its own trial (--pack off)" in whole.stdout
+    shutil.copytree(storage / "whole", storage / "killed", ignore=shutil.ignore_patterns("*-confirm"))
 
     script = Path(repo_root) / "sweeps" / "antirectifier_mnist.py"
     # Killed once Tune's saved state (what --resume restores) names a checkpoint of a pack of the
@@ -321,6 +325,8 @@ def test_a_confirmation_killed_at_a_look_resumes_to_the_uninterrupted_verdict(re
         shutil.rmtree(checkpoint.path)
     resumed = _sweep(repo_root, storage, "--name", "killed", *LOOKS, "--resume")
     assert f"lost the latest checkpoint of {len(lost)} trial(s) ({', '.join(sorted(lost))})" in resumed.stdout
+    assert "killed-confirm: packs: up to 2 seeds of a look per trial (auto: CPU, --confirm-batch 2" in resumed.stdout
+    assert len(list((storage / "killed-confirm").glob("train_pack_*_seeds*"))) == 4  # 2 configurations x 2 looks
     assert "] killed: " not in resumed.stdout  # the search is finished: only its confirmation resumes
 
     assert _verdict(resumed.stdout, "killed-confirm") == _verdict(whole.stdout, "whole-confirm")

@@ -6,9 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -267,54 +264,5 @@ FLAGS = ["--dataset", "digits", "--set", "units=16", "--max-epochs", "3", "--sch
          "--confirm-batch", "2"]
 
 
-def _sweep(repo_root: str, storage: Path, *argv: str) -> subprocess.CompletedProcess:
-    script = Path(repo_root) / "sweeps" / "antirectifier_mnist.py"
-    result = subprocess.run([sys.executable, str(script), *FLAGS, "--storage-path", str(storage), *argv],
-                            capture_output=True, text=True, timeout=900, check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-def _member_values(experiment: Path) -> dict[tuple[str, int], float]:
-    """(configuration, seed) -> the last test accuracy each seed reported, from Tune's own files."""
-    values = {}
-    for params in experiment.glob("*/params.json"):
-        config = json.loads(params.read_text())
-        last = json.loads((params.parent / "result.json").read_text().splitlines()[-1])
-        for index, member in enumerate(config.get("pack_members") or [{"seed": config["seed"]}]):
-            key = f"member_{index}/test_accuracy" if "pack_members" in config else "test_accuracy"
-            values[(config["confirms"], member["seed"])] = last[key]
-    return values
-
-
-@pytest.mark.slow
-def test_a_packed_confirmation_reaches_the_lone_trials_verdict(repo_root, tmp_path):
-    """One search on digits, confirmed twice: packed (the default) and `--pack off`. Every seed's result,
-    every look and the verdict agree; the packed one ran half the trials."""
-    pytest.importorskip("sklearn")
-    storage = tmp_path / "results"
-    packs = _sweep(repo_root, storage, "--name", "packed")
-    shutil.copytree(storage / "packed", storage / "lone", ignore=shutil.ignore_patterns("*-confirm"))
-    lone = _sweep(repo_root, storage, "--name", "lone", "--pack", "off")
-    assert "packed-confirm: packs: up to 2 seeds of a look per trial (auto: CPU, --confirm-batch 2" in packs.stdout
-    assert "lone-confirm: packs: none, every seed its own trial (--pack off)" in lone.stdout
-    looks = {name: re.findall(r"^\[antirectifier_mnist\] look 1 .*$", result.stdout, flags=re.MULTILINE)
-             for name, result in (("packed", packs), ("lone", lone))}
-    assert looks["packed"] == looks["lone"] and len(looks["lone"]) == 1
-    values = {name: _member_values(storage / f"{name}-confirm") for name in ("packed", "lone")}
-    assert len(values["lone"]) == 8 and values["packed"] == values["lone"]  # to the bit
-    assert len(list((storage / "packed-confirm").glob("train_pack_*_seeds*"))) == 4  # 2 configurations x 2 looks
-
-    # The tables: one row per seed, packed or not (analysis.store's exporter, issue 30).
-    from analysis.store.tables import read_tables
-
-    tables = {name: read_tables(storage / f"{name}-confirm").trials for name in ("packed", "lone")}
-    rows = {name: table.set_index(["confirm_arm", "seed"])["last_test_accuracy"].sort_index().to_dict()
-            for name, table in tables.items()}
-    assert len(rows["lone"]) == 8 and rows["packed"] == rows["lone"]
-
-    def verdict(stdout: str, name: str) -> list[str]:
-        lines = stdout[stdout.index("verdict ("):].splitlines()
-        return [line.replace(name, "NAME") for line in lines if not line.startswith("report:")]
-
-    assert verdict(packs.stdout, "packed-confirm") == verdict(lone.stdout, "lone-confirm")
+# The packed confirmation through the command line, killed, resumed and compared with one trial per
+# seed: tests/engine/test_looks.py.
