@@ -215,15 +215,9 @@ def test_the_dry_run_says_what_the_confirmation_will_run(tmp_path, capsys):
 def test_the_dry_run_of_a_confirmation_only_states_its_worst_case(tmp_path, capsys):
     """`--confirm` with --name of a finished search: its configurations are known, the trials shown
     are the worst case (every seed), and the looks say what may be left out."""
-    from analysis.store.export import export_experiment
-    from support.fake_experiment import FakeTrial, write_fake_experiment
+    from support.fake_experiment import finished_antirectifier_search
 
-    trials = [FakeTrial(activation, 0, [0.5, 0.6 + 0.1 * (activation == "relu")], family="antirectifier_mnist",
-                        extra_config={"model": "antirectifier_mlp", "dataset": "synthetic-mnist", "units": 16,
-                                      "depth": 2, "dropout": 0.1, "batch_norm": None, "kernel_initializer": None})
-              for activation in ("antirectifier", "relu")]
-    search = write_fake_experiment(tmp_path, "s", trials)
-    export_experiment([search], search)
+    finished_antirectifier_search(tmp_path, "s", relu_gain=0.1)
     code = main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run", "--name", "s",
                                             "--confirm", "1", "--confirm-repeats", "6", "--confirm-batch", "3"])
     out, err = capsys.readouterr()

@@ -229,17 +229,11 @@ def test_the_dry_run_says_how_many_seeds_each_pack_holds_and_why(tmp_path, capsy
 
 
 def test_the_dry_run_of_a_confirmation_says_its_packs_and_pack_trials(tmp_path, capsys, monkeypatch):
-    from analysis.store.export import export_experiment
-    from support.fake_experiment import FakeTrial, write_fake_experiment
+    from support.fake_experiment import finished_antirectifier_search
     from sweeps.engine import dry_run
 
     monkeypatch.setattr(dry_run, "local_resources", lambda: TWO_CORES)
-    trials = [FakeTrial(activation, 0, [0.5, 0.6], family="antirectifier_mnist",
-                        extra_config={"model": "antirectifier_mlp", "dataset": "synthetic-mnist", "units": 16,
-                                      "depth": 2, "dropout": 0.1, "batch_norm": None, "kernel_initializer": None})
-              for activation in ("antirectifier", "relu")]
-    search = write_fake_experiment(tmp_path, "s", trials)
-    export_experiment([search], search)
+    finished_antirectifier_search(tmp_path, "s")
     code = main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run", "--name", "s",
                                             "--confirm", "1", "--confirm-repeats", "5", "--confirm-batch", "3"])
     out = capsys.readouterr().out

@@ -263,3 +263,17 @@ def standard_trials(family: str = "selu_mnist", seeds: Sequence[int] = (0, 1, 2,
     trials.append(FakeTrial("elu", 0, [0.62, 0.66, 0.64], status="diverged", epochs=4, family=family))
     trials.append(FakeTrial("swish", 0, [0.55, 0.69], status="running", epochs=4, family=family))
     return trials
+
+
+def finished_antirectifier_search(root: Path, name: str = "s", relu_gain: float = 0.0) -> Path:
+    """A finished search of the antirectifier family, one trial an activation, with its tables
+    written: what `--confirm` with `--name` confirms without running a search (the dry-run tests)."""
+    from analysis.store.export import export_experiment
+
+    settings = {"model": "antirectifier_mlp", "dataset": "synthetic-mnist", "units": 16, "depth": 2, "dropout": 0.1,
+                "batch_norm": None, "kernel_initializer": None}
+    trials = [FakeTrial(activation, 0, [0.5, 0.6 + relu_gain * (activation == "relu")], family="antirectifier_mnist",
+                        extra_config=settings) for activation in ("antirectifier", "relu")]
+    search = write_fake_experiment(root, name, trials)
+    export_experiment([search], search)
+    return search
