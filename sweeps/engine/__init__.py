@@ -9,6 +9,7 @@ The modules, in the order a run meets them (importing this package imports neith
 - ``sweep``: the declaration types (`Sweep`, `Record`, `tune`).
 - ``runner``: `main`, the front door: parse once, then plan, run, end with one line and an exit code.
 - ``cli``: the flags of every sweep script, parsed into typed values; the resume command.
+- ``early_checks``: what the command line alone refuses, before Keras and Ray Tune are imported.
 - ``errors``: the user's errors, exit codes and limits every module shares (a leaf).
 - ``plan``: the parsed command line resolved and checked into a `Plan` (no I/O).
 - ``space/``: the search space in one home: ``keys`` (how it is spelled), ``overrides`` (typed
@@ -17,7 +18,7 @@ The modules, in the order a run meets them (importing this package imports neith
 - ``dry_run``: what a sweep would run and cost, printed without starting anything.
 - ``resources``: the GPU-share rule and how many trials fit at once.
 - ``packing``: `--pack`, how many seeds of one configuration one trial trains (a pack), stage by stage.
-- ``preflight``: the outside world checked before Ray starts (storage, address, data, extras).
+- ``preflight``: the outside world checked before Ray starts (experiment folder, storage, address, data).
 - ``locations``: where the experiments live: names, folders, Tune's storage arguments, cleanup.
 - ``lease``: one driver per experiment, a lease file the live driver renews.
 - ``ray_session``: the Ray instance: started or joined, its environment, token, GPUs, dashboard line.

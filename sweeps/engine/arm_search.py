@@ -13,7 +13,6 @@ gets the same number of trials, and each suggestion runs once per seed through T
 from __future__ import annotations
 
 import functools
-import importlib.util
 import itertools
 import pickle
 from typing import Any, Mapping, Sequence
@@ -138,7 +137,3 @@ def optuna_search(space: Mapping[str, Any], num_samples: int, metric: str, mode:
     return constants, {"search_alg": searcher, "num_samples": total, "trial_dirname_creator": dirname}
 
 
-def missing_package_message(search: str) -> str | None:
-    if search == "optuna" and importlib.util.find_spec("optuna") is None:
-        return "--search optuna needs the 'optuna' package: pip install -e \".[optuna]\""
-    return None

@@ -1,6 +1,7 @@
 """Checks of the outside world before Ray starts: the experiment directory, the storage
 path, the cluster address and the data, in that order (a `--resume` of a sweep that never
-ran fails before anything is downloaded).
+ran fails before anything is downloaded). What the command line alone refuses (a missing
+extra, credentials in a URI) was checked before the plan (`sweeps.engine.early_checks`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import socket
 import tempfile
 
 from analysis.store import storage
-from sweeps.engine import arm_search, trackers
 from sweeps.engine.errors import UsageError
 from sweeps.engine.locations import check_object_storage, exists, experiment_dirs, is_dir
-from sweeps.engine.plan import Plan, Tools
+from sweeps.engine.plan import Plan
 from trainables.data import DataError, check_dataset
 
 # A sweep writes checkpoints (a few MB per trial) and its tables; below this the first
@@ -24,8 +24,6 @@ MIN_FREE_BYTES = 64 * 1024 * 1024
 
 def preflight(plan: Plan) -> None:
     """Raise UsageError, in one line, for anything outside the command line that would fail."""
-    if message := missing_package(plan.tools):  # --search optuna / --tracker without its extra
-        raise UsageError(message)
     check_experiment_dir(plan)
     check_storage(plan.storage_path)
     if plan.address:
@@ -96,11 +94,3 @@ def check_data(dataset: str, data_dir: str | None) -> None:
         check_dataset(dataset, data_dir)
     except DataError as error:
         raise UsageError(str(error)) from None
-
-
-def missing_package(tools: Tools) -> str | None:
-    """One line naming the extra to install, for a tool whose package is absent (checked before Ray)."""
-    if tools.dry_run:
-        return None
-    return (arm_search.missing_package_message(tools.search)
-            or trackers.missing_package_message(tools.trackers, tools.tracker_uri))

@@ -1,9 +1,9 @@
 """The sweep scripts' front door: `main(SWEEP)` parses the command line, runs the sweep, ends it.
 
 Each `sweeps/*.py` script declares a `Sweep` and calls `main(SWEEP)`. The command line is
-parsed once (`sweeps.engine.cli`), and `--help`, a malformed flag or a second driver on a
-running experiment answer before Ray Tune and Keras are imported (about 2 s and 6 s on two
-cores). Then the plan is resolved and checked (`sweeps.engine.plan`) and the sweep runs its
+parsed once (`sweeps.engine.cli`), and `--help`, a malformed flag, what the command line alone
+refuses (`sweeps.engine.early_checks`) or a second driver on a running experiment answer before
+Ray Tune and Keras are imported (about 2 s and 6 s on two cores). Then the plan is resolved and checked (`sweeps.engine.plan`) and the sweep runs its
 steps (`sweeps.engine.steps`). Whatever goes wrong ends in one line and an exit code
 (`sweeps.engine.exits`).
 """
@@ -17,6 +17,7 @@ import tempfile
 from typing import Sequence
 
 from sweeps.engine.cli import parse_args
+from sweeps.engine.early_checks import check_command_line
 from sweeps.engine.errors import Interrupted, UsageError
 from sweeps.engine.exits import interrupted, object_storage_error, storage_error, usage_error
 from sweeps.engine.lease import check_free
@@ -35,6 +36,7 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
     with StopSignals():
         try:
             args = parse_args(sweep, argv)  # --help and malformed flags answer here
+            check_command_line(args)  # so do a missing extra and a storage path with credentials
             if args.name and not args.dry_run:  # so does a second driver on a running experiment
                 check_free(args.storage_path, experiment_names(args.name))
             import_keras_quietly()

@@ -9,7 +9,7 @@ import pytest
 from sweeps import antirectifier_mnist
 from sweeps.engine.errors import UsageError
 from sweeps.engine.plan import Tools, plan_for
-from sweeps.engine.preflight import check_address, check_experiment_dir, check_storage, missing_package
+from sweeps.engine.preflight import check_address, check_experiment_dir, check_storage
 
 
 def test_an_experiment_to_resume_must_exist_and_a_new_one_must_not(tmp_path):
@@ -41,8 +41,3 @@ def test_an_address_without_a_cluster_fails_at_once():
         check_address(f"127.0.0.1:{port}", timeout=1.0)
     with pytest.raises(UsageError, match="is not HOST:PORT"):
         check_address("nowhere")
-
-
-def test_a_dry_run_needs_no_extra_and_a_tracker_names_its_own():
-    assert missing_package(Tools(dry_run=True, search="optuna", trackers=("aim",))) is None
-    assert missing_package(Tools()) is None
