@@ -1,5 +1,5 @@
 """The cluster recipes in deploy/: their structure, and the sweep command each holds, run with
---dry-run through the real command line (a renamed flag breaks this). No cluster, no storage: the
+--dry-run through the script's own `main` and parser (a renamed flag breaks this). No cluster, no storage: the
 dry run does not touch an s3:// storage path, and --address is dropped because the dry run would
 connect to it to read the cluster's resources."""
 
@@ -13,10 +13,13 @@ import shlex
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from support import REPO_ROOT
+from sweeps import families
+from sweeps.engine import main
 
 RAYJOB = REPO_ROOT / "deploy" / "kuberay-rayjob.yaml"
 DOCKERFILE = REPO_ROOT / "deploy" / "Dockerfile"
@@ -38,13 +41,17 @@ def _without_address(argv: list[str]) -> list[str]:
     return kept
 
 
-def _dry_run(argv: list[str]) -> subprocess.CompletedProcess:
-    """The command with --dry-run, from the repository root (the image's /app is this checkout)."""
+def _dry_run(argv: list[str], capsys, monkeypatch) -> tuple[int, str, str]:
+    """The command with --dry-run, run by the script's own `main` in this process (the same parse and
+    plan as `python sweeps/X.py`, without a second 6 s Keras import); exit code, stdout, stderr."""
     script = argv[1].removeprefix("/app/") if len(argv) > 1 else ""
-    assert argv[0] == "python" and script.startswith("sweeps/"), argv
-    env = {name: value for name, value in os.environ.items() if name != "RAY_ADDRESS"}
-    return subprocess.run([sys.executable, script, *_without_address(argv)[2:], "--dry-run"], capture_output=True,
-                          text=True, cwd=REPO_ROOT, timeout=300, env=env)
+    assert argv[0] == "python" and script.startswith("sweeps/") and script.endswith(".py"), argv
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    sweep = families()[Path(script).stem]
+    capsys.readouterr()
+    code = main(sweep, [*_without_address(argv)[2:], "--dry-run"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 # --- KubeRay ---------------------------------------------------------------------------------------
@@ -90,15 +97,15 @@ def test_credentials_reach_every_ray_pod_from_a_secret_and_nowhere_else(rayjob: 
     assert "@" not in rayjob["spec"]["entrypoint"] and "key=" not in rayjob["spec"]["entrypoint"]
 
 
-def test_the_rayjob_entrypoint_is_a_valid_sweep_command(rayjob: dict) -> None:
+def test_the_rayjob_entrypoint_is_a_valid_sweep_command(rayjob: dict, capsys, monkeypatch) -> None:
     argv = shlex.split(rayjob["spec"]["entrypoint"])
     assert "--address" not in argv  # a Ray job's driver joins its cluster through RAY_ADDRESS
     storage = argv[argv.index("--storage-path") + 1]
     name = argv[argv.index("--name") + 1]
     assert storage.startswith("s3://")
-    completed = _dry_run(argv)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    assert f"would create {storage}/{name}" in completed.stdout
+    code, out, err = _dry_run(argv, capsys, monkeypatch)
+    assert code == 0, err[-3000:]
+    assert f"would create {storage}/{name}" in out
 
 
 RAYJOB_SCHEMA = REPO_ROOT / "tests" / "fixtures" / "kuberay" / "rayjob-v1.schema.json"
@@ -234,24 +241,24 @@ def test_the_slurm_script_makes_one_token_readable_by_its_owner_only(tmp_path) -
     assert stat.S_IMODE(shared.stat().st_mode) == 0o600 and shared.read_text() != made
 
 
-def test_the_slurm_sweep_gets_the_cluster_address_and_is_a_valid_sweep_command() -> None:
+def test_the_slurm_sweep_gets_the_cluster_address_and_is_a_valid_sweep_command(capsys, monkeypatch) -> None:
     argv = _slurm_sweep({"RAY_HEAD_ADDRESS": "10.0.0.5:6379", "SLURM_JOB_ID": "4242"})
     assert argv[:2] == ["python", "sweeps/aprelu_cifar.py"]
     assert argv[argv.index("--address") + 1] == "10.0.0.5:6379"
     assert argv[argv.index("--storage-path") + 1] == "s3://BUCKET/actsweep"
     assert argv[argv.index("--name") + 1] == "aprelu-slurm-4242"
-    completed = _dry_run(argv)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "would create s3://BUCKET/actsweep/aprelu-slurm-4242" in completed.stdout
+    code, out, err = _dry_run(argv, capsys, monkeypatch)
+    assert code == 0, err[-3000:]
+    assert "would create s3://BUCKET/actsweep/aprelu-slurm-4242" in out
 
 
-def test_the_slurm_scripts_arguments_choose_another_sweep() -> None:
+def test_the_slurm_scripts_arguments_choose_another_sweep(capsys, monkeypatch) -> None:
     argv = _slurm_sweep({"RAY_HEAD_ADDRESS": "10.0.0.5:6379", "STORAGE_PATH": "/shared/actsweep",
                          "EXPERIMENT": "selu"}, "sweeps/selu_mnist.py", "--num-samples", "4")
     assert argv == ["python", "sweeps/selu_mnist.py", "--num-samples", "4", "--storage-path", "/shared/actsweep",
                     "--name", "selu", "--address", "10.0.0.5:6379"]
-    completed = _dry_run(argv)
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    code, _, err = _dry_run(argv, capsys, monkeypatch)
+    assert code == 0, err[-3000:]
 
 
 def test_ray_has_the_commands_the_slurm_script_runs() -> None:
