@@ -11,7 +11,7 @@ import math
 import os
 import re
 import shlex
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from analysis.cli_parser import number, positive_float, positive_int
 from sweeps.engine.errors import DEFAULT_CONFIRM_BATCH, DEFAULT_CONFIRM_REPEATS, MAX_REPEATS, UsageError

@@ -1,7 +1,8 @@
 """What the command line alone can refuse, checked right after parsing and before Keras and Ray
 Tune are imported (about 6 s of a driver's start on two cores, measured): a storage path that
-embeds credentials (refused before anything reads or writes it, the lease check included) and an
-optional package a flag needs. Everything else needs the resolved plan (`sweeps.engine.preflight`).
+embeds credentials (refused before anything reads or writes it, the lease check included), a
+`--record` the family does not have and an optional package a flag needs. The rest needs the
+resolved plan (`sweeps.engine.plan`, `sweeps.engine.preflight`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,27 @@ from typing import Sequence
 from analysis.store.uri import StorageError, normalize
 from sweeps.engine import trackers
 from sweeps.engine.errors import UsageError
+from sweeps.engine.sweep import Sweep
 
 
-def check_command_line(args: argparse.Namespace) -> None:
-    """Raise UsageError, in one line, for what `args` alone shows would fail."""
+def check_command_line(sweep: Sweep, args: argparse.Namespace) -> None:
+    """Raise UsageError, in one line, for what `sweep`'s parsed `args` alone show would fail."""
+    check_record(sweep, args.record)
     try:
         normalize(args.storage_path)
     except StorageError as error:
         raise UsageError(f"--storage-path {error}") from None
     if not args.dry_run and (message := missing_package(args.search, args.trackers, args.tracker_uri)):
         raise UsageError(message)
+
+
+def check_record(sweep: Sweep, record: int | None) -> None:
+    if record is None or record in sweep.records:
+        return
+    if not sweep.records:
+        raise UsageError(f"--record {record}: {sweep.family} has no published tuning records")
+    raise UsageError(f"--record {record}: not a record of {sweep.family} (available: "
+                     f"{', '.join(map(str, sorted(sweep.records)))})")
 
 
 def missing_package(search: str, tracker_names: Sequence[str], tracker_uri: str | None) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from analysis.store import storage
 from sweeps.engine.cli import parse_args
+from sweeps.engine.early_checks import check_record
 from sweeps.engine.errors import DEFAULT_CONFIRM_BATCH, DEFAULT_CONFIRM_REPEATS, MAX_SEED, UsageError
 from sweeps.engine.space.build import search_space
 from sweeps.engine.space.checks import check_space
@@ -101,7 +102,7 @@ def plan_from_args(sweep: Sweep, args: argparse.Namespace, argv: tuple[str, ...]
     the user must fix. `argv` is kept as typed, for the resume command."""
     if args.seed + args.repeats - 1 > MAX_SEED:
         raise UsageError(f"--seed {args.seed} with --repeats {args.repeats}: trial seeds must stay below 2**32")
-    _check_record(sweep, args.record)
+    check_record(sweep, args.record)
     _check_metric(args.metric)
     max_epochs = _budget(sweep, args)
     space = search_space(sweep, args, max_epochs)
@@ -178,15 +179,6 @@ def _storage_path(text: str) -> str:
         return storage.normalize(text)
     except storage.StorageError as error:
         raise UsageError(f"--storage-path {error}") from None
-
-
-def _check_record(sweep: Sweep, record: int | None) -> None:
-    if record is None or record in sweep.records:
-        return
-    if not sweep.records:
-        raise UsageError(f"--record {record}: {sweep.family} has no published tuning records")
-    raise UsageError(f"--record {record}: not a record of {sweep.family} (available: "
-                     f"{', '.join(map(str, sorted(sweep.records)))})")
 
 
 def _check_metric(metric: str) -> None:

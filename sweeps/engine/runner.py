@@ -36,7 +36,7 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
     with StopSignals():
         try:
             args = parse_args(sweep, argv)  # --help and malformed flags answer here
-            check_command_line(args)  # so do a missing extra and a storage path with credentials
+            check_command_line(sweep, args)  # so do a missing extra and a storage path with credentials
             if args.name and not args.dry_run:  # so does a second driver on a running experiment
                 check_free(args.storage_path, experiment_names(args.name))
             import_keras_quietly()
