@@ -18,13 +18,15 @@ def test_a_dry_run_needs_no_extra_and_a_tracker_names_its_own(monkeypatch):
     check_command_line(sweep, parse_args(sweep, ["--dry-run", "--search", "optuna", "--tracker", "aim"]))
     assert missing_package("random", (), None) is None
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *args: None if name in ("aim", "optuna") else object())
-    assert missing_package("random", ("aim",), None) == "--tracker aim needs the 'aim' package: pip install -e \".[aim]\""
+    assert missing_package("random", ("aim",), None) == (
+        "--tracker aim needs the 'aim' package: pip install -e \".[aim]\"")
     assert missing_package("optuna", ("aim",), None).startswith("--search optuna needs the 'optuna' package")
 
 
 def test_a_storage_path_with_credentials_is_refused_without_showing_them():
     args = parse_args(antirectifier_mnist.SWEEP, ["--dry-run", "--storage-path", "s3://bucket/x?secret_key=topsecret"])
-    with pytest.raises(UsageError, match=r"^--storage-path s3://bucket/x\?secret_key=\*\*\* embeds credentials") as caught:
+    refused = r"^--storage-path s3://bucket/x\?secret_key=\*\*\* embeds credentials"
+    with pytest.raises(UsageError, match=refused) as caught:
         check_command_line(antirectifier_mnist.SWEEP, args)
     assert "topsecret" not in str(caught.value)
 
