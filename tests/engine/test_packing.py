@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from ray.tune.experiment import Trial
 
 from analysis.verdict.confirmation import Candidate
 from sweeps import antirectifier_mnist, selu_mnist
@@ -19,6 +20,8 @@ from sweeps.engine.plan import plan_for
 from sweeps.engine.resources import Resources
 from sweeps.engine.runner import main
 from sweeps.engine.stages import confirmation
+from sweeps.engine.stages.search import pack_dirname
+from trainables.recovery import PACK_KEY
 
 TWO_CORES = Resources(cpus=2, gpus=0, where="here")
 
@@ -260,3 +263,13 @@ FLAGS = ["--dataset", "digits", "--set", "units=16", "--max-epochs", "3", "--sch
 
 # The packed confirmation through the command line, killed, resumed and compared with one trial per
 # seed: tests/engine/test_looks.py.
+
+
+def test_a_search_packs_folder_names_its_configuration_and_seeds_not_its_members():
+    members = [{"seed": seed, "repeat": seed} for seed in range(8, 16)]
+    tag = "3_activation=relu,pack_members=" + "_".join(f"seed_{s}_repeat_{s}" for s in range(8, 16)) + ",units=256"
+    trial = Trial("train_pack", config={"activation": "relu", "units": 256, PACK_KEY: members}, experiment_tag=tag,
+                  trial_dirname_creator=pack_dirname, stub=True)
+    name = trial.custom_dirname
+    assert name.startswith(f"train_pack_{trial.trial_id}_3_activation=relu,seeds8-15,units=256_"), name
+    assert PACK_KEY not in name

@@ -8,11 +8,14 @@ the confirmation stage follows once the search finished (`sweeps.engine.stages.c
 
 from __future__ import annotations
 
+import os
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from ray.tune.search.basic_variant import BasicVariantGenerator
+from ray.tune.utils import date_str
 
 from analysis.store import storage
 from sweeps.engine.arm_search import optuna_search
@@ -40,7 +43,8 @@ class SearchStage:
         # (Tune ignores max_concurrent_trials when given a generator: it goes here.)
         search_alg = BasicVariantGenerator(constant_grid_search=True, random_state=plan.seed,
                                            max_concurrent=plan.max_concurrent or 0)
-        return plan.param_space, {"search_alg": search_alg, "num_samples": plan.num_samples, **budget}
+        names = {"trial_dirname_creator": pack_dirname} if plan.members > 1 else {}
+        return plan.param_space, {"search_alg": search_alg, "num_samples": plan.num_samples, **names, **budget}
 
     def announce(self) -> None:
         """The search says what it runs in the runner's common line (`sweeps.engine.tune_run`)."""
@@ -71,3 +75,13 @@ class SearchStage:
     def dry_run_lines(self) -> list[str]:
         """The confirmation that follows, before the search has said which configurations."""
         return confirmation.describe(self.plan) if self.plan.confirm is not None else []
+
+
+def pack_dirname(trial: Any) -> str:
+    """A search pack's folder: Tune's own name (`Trial._generate_dirname`: trial, tag, cut at
+    TUNE_MAX_LEN_IDENTIFIER, date) with the tag's `pack_members=...` item (every member's settings,
+    which filled the characters Tune keeps and cut off the configuration) as `seeds<first>-<last>`,
+    as the confirmation names its packs."""
+    seeds = [member["seed"] for member in trial.config.get(PACK_KEY) or []]
+    tag = re.sub(rf"\b{PACK_KEY}=[^,]*", f"seeds{seeds[0]}-{seeds[-1]}" if seeds else "", trial.experiment_tag)
+    return f"{trial}_{tag}"[:int(os.environ.get("TUNE_MAX_LEN_IDENTIFIER", "130"))] + f"_{date_str()}"
