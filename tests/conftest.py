@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -10,6 +14,7 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 import pytest  # noqa: E402
+from filelock import FileLock  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -18,16 +23,26 @@ def repo_root() -> str:
 
 
 @pytest.fixture(scope="session")
-def smoke_experiment(repo_root, tmp_path_factory):
+def smoke_experiment(repo_root, tmp_path_factory, worker_id):
     """One real `aprelu_cifar.py --smoke` sweep, shared by the engine and analysis tests.
 
-    Returns (experiment directory, the driver's stdout).
+    Returns (experiment directory, the driver's stdout). Under pytest-xdist it runs once for all
+    workers (pytest-xdist's documented recipe: a file lock in the run's shared temporary folder),
+    not once per worker that needs it: the tests only read it.
     """
-    import subprocess
-    import sys
-    from pathlib import Path
+    if worker_id == "master":  # one process: the session fixture is already once per run
+        return _smoke_sweep(repo_root, tmp_path_factory.mktemp("ray_results"))
+    shared = tmp_path_factory.getbasetemp().parent  # this run's folder, above every worker's own
+    record = shared / "smoke_experiment.json"
+    with FileLock(str(shared / "smoke_experiment.lock")):
+        if not record.is_file():
+            experiment, stdout = _smoke_sweep(repo_root, shared / "smoke_results")
+            record.write_text(json.dumps({"experiment": str(experiment), "stdout": stdout}))
+    found = json.loads(record.read_text())
+    return Path(found["experiment"]), found["stdout"]
 
-    storage = tmp_path_factory.mktemp("ray_results")
+
+def _smoke_sweep(repo_root: str, storage: Path) -> tuple[Path, str]:
     result = subprocess.run(
         [sys.executable, str(Path(repo_root) / "sweeps" / "aprelu_cifar.py"), "--smoke",
          "--storage-path", str(storage), "--name", "smoke"],
