@@ -18,8 +18,7 @@ changes it later). Tune's `reuse_actors` runs later trials on an actor made for 
 Repr would go on naming that first trial. So with `--dashboard` every trial gets an actor of its own
 (the runner's `make_tuner`), and its Repr is exactly right; this costs each trial the actor start
 and the imports, about 5 s on a 2-vCPU VM (BENCHMARKS.md, trial start-up), small against the long
-trials one watches in a dashboard. Budget-fair ASHA (`--stratify`, the default when the scientific
-keys vary) never reuses actors anyway. Ray names an actor only when it is created with
+trials one watches in a dashboard. Ray names an actor only when it is created with
 `.options(name=...)`, which Tune does not expose, so the Name column stays "-".
 """
 

@@ -325,7 +325,7 @@ def test_pooled_asha_prunes_the_slow_starter_and_fair_asha_does_not(tmp_path, sm
     assert max(pooled_epochs["fast"]) == 9
 
     fair = FairASHAScheduler(["variant"], time_attr="epoch", max_t=9, grace_period=1, reduction_factor=3, trials_per_arm=4)
-    fair_results = run_sweep(tmp_path, "fair", fair)  # no actor reuse, as the runner runs it
+    fair_results = run_sweep(tmp_path, "fair", fair, reuse_actors=True)  # as the runner runs it
     counts = arm_counts(tmp_path / "fair")
     assert counts == {"variant=fast": [4, 2, 1], "variant=slow": [4, 2, 1]}  # ceil(4/3) = 2, ceil(2/3) = 1
     finals = {r.config["variant"]: [] for r in fair_results}

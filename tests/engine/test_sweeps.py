@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from analysis.store.arms import arm_counts
 from support.cluster import kill_process_groups
 from support.families import cheap_scripts
-
 from sweeps.engine.lease import LEASE_FILE
 from trainables.schedules import step_decay
 
@@ -130,7 +130,7 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(repo_root, tmp_
 def test_every_cheap_sweep_script_runs_its_smoke_sweep(repo_root, tmp_path, script):
     """Found by glob (tests/support/families.py); the costlier smoke sweeps are planned in test_runner_smoke_plans.
     One script runs with `--dashboard` (which turns actor reuse off, ~5 s a trial here): the others
-    start Ray as users do by default."""
+    start Ray as users do by default, where budget-fair ASHA's trials (paused ones too) reuse actors."""
     watched = script.stem == "antirectifier_mnist"
     result = run_sweep(repo_root, script.name, "--smoke", "--storage-path", str(tmp_path), "--name", "smoke",
                        *(["--dashboard"] if watched else []))
@@ -140,6 +140,9 @@ def test_every_cheap_sweep_script_runs_its_smoke_sweep(repo_root, tmp_path, scri
     assert "best trial: val_accuracy=" in result.stdout
     # The dashboard is local only: bound to the loopback address, never 0.0.0.0.
     assert ("Ray dashboard: http://127.0.0.1:" in result.stdout) == watched, result.stdout[-2000:]
+    if not watched:  # its trials on reused actors (tests/engine/test_tune_run.py), paused ones too
+        counts = arm_counts(experiment)
+        assert len(counts) > 1 and len({tuple(kept) for kept in counts.values()}) == 1, counts  # rungs decided alike
 
 
 def test_export_of_a_real_smoke_sweep(smoke_experiment):

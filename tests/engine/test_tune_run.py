@@ -1,11 +1,14 @@
-"""sweeps.engine.tune_run: what each stage's Tune experiment asks for (resources, checkpoints)."""
+"""sweeps.engine.tune_run: what each stage's Tune experiment asks for (resources, checkpoints, actor reuse)."""
 
 from __future__ import annotations
 
 import pytest
+from ray import tune
 
-from sweeps import aprelu_cifar
+import sweeps.engine.tune_run as tune_run
+from sweeps import aprelu_cifar, selu_mnist
 from sweeps.engine.plan import plan_for
+from sweeps.engine.stages import first_stage
 from sweeps.engine.tune_run import checkpoint_config, make_trainable
 
 
@@ -21,3 +24,21 @@ def test_the_best_checkpoint_by_the_sweeps_metric_is_kept_with_the_latest(tmp_pa
                                         "--mode", "min"])
     config = checkpoint_config(plan)
     assert (config.num_to_keep, config.checkpoint_score_attribute, config.checkpoint_score_order) == (1, "val_loss", "min")
+
+
+@pytest.mark.parametrize(("argv", "reused"), [([], True), (["--dashboard"], False), (["--scheduler", "fifo"], True)])
+def test_trials_reuse_actors_budget_fair_asha_included_but_not_under_the_dashboard(argv, reused, tmp_path, monkeypatch):
+    """Budget-fair ASHA (the default here: selu_mnist's arms vary) pauses trials at rungs; they resume on
+    reused actors, deciding as on fresh ones (tests/engine/test_sweeps.py, test_fair_asha.py)."""
+    asked = {}
+    real = tune.TuneConfig
+
+    def recording(**settings):
+        asked.update(settings)
+        return real(**settings)
+
+    monkeypatch.setattr(tune_run.tune, "TuneConfig", recording)
+    plan = plan_for(selu_mnist.SWEEP, ["--smoke", "--storage-path", str(tmp_path), "--name", "x", *argv])
+    assert bool(plan.stratify) == ("fifo" not in argv)
+    tune_run.make_tuner(first_stage(plan), make_trainable(plan, data=None, gpus=0.0))
+    assert asked["reuse_actors"] is reused
