@@ -24,7 +24,7 @@ from analysis.store import storage
 from analysis.store.arms import arm_label, promoted_count, rung_epochs
 from sweeps.engine import packing
 from sweeps.engine.plan import Plan
-from sweeps.engine.preflight import check_experiment_dir
+from sweeps.engine.preflight import check_address, check_experiment_dir
 from sweeps.engine.ray_session import use_auth_token_if_present
 from sweeps.engine.resources import Resources, cluster_resources, concurrency, gpu_memory, gpu_share, local_resources
 from sweeps.engine.space.keys import grid_keys, sampled_keys
@@ -122,7 +122,8 @@ def dry_run_lines(plan: Plan) -> list[str]:
     stage = SearchStage(plan) if remote else first_stage(plan)  # a finished search: its confirmation
     if not remote:
         check_experiment_dir(stage.plan)
-    if plan.address:  # answered there: sweeps.engine.early_checks
+    if plan.address:
+        check_address(plan.address)
         use_auth_token_if_present()
     resources = cluster_resources(plan.address) if plan.address else local_resources()
     stage = dataclasses.replace(stage, plan=packed(stage.plan, resources))

@@ -1,8 +1,7 @@
 """What the command line alone can refuse, checked right after parsing and before Keras and Ray
 Tune are imported (about 6 s of a driver's start on two cores, measured): a storage path that
 embeds credentials (refused before anything reads or writes it, the lease check included), a
-`--record` the family does not have, an optional package a flag needs and an `--address` where
-no cluster answers (for a dry run too, which would join it to read its resources). The rest needs the
+`--record` the family does not have and an optional package a flag needs. The rest needs the
 resolved plan (`sweeps.engine.plan`, `sweeps.engine.preflight`).
 """
 
@@ -10,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import socket
 from typing import Sequence
 
 from analysis.store.uri import StorageError, normalize
@@ -28,8 +26,6 @@ def check_command_line(sweep: Sweep, args: argparse.Namespace) -> None:
         raise UsageError(f"--storage-path {error}") from None
     if not args.dry_run and (message := missing_package(args.search, args.trackers, args.tracker_uri)):
         raise UsageError(message)
-    if args.address:
-        check_address(args.address)
 
 
 def check_record(sweep: Sweep, record: int | None) -> None:
@@ -46,22 +42,3 @@ def missing_package(search: str, tracker_names: Sequence[str], tracker_uri: str 
     if search == "optuna" and importlib.util.find_spec("optuna") is None:
         return "--search optuna needs the 'optuna' package: pip install -e \".[optuna]\""
     return trackers.missing_package_message(tuple(dict.fromkeys(tracker_names)), tracker_uri)
-
-
-def check_address(address: str, timeout: float = 3.0) -> None:
-    """Fail fast on an address with no cluster: `ray.init` would retry for minutes.
-
-    "auto" is left to `ray.init`, which fails at once when no local cluster is recorded
-    (there is no public Ray API to resolve it beforehand; start_ray turns that into one line).
-    """
-    if address == "auto":
-        return
-    host_port = address[len("ray://"):] if address.startswith("ray://") else address
-    host, _, port = host_port.rpartition(":")
-    if not host or not port.isdigit():
-        raise UsageError(f"--address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379), ray://HOST:PORT or auto")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as error:
-        raise UsageError(f"no Ray cluster answers at {address} ({error.strerror or error}); "
-                         "start one with `ray start --head`") from None

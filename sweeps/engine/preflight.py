@@ -1,13 +1,14 @@
 """Checks of the outside world before Ray starts: the experiment directory, the storage
-path and the data, in that order (a `--resume` of a sweep that never ran fails before anything
-is downloaded). What the command line alone refuses (a missing extra, credentials in a URI, an
-address where no cluster answers) was checked before the plan (`sweeps.engine.early_checks`).
+path, the cluster address and the data, in that order (a `--resume` of a sweep that never
+ran fails before anything is downloaded). What the command line alone refuses (a missing
+extra, credentials in a URI) was checked before the plan (`sweeps.engine.early_checks`).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 
 from analysis.store import storage
@@ -25,6 +26,8 @@ def preflight(plan: Plan) -> None:
     """Raise UsageError, in one line, for anything outside the command line that would fail."""
     check_experiment_dir(plan)
     check_storage(plan.storage_path)
+    if plan.address:
+        check_address(plan.address)
     check_data(plan.dataset, plan.data_dir)
 
 
@@ -66,6 +69,23 @@ def check_storage(storage_path: str) -> None:
                          f"{MIN_FREE_BYTES // 2**20} MiB for its checkpoints and tables")
 
 
+def check_address(address: str, timeout: float = 3.0) -> None:
+    """Fail fast on an address with no cluster: `ray.init` would retry for minutes.
+
+    "auto" is left to `ray.init`, which fails at once when no local cluster is recorded
+    (there is no public Ray API to resolve it beforehand; start_ray turns that into one line).
+    """
+    if address == "auto":
+        return
+    host_port = address[len("ray://"):] if address.startswith("ray://") else address
+    host, _, port = host_port.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379), ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise UsageError(f"no Ray cluster answers at {address} ({error.strerror or error}); "
+                         "start one with `ray start --head`") from None
 
 
 def check_data(dataset: str, data_dir: str | None) -> None:

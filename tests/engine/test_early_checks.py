@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 
@@ -10,7 +9,7 @@ import pytest
 
 from sweeps import antirectifier_mnist, aprelu_cifar, selu_mnist
 from sweeps.engine.cli import parse_args
-from sweeps.engine.early_checks import check_address, check_command_line, missing_package
+from sweeps.engine.early_checks import check_command_line, missing_package
 from sweeps.engine.errors import UsageError
 
 
@@ -47,13 +46,3 @@ def test_a_record_the_family_lacks_is_refused_early():
         check_command_line(selu_mnist.SWEEP, parse_args(selu_mnist.SWEEP, ["--record", "1"]))
     with pytest.raises(UsageError, match=r"not a record of aprelu_cifar \(available: 1, 16\)"):
         check_command_line(aprelu_cifar.SWEEP, parse_args(aprelu_cifar.SWEEP, ["--record", "3"]))
-
-
-def test_an_address_without_a_cluster_fails_at_once():
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
-    with pytest.raises(UsageError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
-        check_address(f"127.0.0.1:{port}", timeout=1.0)
-    with pytest.raises(UsageError, match="is not HOST:PORT"):
-        check_address("nowhere")
