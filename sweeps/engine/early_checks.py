@@ -20,12 +20,18 @@ from sweeps.engine.sweep import Sweep
 def check_command_line(sweep: Sweep, args: argparse.Namespace) -> None:
     """Raise UsageError, in one line, for what `sweep`'s parsed `args` alone show would fail."""
     check_record(sweep, args.record)
-    try:
-        normalize(args.storage_path)
-    except StorageError as error:
-        raise UsageError(f"--storage-path {error}") from None
+    storage_path(args.storage_path)
     if not args.dry_run and (message := missing_package(args.search, args.trackers, args.tracker_uri)):
         raise UsageError(message)
+
+
+def storage_path(text: str) -> str:
+    """A local path made absolute (Tune needs that), a URI checked: one that embeds credentials is
+    refused in a line that never shows them (analysis.store.uri). The plan keeps what this returns."""
+    try:
+        return normalize(text)
+    except StorageError as error:
+        raise UsageError(f"--storage-path {error}") from None
 
 
 def check_record(sweep: Sweep, record: int | None) -> None:

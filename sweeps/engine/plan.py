@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from analysis.store import storage
 from sweeps.engine.cli import parse_args
-from sweeps.engine.early_checks import check_record
+from sweeps.engine.early_checks import check_record, storage_path
 from sweeps.engine.errors import DEFAULT_CONFIRM_BATCH, DEFAULT_CONFIRM_REPEATS, MAX_SEED, UsageError
 from sweeps.engine.space.build import search_space
 from sweeps.engine.space.checks import check_space
@@ -123,7 +123,7 @@ def plan_from_args(sweep: Sweep, args: argparse.Namespace, argv: tuple[str, ...]
         scheduler=args.scheduler, grace_period=grace, reduction_factor=args.reduction_factor,
         metric=args.metric, mode=args.mode, cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
-        storage_path=_storage_path(args.storage_path),
+        storage_path=storage_path(args.storage_path),
         name=args.name or f"{sweep.family}-{time.strftime('%Y%m%d-%H%M%S')}", resume=args.resume,
         max_failures=args.max_failures, address=args.address, dashboard=args.dashboard, seed=args.seed,
         verbose=args.verbose, argv=tuple(argv), tools=_tools(args), stratify=stratify,
@@ -172,13 +172,6 @@ def trials_per_arm(space: Space, stratify: tuple[str, ...], num_samples: int) ->
     return num_samples * grid_size(space, without=stratify)
 
 
-def _storage_path(text: str) -> str:
-    """A local path made absolute (Tune needs that), a URI checked: one that embeds credentials is
-    refused here, before anything starts, in a line that never shows them (analysis.store.storage)."""
-    try:
-        return storage.normalize(text)
-    except storage.StorageError as error:
-        raise UsageError(f"--storage-path {error}") from None
 
 
 def _check_metric(metric: str) -> None:

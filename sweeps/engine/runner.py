@@ -3,9 +3,9 @@
 Each `sweeps/*.py` script declares a `Sweep` and calls `main(SWEEP)`. The command line is
 parsed once (`sweeps.engine.cli`), and `--help`, a malformed flag, what the command line alone
 refuses (`sweeps.engine.early_checks`) or a second driver on a running experiment answer before
-Ray Tune and Keras are imported (about 2 s and 6 s on two cores). Then the plan is resolved and checked (`sweeps.engine.plan`) and the sweep runs its
-steps (`sweeps.engine.steps`). Whatever goes wrong ends in one line and an exit code
-(`sweeps.engine.exits`).
+Ray Tune and Keras are imported (about 2 s and 6 s on two cores). Then the plan is resolved and
+checked (`sweeps.engine.plan`) and the sweep runs its steps (`sweeps.engine.steps`). Whatever
+goes wrong ends in one line and an exit code (`sweeps.engine.exits`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
     with StopSignals():
         try:
             args = parse_args(sweep, argv)  # --help and malformed flags answer here
-            check_command_line(sweep, args)  # so do a missing extra and a storage path with credentials
+            check_command_line(sweep, args)  # so does what the command line alone refuses
             if args.name and not args.dry_run:  # so does a second driver on a running experiment
                 check_free(args.storage_path, experiment_names(args.name))
             import_keras_quietly()
