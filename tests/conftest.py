@@ -16,6 +16,16 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 import pytest  # noqa: E402
 from filelock import FileLock  # noqa: E402
 
+from support import netns  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """An xdist worker gets a network namespace of its own before any test starts Ray (why:
+    tests/support/netns.py)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        netns.isolate(worker)
+
 
 @pytest.fixture(scope="session")
 def repo_root() -> str:
