@@ -82,6 +82,9 @@ class TrainConfig:
     # test_* only; "test": the seeds' protocol (validate on the test split), for reproductions.
     validation: Annotated[str, OneOf(("holdout", "test"))] = "holdout"
     validation_fraction: Annotated[float, Above(0.0), AtMost(0.5)] = 0.1  # of the training split
+    # Which images the holdout takes: the same for every trial ("fixed"), or drawn with the trial's seed
+    # ("per_seed", so seeds also vary the validation images: trainables.data.datasets).
+    validation_split: Annotated[str, OneOf(("fixed", "per_seed"))] = "fixed"
     # Bookkeeping set by the runner; kept so results say what ran where.
     family: str = ""
     repeat: Annotated[int, AtLeast(0)] = 0

@@ -80,8 +80,8 @@ log = logging.getLogger(__name__)
 # per epoch, the budget, the checkpoint rhythm, and process-wide settings (precision, XLA, threads).
 SHARED_KEYS = (
     "dataset", "data_dir", "image_size", "train_limit", "val_limit", "validation", "validation_fraction",
-    "batch_size", "epochs", "checkpoint_every", "jit_compile", "mixed_precision", "cpus_per_trial",
-    "gpus_per_trial", "keras_backend",
+    "validation_split", "batch_size", "epochs", "checkpoint_every", "jit_compile", "mixed_precision",
+    "cpus_per_trial", "gpus_per_trial", "keras_backend",
 )
 # Members whose training steps hold at most this many operations in all share one program a step;
 # more make groups, each its own program. TensorFlow optimises a program of S inlined copies in more

@@ -190,15 +190,20 @@ def placement() -> dict[str, str]:
 def trial_data(settings: TrainConfig, data: Any):
     """The driver's arrays when they are the ones this trial asks for, else its own load."""
     from trainables.data import load_dataset
+    from trainables.data.datasets import HOLDOUT_SEED
 
+    holdout_seed = HOLDOUT_SEED if settings.validation_split == "fixed" else settings.seed
     if data is not None and getattr(data, "name", settings.dataset) == settings.dataset and (
         getattr(data, "validation", settings.validation) == settings.validation
-    ) and getattr(data, "validation_fraction", None) in (None, settings.validation_fraction):
-        return data  # (a split of the dataset's own, e.g. beans', has no fraction to match)
+    ) and getattr(data, "validation_fraction", None) in (None, settings.validation_fraction) and (
+        getattr(data, "holdout_seed", None) in (None, holdout_seed)
+    ):
+        return data  # (a split of the dataset's own, e.g. beans', has no fraction or seed to match)
     return load_dataset(
         settings.dataset, settings.data_dir, image_size=settings.image_size,
         train_limit=settings.train_limit, val_limit=settings.val_limit, seed=settings.seed,
         validation=settings.validation, validation_fraction=settings.validation_fraction,
+        validation_split=settings.validation_split,
     )
 
 

@@ -2,9 +2,11 @@
 
 A trial's seed (trainables.determinism, trainables.data) draws the weight initialisation, the
 order of the training data each epoch, the dropout masks and the augmentation draws, and, with
-`train_limit` / `val_limit`, which training and test images a trial uses. It does not draw the
-validation split (held out with a fixed seed so every trial and arm decides on the same images)
-nor, without `val_limit`, the test sample: every seed is scored on the same test images, so a
+`train_limit` / `val_limit`, which training and test images a trial uses, and with
+`validation_split` "per_seed" (`--validation-split per-seed`) which images it holds out to
+validate on, and so which it trains on. By default it does not draw the validation split (held out
+with a fixed seed so every trial and arm decides on the same images) nor, without `val_limit`,
+the test sample: every seed is scored on the same test images, so a
 verdict on test accuracy says how the arms compare on those images, over training randomness,
 and a test accuracy moves in steps of one image (digits: 360 images, so a margin of 0.01 is 3.6
 images). A confirmation's configurations were fixed by the search before its seeds ran.
@@ -27,8 +29,11 @@ def sources_of_variation(trials: pd.DataFrame) -> dict[str, list[str]]:
     if _set(trials, "train_limit"):
         covered.append("which training images (train_limit draws a subset per seed)")
     protocol = trials["validation"].dropna() if "validation" in trials.columns else pd.Series(dtype=str)
+    per_seed = trials["validation_split"] if "validation_split" in trials.columns else pd.Series(dtype=str)
     if (protocol == "test").any():
         fixed.append("the validation split (the test split itself, under validation=test)")
+    elif (per_seed == "per_seed").any():
+        covered.append("the validation split (held out with each seed: which images validate and which train)")
     else:
         fixed.append("the validation split (held out with a fixed seed: the same images for every trial)")
     if _set(trials, "val_limit"):

@@ -194,6 +194,10 @@ def _output_flags(group: Any, *, dataset: str) -> None:
     group.add_argument("--validation", choices=("holdout", "test"), default=None,
                        help="holdout: decide on 10%% of the training split held out (default; --record: test); "
                             "test: the seeds' protocol, validating on the test split")
+    group.add_argument("--validation-split", choices=("fixed", "per-seed"), default=None,
+                       help="which training images a holdout sets aside: the same for every trial (fixed, the "
+                            "default) or drawn with each trial's seed (per-seed: a verdict's seeds then also vary "
+                            "the validation images; docs/verdicts.md)")
     group.add_argument("--storage-path", default=os.path.expanduser("~/ray_results"),
                        help="where experiments are stored: a local path (on a cluster, one every node mounts "
                             "at the same path) or s3://BUCKET/PREFIX, credentials and endpoint from the "

@@ -55,6 +55,10 @@ def run_main(sweep, argv, tmp_path, capsys) -> tuple[int, str]:
     (["--repeats", "2", "--seed", str(2**32 - 1)], "below 2**32"),
     (["--cpus-per-trial", "inf"], "positive number"),
     (["--reduction-factor", "1"], "above 1"),
+    (["--validation", "test", "--validation-split", "per-seed"], "the validation split is the test split"),
+    (["--record", "1", "--validation-split", "per-seed"], "the validation split is the test split"),
+    (["--dataset", "beans", "--validation-split", "per-seed"], "beans ships its own validation split"),
+    (["--validation-split", "random"], "argument --validation-split: invalid choice"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(argv, message, tmp_path, capsys):
     code, err = run_main(aprelu_cifar.SWEEP, argv, tmp_path, capsys)

@@ -19,6 +19,12 @@ Validation protocols (the ``validation`` config key, recorded with every trial):
   (10%) of it; beans uses its own validation split. The test split is only reported.
 - ``test``: the seeds' protocol, for exact reproductions of published records: the
   validation split is the test split (so every reported best is optimistically biased).
+
+Which images a ``holdout`` sets aside (the ``validation_split`` config key): ``fixed`` (default)
+draws them with one seed for every trial, so all trials and arms decide on the same images;
+``per_seed`` draws them with the trial's seed, so a verdict's seeds also vary which images
+validate and which train (analysis.verdict.variation). A dataset that ships its own validation
+split (beans) has nothing to re-draw.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from trainables.data.sources import SOURCES, Request, get_source
 from trainables.data.sources.base import Index, Split
 
 VALIDATION_PROTOCOLS = ("holdout", "test")
+VALIDATION_SPLITS = ("fixed", "per_seed")
 DEFAULT_VALIDATION_FRACTION = 0.1
 HOLDOUT_SEED = 0  # not the trial seed: every trial and arm validates on the same images
 
@@ -52,6 +59,7 @@ class ArrayDataset:
     y_test: np.ndarray | None = None
     validation: str = "test"  # the protocol these splits follow (VALIDATION_PROTOCOLS)
     validation_fraction: float | None = None  # the share of the training split held out (holdout only)
+    holdout_seed: int | None = None  # the seed that drew that share (None: nothing was held out here)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -83,18 +91,21 @@ def load_dataset(
     seed: int = 0,
     validation: str | None = "holdout",
     validation_fraction: float | None = DEFAULT_VALIDATION_FRACTION,
+    validation_split: str | None = "fixed",
 ) -> ArrayDataset:
     """Load and preprocess a dataset as in the seeds, with the validation protocol asked for.
 
     Images are scaled to [0, 1]; cifar10 (and its stand-in) then subtract the scalar mean of
     the training images actually used from every split. ``train_limit`` takes a seeded random
     subset of the training images (after the holdout is set aside), ``val_limit`` one of the
-    validation and of the test images. None for ``validation``/``validation_fraction`` means
-    the default (a sweep that does not set the key).
+    validation and of the test images. ``validation_split`` "per_seed" holds out with ``seed``
+    instead of HOLDOUT_SEED. None for ``validation``/``validation_fraction``/``validation_split``
+    means the default (a sweep that does not set the key).
     """
     validation = validation or "holdout"
+    validation_split = validation_split or "fixed"
     fraction = DEFAULT_VALIDATION_FRACTION if validation_fraction is None else float(validation_fraction)
-    _check_arguments(train_limit, val_limit, validation, fraction)
+    _check_arguments(train_limit, val_limit, validation, fraction, validation_split)
     source = get_source(name)
     size = _size(image_size, source.shape[:2])
     # generated sources make `train_limit` images: ask for enough that the holdout leaves that many
@@ -103,8 +114,9 @@ def load_dataset(
     train, test = source.load(request)
     held_out = source.validation_split(request) if validation == "holdout" else None
     carved = validation == "holdout" and held_out is None  # no split of its own: hold part of train out
+    holdout_seed = HOLDOUT_SEED if validation_split == "fixed" else seed
     if carved:
-        train, held_out = hold_out(train, fraction, HOLDOUT_SEED)
+        train, held_out = hold_out(train, fraction, holdout_seed)
     x_train, y_train = _take(train, train_limit, seed)
     x_test, y_test = _take(test, val_limit, seed)
     x_val, y_val = (x_test, y_test) if held_out is None else _take(held_out, val_limit, seed)
@@ -121,11 +133,12 @@ def load_dataset(
     return ArrayDataset(
         name=name, x_train=x_train, y_train=_labels(y_train), x_val=x_val, y_val=_labels(y_val),
         num_classes=source.num_classes, x_test=x_test, y_test=_labels(y_test), validation=validation,
-        validation_fraction=fraction if carved else None,
+        validation_fraction=fraction if carved else None, holdout_seed=holdout_seed if carved else None,
     )
 
 
-def _check_arguments(train_limit: int | None, val_limit: int | None, validation: str, fraction: float) -> None:
+def _check_arguments(train_limit: int | None, val_limit: int | None, validation: str, fraction: float,
+                     validation_split: str) -> None:
     for label, limit in (("train_limit", train_limit), ("val_limit", val_limit)):
         if limit is not None and limit < 1:
             raise ValueError(f"{label} must be a positive int or None, got {limit!r}")
@@ -133,6 +146,8 @@ def _check_arguments(train_limit: int | None, val_limit: int | None, validation:
         raise ValueError(f"validation must be one of {', '.join(VALIDATION_PROTOCOLS)}, got {validation!r}")
     if not 0 < fraction < 1:
         raise ValueError(f"validation_fraction must be between 0 and 1, got {fraction!r}")
+    if validation_split not in VALIDATION_SPLITS:
+        raise ValueError(f"validation_split must be one of {', '.join(VALIDATION_SPLITS)}, got {validation_split!r}")
 
 
 def _labels(labels: np.ndarray) -> np.ndarray:

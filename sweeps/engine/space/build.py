@@ -19,6 +19,7 @@ from sweeps.engine.space.overrides import convert_overrides, convert_value, sett
 from sweeps.engine.sweep import Sweep
 from trainables.activations import available_activations
 from trainables.data import available_datasets
+from trainables.data.sources import get_source
 from trainables.models import available_models
 from trainables.recovery import PACK_KEY
 
@@ -28,6 +29,19 @@ def _dataset(sweep: Sweep, args: argparse.Namespace) -> str:
     if name not in available_datasets():
         raise UsageError(f"unknown dataset {name!r}; known: {', '.join(available_datasets())}")
     return name
+
+
+def _validation_split(flag: str, space: Space) -> str:
+    """--validation-split's config value, refused where there is no held-out split to draw."""
+    if flag == "fixed":
+        return "fixed"
+    if space["validation"] == "test":
+        raise UsageError("--validation-split per-seed: under --validation test the validation split is the test "
+                         "split, which no seed draws; use --validation holdout")
+    if get_source(space["dataset"]).ships_validation:
+        raise UsageError(f"--validation-split per-seed: {space['dataset']} ships its own validation split, which "
+                         "no seed draws; leave the flag out")
+    return "per_seed"
 
 
 def search_space(sweep: Sweep, args: argparse.Namespace, max_epochs: int) -> Space:
@@ -54,6 +68,8 @@ def search_space(sweep: Sweep, args: argparse.Namespace, max_epochs: int) -> Spa
     if args.validation is not None:
         space["validation"] = args.validation
     space.setdefault("validation", "holdout")  # always a column: which protocol ran
+    if args.validation_split is not None:
+        space["validation_split"] = _validation_split(args.validation_split, space)
     seeds = [args.seed + repeat for repeat in range(args.repeats)]
     space["seed"] = tune.grid_search(seeds) if len(seeds) > 1 else seeds[0]
     base_seed = args.seed

@@ -18,7 +18,7 @@ from sweeps.engine.space.keys import Space, grid_keys, grid_size, is_derived, is
 from trainables.trainable import parse_config
 
 # Settings of the data the driver loads once and shares: one value for the whole sweep.
-DATA_KEYS = ("image_size", "train_limit", "val_limit", "validation", "validation_fraction")
+DATA_KEYS = ("image_size", "train_limit", "val_limit", "validation", "validation_fraction", "validation_split")
 # Trials per sample beyond which a grid is a typo (a pasted list), not an experiment.
 MAX_GRID_COMBINATIONS = 100_000
 

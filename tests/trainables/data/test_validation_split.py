@@ -136,3 +136,31 @@ def test_a_trial_never_takes_the_drivers_data_split_another_way():
     seeds = load_dataset("digits", validation="test")
     assert seeds.validation_fraction is None
     assert trial_data(parse_config({**base, "validation": "test"}), seeds) is seeds
+
+
+def test_a_per_seed_split_is_drawn_with_the_trials_seed_and_keeps_its_size():
+    fixed = [load_dataset("digits", seed=seed) for seed in (1, 2)]
+    drawn = [load_dataset("digits", seed=seed, validation_split="per_seed") for seed in (1, 2)]
+    np.testing.assert_array_equal(fixed[0].x_val, fixed[1].x_val)
+    assert fixed[0].holdout_seed == fixed[1].holdout_seed == 0
+    assert [data.holdout_seed for data in drawn] == [1, 2]
+    assert _rows(drawn[0].x_val) != _rows(drawn[1].x_val)  # other images validate ...
+    assert _rows(drawn[0].x_train) != _rows(drawn[1].x_train)  # ... and so others train
+    assert len(drawn[0].x_val) == len(drawn[1].x_val) == len(fixed[0].x_val)  # a pack's members stay aligned
+    assert (np.bincount(drawn[0].y_val, minlength=10) == np.bincount(drawn[1].y_val, minlength=10)).all()
+    np.testing.assert_array_equal(drawn[0].x_test, fixed[0].x_test)  # the test split is untouched
+    with pytest.raises(ValueError, match="validation_split must be one of fixed, per_seed"):
+        load_dataset("digits", validation_split="random")
+
+
+def test_a_trial_takes_the_drivers_split_only_when_its_seed_drew_it():
+    from trainables.trainable import parse_config, trial_data
+
+    base = {"model": "antirectifier_mlp", "activation": "antirectifier", "dataset": "digits", "epochs": 1,
+            "validation_split": "per_seed"}
+    driver = load_dataset("digits", seed=3, validation_split="per_seed")
+    assert trial_data(parse_config({**base, "seed": 3}), driver) is driver
+    own = trial_data(parse_config({**base, "seed": 4}), driver)
+    assert own is not driver and own.holdout_seed == 4
+    fixed_driver = load_dataset("digits", seed=3)
+    assert trial_data(parse_config({**base, "validation_split": "fixed", "seed": 4}), fixed_driver) is fixed_driver

@@ -66,6 +66,7 @@ class Source(abc.ABC):
     shape: tuple[int, int, int]  # default (height, width, channels); image_size overrides the first two
     num_classes: int
     subtract_mean: bool = False  # cifar10 as in the seeds: the training images' scalar mean
+    ships_validation: bool = False  # a validation split of its own (validation_split), so none is drawn
 
     @abc.abstractmethod
     def check(self, data_dir: Path | None) -> None:

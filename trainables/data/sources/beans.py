@@ -27,6 +27,7 @@ class Beans(Source):
     name = "beans"
     shape = (224, 224, 3)
     num_classes = len(CLASSES)
+    ships_validation = True
 
     def check(self, data_dir: Path | None) -> None:
         """With files: every image decoded at 1/8 scale (cheap; finds truncated and non-image files)."""
