@@ -20,7 +20,8 @@ verdict/    statistics and the verdict, reading the tables
   looks         a confirmation's verdicts look by look (LookPlan, look_verdicts)
   confirmation  which configurations a confirmation re-runs, and how its trials pair
   budget        which trials reached the budget a comparison is made at
-  comparisons   leaderboard and paired comparisons
+  comparisons   paired comparisons; two_way: their interval over seeds and test images
+  leaderboard   one row per activation and setting at a budget
   words         the verdict in sentences; variation: what the seeds vary
 presentation (here)
   report        python -m analysis.report <tables-dir> [--at-epoch E] [--json] [--plots DIR] [--out FILE]

@@ -34,15 +34,10 @@ from analysis.store.schema import DEFAULT_METRIC, ExportError
 from analysis.store.tables import Tables, read_tables
 from analysis.verdict import variation
 from analysis.verdict.budget import at_budget
-from analysis.verdict.comparisons import (
-    PairedComparison,
-    leaderboard,
-    paired_comparison,
-    paired_comparisons,
-    resolve_margin,
-)
+from analysis.verdict.comparisons import PairedComparison, paired_comparison, paired_comparisons, resolve_margin
 from analysis.verdict.confirmation import confirmation_metric, is_confirmation
 from analysis.verdict.decision import DEFAULT_MARGIN
+from analysis.verdict.leaderboard import leaderboard
 from analysis.verdict.words import verdict_lines
 
 __all__ = [

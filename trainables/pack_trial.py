@@ -7,7 +7,8 @@ and bookkeeping), e.g. `[{"seed": 3, "repeat": 0}, {"seed": 4, "repeat": 1}]`; e
 the configuration the members share. Each epoch reports one row:
 
 - `member_<i>/<key>` for every member i and every `trainables.trainable.METRICS` key but the
-  placement: the row member i's lone trial would report. A member that diverged earlier keeps
+  placement: the row member i's lone trial would report (at the budget's last epoch also its
+  `test_correct`, trainables.correctness). A member that diverged earlier keeps
   its keys with NaN metrics, `diverged` true and `member_<i>/epoch` at the epoch it diverged, so
   the keys never change (a member's own epochs are those where `member_<i>/epoch` is the row's);
 - the METRICS keys themselves over the members that trained this epoch without diverging: the
@@ -32,11 +33,20 @@ from typing import Any, Mapping
 
 from ray import tune
 
+from trainables import correctness
 from trainables.determinism import make_deterministic
 from trainables.devices import configure_gpus
 from trainables.pack import Pack, check_members
 from trainables.recovery import PACK_KEY, checkpoint_to_load
-from trainables.trainable import DIVERGED, METRICS, parse_config, placement, release_previous_trial, set_precision
+from trainables.trainable import (
+    DIVERGED,
+    METRICS,
+    parse_config,
+    placement,
+    release_previous_trial,
+    set_precision,
+    correct_on_test,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +72,8 @@ def pack_row(pack: Pack, rows: Mapping[int, Mapping[str, Any]], epoch: int) -> d
             row = {key: math.nan for key in MEMBER_KEYS}
             row.update(epoch=member.diverged_at, diverged=True, stop_reason=DIVERGED)
         result.update({f"member_{index}/{key}": row[key] for key in MEMBER_KEYS})
+        if correctness.KEY in row:  # the last epoch of the budget only (trainables.correctness)
+            result[f"member_{index}/{correctness.KEY}"] = row[correctness.KEY]
     trained = [row for row in rows.values() if not row["diverged"]]
     for key in MEANS:
         result[key] = statistics.fmean(row[key] for row in trained) if trained else math.nan
@@ -110,7 +122,14 @@ def train_pack(config: Mapping[str, Any], data: Any = None) -> None:
     set_precision(settings[0], gpus)
     pack = start_pack(configs, data)
     for epoch_index in range(pack.start_epoch, pack.epochs):
-        report(pack_row(pack, pack.run_epoch(epoch_index), epoch_index + 1), pack)
+        rows = pack.run_epoch(epoch_index)
+        if epoch_index + 1 == pack.epochs:
+            for index, row in rows.items():
+                if not row["diverged"]:
+                    member = pack.members[index]
+                    correct = correct_on_test(member.model, member.data, member.settings)
+                    row[correctness.KEY] = correctness.encode(correct)
+        report(pack_row(pack, rows, epoch_index + 1), pack)
         if not pack.training():
             log.warning("every member of the pack diverged by epoch %d; ending it", epoch_index + 1)
             return

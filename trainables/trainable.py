@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from trainables import correctness
 from trainables.config import TrainConfig
 from trainables.constraints import check_value
 from trainables.determinism import make_deterministic, random_state, restore_random_state
@@ -235,6 +236,11 @@ class Batches:
     epoch: Any = None
 
 
+def correct_on_test(model, data: Any, settings: TrainConfig):
+    """Per test image, whether the model gets it right (trainables.correctness): the test_accuracy images."""
+    return correctness.per_image(model, data.x_test, data.y_test, max(settings.batch_size, 256))
+
+
 def make_batches(settings: TrainConfig, data: Any, start_epoch: int) -> Batches:
     from trainables.data.pipeline import epoch_variable, eval_dataset, train_dataset
 
@@ -318,6 +324,8 @@ def train(config: Mapping[str, Any], data: Any = None) -> None:
     batches = make_batches(settings, data, start_epoch)
     for epoch_index in range(start_epoch, settings.epochs):
         metrics = run_epoch(model, batches, settings, epoch_index)
+        if metrics["epoch"] == settings.epochs and not metrics["diverged"]:
+            metrics[correctness.KEY] = correctness.encode(correct_on_test(model, data, settings))
         report(metrics, model, settings, config)
         if metrics["diverged"]:
             log.warning("trial diverged at epoch %d (loss %s); ending it", metrics["epoch"], metrics["loss"])

@@ -30,6 +30,7 @@ from analysis.store.arms import rungs_from_state
 from analysis.store.atomic import write_tables_atomically
 from analysis.cli_parser import OneLineParser
 from analysis.store.schema import (
+    CORRECTNESS_FIELDS,
     EPOCH_FIELDS,
     EPOCHS_FILE,
     PACK_FIELDS,
@@ -133,6 +134,17 @@ def _pack_columns(trials: Sequence[TrialFiles]) -> list[Column]:
             for name, (arrow_type, description) in PACK_FIELDS.items()]
 
 
+def _correctness_columns(trials: Sequence[TrialFiles]) -> list[Column]:
+    """test_correct, only when a trial reported it (schema.CORRECTNESS_FIELDS): its last report."""
+    columns = []
+    for name, (arrow_type, description) in CORRECTNESS_FIELDS.items():
+        values = [next((row[name] for row in reversed(trial.rows) if row.get(name) is not None), None)
+                  for trial in trials]
+        if any(value is not None for value in values):
+            columns.append(typed_column(name, values, arrow_type, description))
+    return columns
+
+
 def _config_columns(trials: Sequence[TrialFiles]) -> tuple[list[Column], list[str]]:
     columns, names = [], []
     for key, column_name in _config_column_names(trials).items():
@@ -170,7 +182,8 @@ def _trials_table(trials: Sequence[TrialFiles]) -> pa.Table:
         "metric_columns": metric_column_names,
         "statuses": list(STATUSES),
     }
-    columns = [*_fixed_columns(trials, records), *_pack_columns(trials), *config_columns, *metric_columns]
+    columns = [*_fixed_columns(trials, records), *_pack_columns(trials), *config_columns, *metric_columns,
+               *_correctness_columns(trials)]
     return make_table(columns, metadata)
 
 
@@ -180,7 +193,7 @@ def _epochs_table(trials: Sequence[TrialFiles]) -> pa.Table:
         for trial in trials
         for row in trial.rows
     ]
-    reported = sorted({key for row in epoch_rows for key in row} - set(EPOCH_FIELDS))
+    reported = sorted({key for row in epoch_rows for key in row} - set(EPOCH_FIELDS) - set(CORRECTNESS_FIELDS))
     columns = []
     for name, (arrow_type, description) in EPOCH_FIELDS.items():
         values = [row.get(name) for row in epoch_rows]

@@ -55,6 +55,13 @@ PACK_FIELDS: dict[str, tuple[pa.DataType, str]] = {
                                    "configuration (trial_dir is the pack's); null for a lone trial"),
     "pack_member": (pa.int64(), "this trial's index in its pack (its member_<i>); null for a lone trial"),
 }
+# Reported once, with the last epoch of the budget (trainables.correctness): a trials column, not a
+# curve; only in tables where a trial reported it, so earlier tables keep their columns and bytes.
+CORRECTNESS_FIELDS: dict[str, tuple[pa.DataType, str]] = {
+    "test_correct": (pa.string(), "which test images the trial got right at the budget's last epoch, one bit each "
+                                  "(\"<count>:<base64 of numpy.packbits>\", trainables.correctness); null if it "
+                                  "did not finish"),
+}
 EPOCH_FIELDS: dict[str, tuple[pa.DataType, str]] = {
     "experiment": (pa.string(), "experiment directory name"),
     "trial_id": (pa.string(), "Tune trial id (join key with trials.parquet)"),
@@ -76,7 +83,8 @@ RESOURCE_CONFIG = ("cpus_per_trial", "gpus_per_trial")
 # the stage's look plan (analysis.verdict.looks): margin, most seeds, seeds per look, this seed's look.
 CONFIRM_CONFIG = ("confirms", "confirm_arm", "confirm_rank", "confirm_margin", "confirm_seeds", "confirm_batch",
                   "confirm_look")
-NON_SETTING_COLUMNS = frozenset({*PROMOTED_CONFIG, *RESOURCE_CONFIG, *CONFIRM_CONFIG, *PACK_FIELDS})
+NON_SETTING_COLUMNS = frozenset({*PROMOTED_CONFIG, *RESOURCE_CONFIG, *CONFIRM_CONFIG, *PACK_FIELDS,
+                                 *CORRECTNESS_FIELDS})
 RESULT_PREFIXES = ("best_", "last_")
 
 _ACCURACY_LIKE = re.compile(r"(acc|auc|precision|recall|f1)", re.IGNORECASE)

@@ -1,6 +1,6 @@
-"""Leaderboard and paired comparisons of activations (arms), each at one stated budget.
+"""Paired comparisons of activations (arms), each at one stated budget.
 
-Both take the trials table and a budget (analysis.verdict.budget): the full budget by default, or
+They take the trials table and a budget (analysis.verdict.budget): the full budget by default, or
 `at_epoch` with the epochs table. In a search, trials that did not reach the budget (stopped by
 the scheduler) are counted in each row (`cut_short`) and never enter a mean or a test. In a
 confirmation every trial is meant to reach it: one that failed scores in its arm's result and is
@@ -18,79 +18,23 @@ import itertools
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
 
 from analysis.store.arms import label_keys
-from analysis.store.schema import DEFAULT_METRIC, higher_is_better, setting_columns, varying_settings
+from analysis.store.schema import DEFAULT_METRIC, higher_is_better, setting_columns
 from analysis.verdict import stats, words
 from analysis.verdict.budget import AtBudget, at_budget
 from analysis.verdict.confirmation import PAIRED_ON, is_confirmation
 from analysis.verdict.decision import DEFAULT_MARGIN, Verdict, decide_all
 from analysis.verdict.looks import LookPlan, look_verdicts, plan_of
 from analysis.verdict.seeds import SeedPairs, failed_trial, failure_score, per_seed, seed_means
+from analysis.verdict.two_way import TwoWayInterval, over_seeds_and_images
+from trainables.correctness import KEY as CORRECTNESS
 
 logger = logging.getLogger(__name__)
-
-LEADERBOARD_COLUMNS = [
-    "family", "activation", "settings", "budget", "n", "mean", "std", "ci_low", "ci_high", "cut_short",
-]
-
-
-def format_setting(value: object) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.6g}"
-    return str(value)
-
-
-def _group_rows(at: AtBudget, family: object, family_trials: pd.DataFrame, confidence: float) -> list[dict]:
-    """One row per activation and swept setting; repeats of one setting are pooled over seeds."""
-    keys = ["activation", *varying_settings(family_trials)]
-    rows = []
-    for group_values, group in family_trials.groupby(keys, dropna=False, sort=True):
-        by_name = dict(zip(keys, group_values if isinstance(group_values, tuple) else (group_values,)))
-        reached = group.index.intersection(at.trials.index)
-        values = at.trials.loc[reached, at.metric].to_numpy(dtype=float, na_value=np.nan)
-        interval = stats.mean_confidence_interval(values, confidence)
-        rows.append({
-            "family": family, "activation": by_name.pop("activation"),
-            "settings": ", ".join(f"{name}={format_setting(value)}" for name, value in by_name.items()),
-            "budget": at.budget, "n": interval.n, "mean": interval.mean, "std": interval.std,
-            "ci_low": interval.ci_low, "ci_high": interval.ci_high, "cut_short": len(group) - len(reached),
-        })
-    return rows
-
-
-def leaderboard(
-    trials: pd.DataFrame,
-    metric: str = DEFAULT_METRIC,
-    *,
-    epochs: pd.DataFrame | None = None,
-    at_epoch: int | None = None,
-    confidence: float = 0.95,
-) -> pd.DataFrame:
-    """Per family, one row per activation and setting group: n, mean, std and t-interval over seeds.
-
-    n counts the trials that reached the budget with a finite value; cut_short the group's
-    trials that did not reach it (stopped early, diverged, errored or still running).
-    """
-    at = at_budget(trials, metric, epochs=epochs, at_epoch=at_epoch)
-    rows = []
-    for family, family_trials in trials.groupby("family", dropna=False, sort=True):
-        rows += _group_rows(at, family, family_trials, confidence)
-    table = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
-    ascending = not higher_is_better(metric)
-    table = table.sort_values(
-        ["family", "mean", "activation", "settings"], ascending=[True, ascending, True, True], na_position="last",
-        kind="mergesort")
-    table.attrs["metric"] = metric
-    table.attrs["budget"] = at.budget
-    return table.reset_index(drop=True)
-
 
 # A verdict's fields under the table's names (the rest keep their own).
 _RENAMED = {"p_value_adjusted": "p_adjusted", "alpha": "level_two_sided", "alpha_one_sided": "level_one_sided"}
@@ -106,7 +50,9 @@ class PairedComparison:
     per arm) reads as an attribute and a column, three under the table's names (p_adjusted,
     level_two_sided, level_one_sided). `seeds` is the seeds the verdict used (a look's, for a
     confirmation run in looks), `cut_short` the arms' trials that did not reach the budget,
-    `mean_a` / `mean_b` the arms' means over the seeds tested, `sentence` the verdict in words.
+    `mean_a` / `mean_b` the arms' means over the seeds tested, `sentence` the verdict in words,
+    `two_way` the interval over seeds and test images (analysis.verdict.two_way; a confirmation's
+    test accuracy at the budget, where the trials reported their per-image correctness).
     """
 
     family: str | None
@@ -122,6 +68,7 @@ class PairedComparison:
     wilcoxon_p: float
     sentence: str
     matched_on: tuple[str, ...]
+    two_way: TwoWayInterval | None = None
 
     def __getattr__(self, name: str) -> object:
         if name.startswith("__"):
@@ -136,19 +83,23 @@ class PairedComparison:
     @staticmethod
     def columns() -> list[str]:
         return [*_CONTEXT, "outcome", "seeds", *(name for name in _VERDICT_COLUMNS if name != "outcome"),
-                "decision_low", "decision_high", "decision_level", *_EXTRA]
+                "decision_low", "decision_high", "decision_level", *_EXTRA, *_TWO_WAY]
 
     def as_dict(self) -> dict[str, object]:
         """One table row: the context, the verdict's fields, and the interval its outcome used."""
         low, high, level = self.verdict.decision_interval()
         own = {_RENAMED.get(name, name): value for name, value in asdict(self.verdict).items()}
         row = {name: getattr(self, name) for name in (*_CONTEXT, "seeds", *_EXTRA)}
+        two_way = self.two_way
         return {**row, **own, "outcome": str(self.verdict.outcome), "decision_low": low, "decision_high": high,
-                "decision_level": level}
+                "decision_level": level,
+                **{f"two_way_{name}": getattr(two_way, name) if two_way else None for name in ("low", "high", "level",
+                                                                                              "holds")}}
 
 
 _CONTEXT = ("family", "metric", "budget", "arm_a", "arm_b")
 _EXTRA = ("cut_short", "mean_a", "mean_b", "wilcoxon_p", "sentence", "matched_on")
+_TWO_WAY = ("two_way_low", "two_way_high", "two_way_level", "two_way_holds")
 
 
 @dataclass(frozen=True)
@@ -273,13 +224,25 @@ def confirmation_rows(trials: pd.DataFrame, at: AtBudget) -> pd.DataFrame:
     look = trials["confirm_look"] if "confirm_look" in trials.columns else pd.Series(1, index=trials.index)
     rows = pd.DataFrame({"family": trials["family"], "confirm_arm": trials["confirm_arm"], "seed": trials["seed"],
                          "confirm_look": look.fillna(1).astype(int), "status": trials["status"], "value": value})
+    if CORRECTNESS in trials.columns:
+        rows[CORRECTNESS] = trials[CORRECTNESS]
     standing = [failed_trial(status, index in at.trials.index, float(number))
                 for index, status, number in zip(rows.index, rows["status"], rows["value"])]
     rows["value"] = [math.nan if failed else number for failed, number in zip(standing, rows["value"])]
     return rows[[failed is not None for failed in standing]]
 
 
-def _confirmation(at: AtBudget, trials: pd.DataFrame, margin: float, min_pairs: int) -> list[PairedComparison]:
+def _with_two_way(decided: list[PairedComparison], paired: Sequence[_Paired], rows: pd.DataFrame,
+                  metric: str) -> list[PairedComparison]:
+    """Each verdict with its interval over seeds and test images, where the trials give one (two_way)."""
+    score = failure_score(metric)
+    return [replace(row, two_way=over_seeds_and_images(rows[rows["family"] == item.family], item.arm_a, item.arm_b,
+                                                       item.pairs.seeds, row.verdict, score))
+            for row, item in zip(decided, paired)]
+
+
+def _confirmation(at: AtBudget, trials: pd.DataFrame, margin: float, min_pairs: int,
+                  per_image: bool) -> list[PairedComparison]:
     """A confirmation decided in one look (no plan recorded, or --at-epoch): per seed, failures scored."""
     rows = confirmation_rows(trials, at)
     paired = []
@@ -290,7 +253,8 @@ def _confirmation(at: AtBudget, trials: pd.DataFrame, margin: float, min_pairs: 
             if len(pairs.tested()[0]) >= max(min_pairs, 1):
                 paired.append(_Paired(family, arm_a, arm_b, pairs, _cut_short(trials, at, family, arm_a, arm_b),
                                       PAIRED_ON))
-    return _decided(paired, at, margin)
+    decided = _decided(paired, at, margin)
+    return _with_two_way(decided, paired, rows, at.metric) if per_image else decided
 
 
 def _cut_short(trials: pd.DataFrame, at: AtBudget, family: object, arm_a: str, arm_b: str) -> int:
@@ -298,10 +262,11 @@ def _cut_short(trials: pd.DataFrame, at: AtBudget, family: object, arm_a: str, a
     return len(involved) - len(involved.index.intersection(at.trials.index))
 
 
-def _sequential(at: AtBudget, trials: pd.DataFrame, plan: LookPlan, min_pairs: int) -> list[PairedComparison]:
+def _sequential(at: AtBudget, trials: pd.DataFrame, plan: LookPlan, min_pairs: int,
+                per_image: bool) -> list[PairedComparison]:
     """A confirmation run in looks: the verdicts its stage reached (analysis.verdict.looks)."""
     rows = confirmation_rows(trials, at)
-    result = []
+    result, paired_list = [], []
     for item in look_verdicts(rows, plan, "value", higher_is_better=higher_is_better(at.metric),
                               failure_score=failure_score(at.metric)):
         if item.verdict.n < max(min_pairs, 1):
@@ -309,7 +274,8 @@ def _sequential(at: AtBudget, trials: pd.DataFrame, plan: LookPlan, min_pairs: i
         paired = _Paired(item.family, item.arm_a, item.arm_b, item.pairs.upto((item.verdict.look or 1) - 1),
                          _cut_short(trials, at, item.family, item.arm_a, item.arm_b), PAIRED_ON)
         result.append(_row(paired, item.verdict, at.metric, at.budget, item.seeds))
-    return result
+        paired_list.append(paired)
+    return _with_two_way(result, paired_list, rows, at.metric) if per_image else result
 
 
 def resolve_margin(trials: pd.DataFrame, margin: float | None) -> float:
@@ -364,10 +330,11 @@ def paired_comparisons(
     margin = resolve_margin(trials, margin)
     at = at_budget(trials, metric, epochs=epochs, at_epoch=at_epoch)
     plan = plan_of(trials) if by == "confirm_arm" and at_epoch is None else None
+    per_image = at_epoch is None and at.metric == "last_test_accuracy"  # what test_correct's bits are
     if plan is not None:
-        rows = _sequential(at, trials, plan, min_pairs)
+        rows = _sequential(at, trials, plan, min_pairs, per_image)
     elif by == "confirm_arm" and confirmation:
-        rows = _confirmation(at, trials, margin, min_pairs)
+        rows = _confirmation(at, trials, margin, min_pairs, per_image)
     else:
         rows = _search(at, trials, by, margin, min_pairs)
     table = pd.DataFrame([row.as_dict() for row in rows], columns=PairedComparison.columns())
@@ -376,5 +343,5 @@ def paired_comparisons(
     return table
 
 
-__all__ = ["LEADERBOARD_COLUMNS", "PairedComparison", "arm_keys", "confirmation_rows", "format_setting", "leaderboard",
-           "paired_comparison", "paired_comparisons", "resolve_margin"]
+__all__ = ["PairedComparison", "arm_keys", "confirmation_rows", "paired_comparison", "paired_comparisons",
+           "resolve_margin"]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+
+import numpy as np
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -83,6 +85,14 @@ class Verdict:
     superiority_look: the look at which the two-sided test first rejected (sequential only).
     seeds_needed_total: for a comparison left open at its last look, the seeds a new confirmation
     needs (analysis.verdict.power.seeds_to_decide), for `seeds_needed_for`.
+    ci_level / tost_level: the two-sided levels the intervals were computed at. With one comparison
+    they are alpha and twice the one-sided level (a look's nominal levels after looks). With m
+    comparisons adjusted by Benjamini-Hochberg, of which R were rejected in the interval's family,
+    they are R/m times those (Benjamini & Yekutieli 2005, false-coverage-rate adjusted intervals; 1/m
+    when none was): BH rejects a comparison exactly when its raw p-value is at most R/m times the
+    level, so the interval shown excludes 0 (or lies inside the margin) exactly when the adjusted
+    decision says so, and the selected comparisons' intervals miss at most alpha of the time on
+    average. `confidence` stays the coverage the words state (1 - alpha).
     """
 
     outcome: Outcome
@@ -126,6 +136,8 @@ class Verdict:
     look: int | None = None
     looks: int | None = None
     superiority_look: int | None = None
+    ci_level: float | None = None  # the two-sided level [ci_low, ci_high] was computed at (see below)
+    tost_level: float | None = None  # ... and [tost_low, tost_high]
 
     @property
     def decided(self) -> bool:
@@ -146,9 +158,20 @@ class Verdict:
     def decision_interval(self) -> tuple[float, float, float]:
         """(low, high, coverage) of the interval the outcome's test used: the TOST interval for
         equivalent and not worse (0.90 at alpha 0.05), the two-sided one otherwise (0.95)."""
-        if self.outcome in (Outcome.EQUIVALENT, Outcome.A_NOT_WORSE, Outcome.B_NOT_WORSE):
+        if self._tost_decided:
             return self.tost_low, self.tost_high, round(1.0 - 2.0 * (1.0 - self.confidence), 12)
         return self.ci_low, self.ci_high, self.confidence
+
+    def adjusted_level(self) -> float | None:
+        """The two-sided level the decision's interval was computed at where the Benjamini-Yekutieli
+        adjustment across comparisons changed it (see ci_level), else None."""
+        level, plain = ((self.tost_level, 2.0 * self.alpha_one_sided) if self._tost_decided
+                        else (self.ci_level, self.alpha))
+        return None if level is None or math.isclose(level, plain) else level
+
+    @property
+    def _tost_decided(self) -> bool:
+        return self.outcome in (Outcome.EQUIVALENT, Outcome.A_NOT_WORSE, Outcome.B_NOT_WORSE)
 
 
 def _rejects(p_value: float, level: float) -> bool:
@@ -197,16 +220,25 @@ def _oriented(found: Evidence, higher_is_better: bool) -> tuple[float, float, fl
     return -1.0, found.p_below_high, found.p_above_low
 
 
-def _verdict(found: Evidence, adjusted: tuple[float, ...], comparisons: int, margin: float, levels: DecisionLevels,
-             alpha: float, higher_is_better: bool, details: bool) -> Verdict:
+def fcr_level(level: float, selected: int, tested: int) -> float:
+    """The level of a Benjamini-Yekutieli interval: R of m selected by BH at `level` (see Verdict)."""
+    return level if tested <= 1 else level * max(selected, 1) / tested
+
+
+def _verdict(found: Evidence, adjusted: tuple[float, ...], selected: tuple[int, ...], sizes: tuple[int, ...],
+             comparisons: int, margin: float, levels: DecisionLevels, alpha: float, higher_is_better: bool,
+             details: bool) -> Verdict:
     sign, p_not_worse_a, p_not_worse_b = _oriented(found, higher_is_better)
     p_equivalence = max(found.p_above_low, found.p_below_high)
     p_adjusted, p_equivalence_adjusted, p_a_adjusted, p_b_adjusted, p_beyond_adjusted = adjusted
     tested = _classify(sign, found.mean, p_adjusted, p_equivalence_adjusted, p_a_adjusted, p_b_adjusted, levels)
     outcome = hold_back(tested, found.failures_a, found.failures_b)
     confidence = 1.0 - alpha
-    ci_low, ci_high = interval(found, levels.two_sided)
-    tost_low, tost_high = interval(found, 2.0 * levels.one_sided)
+    ci_level = fcr_level(levels.two_sided, selected[0], sizes[0])
+    family = {Outcome.A_NOT_WORSE: 2, Outcome.B_NOT_WORSE: 3}.get(tested, 1)  # the family that decided it
+    tost_level = fcr_level(2.0 * levels.one_sided, selected[family], sizes[family])
+    ci_low, ci_high = interval(found, ci_level)
+    tost_low, tost_high = interval(found, tost_level)
     chance = probability(found, sign, confidence) if details else (math.nan,) * 3
     last_look = levels.look is None or levels.look == levels.looks
     needed, needed_for = (None, None)
@@ -229,7 +261,7 @@ def _verdict(found: Evidence, adjusted: tuple[float, ...], comparisons: int, mar
         zero_spread=found.zero_spread, failures_a=found.failures_a, failures_b=found.failures_b,
         p_failures=found.p_failures, held_back=outcome is not tested, probability_a_beats_b=chance[0],
         probability_low=chance[1], probability_high=chance[2], seeds_needed_total=needed,
-        seeds_needed_for=needed_for, look=levels.look, looks=levels.looks,
+        seeds_needed_for=needed_for, look=levels.look, looks=levels.looks, ci_level=ci_level, tost_level=tost_level,
     )
 
 
@@ -269,9 +301,12 @@ def decide_all(
         adjust_p_values([item.p_beyond for item in found]),
     ]
     comparisons = sum(item.n >= 2 for item in found)
+    family_levels = (levels.two_sided, *(levels.one_sided,) * 4)
+    selected = tuple(sum(_rejects(value, level) for value in family) for family, level in zip(families, family_levels))
+    sizes = tuple(int(np.isfinite(family).sum()) for family in families)
     return [
-        _verdict(item, tuple(float(family[index]) for family in families), comparisons, margin, levels, alpha,
-                 higher_is_better, details)
+        _verdict(item, tuple(float(family[index]) for family in families), selected, sizes, comparisons, margin,
+                 levels, alpha, higher_is_better, details)
         for index, item in enumerate(found)
     ]
 

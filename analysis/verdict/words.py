@@ -4,7 +4,8 @@
 difference and the interval its test used (labelled with its level, and "repeated" after looks),
 the margin, the p-value that decided, the seeds, the look, the failures per arm, the probability
 of a win on a fresh seed, and the seeds a new confirmation needs for a comparison left open;
-`verdict_lines` adds the seeds each comparison used, for the report (analysis.report) and the
+`verdict_lines` adds the seeds each comparison used and, where the trials give it, the interval
+over seeds and test images (analysis.verdict.two_way), for the report (analysis.report) and the
 engine's summary after a confirmation stage.
 """
 
@@ -28,7 +29,10 @@ def _interval(result: Verdict, flip: float) -> str:
     low, high, coverage = result.decision_interval()
     low, high = sorted((flip * low, flip * high))
     kind = " repeated" if result.interval_kind == "repeated" else ""
-    return (f"difference {flip * result.mean_difference:+.4f}, {coverage:.0%}{kind} CI "
+    adjusted = result.adjusted_level()
+    across = (f" (false-coverage adjusted over the {result.comparisons} comparisons: computed at "
+              f"{100 * (1 - adjusted):.3g}%)" if adjusted is not None else "")
+    return (f"difference {flip * result.mean_difference:+.4f}, {coverage:.0%}{kind} CI{across} "
             f"[{low:+.4f}, {high:+.4f}]")
 
 
@@ -116,8 +120,22 @@ def verdict_lines(comparisons: pd.DataFrame | None) -> list[str]:
     lines = []
     for row in comparisons.itertuples(index=False):
         seeds = f"{row.seeds} seed(s)" + (f" of at most {most}" if most else "")
-        lines.append(f"{row.sentence.removesuffix('.')}. Used {seeds}.")
+        lines.append(f"{row.sentence.removesuffix('.')}. Used {seeds}.{_two_way(row)}")
     return lines
+
+
+def _two_way(row: object) -> str:
+    """The interval over seeds and test images (analysis.verdict.two_way), oriented as the sentence."""
+    low, high, level = (getattr(row, f"two_way_{name}", None) for name in ("low", "high", "level"))
+    if low is None or high is None or level is None or not (math.isfinite(low) and math.isfinite(high)):
+        return ""
+    flip = -1.0 if str(row.outcome) in (Outcome.B_BETTER, Outcome.B_NOT_WORSE) else 1.0
+    low, high = sorted((flip * low, flip * high))
+    text = f" Over seeds and test images (two-way bootstrap): {100 * level:.3g}% CI [{low:+.4f}, {high:+.4f}]"
+    holds = getattr(row, "two_way_holds", None)
+    if holds is None or holds is pd.NA:
+        return text + "."
+    return text + ("; the verdict holds." if holds else "; the verdict does not hold when the test images vary too.")
 
 
 __all__ = ["sentence", "verdict_lines"]

@@ -53,6 +53,7 @@ class FakeTrial:
     gpu_ids: str | None = None  # reported per epoch as the trainable does ("" without a GPU)
     node_id: str | None = None
     members: Sequence[FakeTrial] = ()  # a pack (see fake_pack): the trials it trains, their seeds and own keys
+    last_reported: dict[str, Any] = field(default_factory=dict)  # keys its last epoch reports besides those
 
 
 def fake_pack(members: Sequence[FakeTrial], activation: str = "relu", **changes) -> FakeTrial:
@@ -153,6 +154,8 @@ def _rows(trial: FakeTrial, trial_id: str, config: dict[str, Any], tag: str) -> 
         )
         if trial.gpu_ids is not None:
             rows[-1].update(gpu_ids=trial.gpu_ids, node_id=trial.node_id)
+    if rows:
+        rows[-1].update(trial.last_reported)
     if trial.failures:
         # The first attempt reached the last epoch but one, with other values; after the crash
         # Tune restored the epoch-1 checkpoint and the trial re-reported epochs 2.. .

@@ -11,6 +11,7 @@ import pytest
 from support.lone_trials import alone, config as _config, family_data as _family_data, same as _same
 
 from trainables import pack_trial, trainable
+from trainables.correctness import decode
 from trainables.recovery import is_whole
 
 pytestmark = pytest.mark.slow  # trains real models, lone and packed: 70-95 s together on 2 vCPUs
@@ -65,6 +66,12 @@ def test_each_member_reports_its_lone_row_and_the_pack_their_mean(tmp_path: Path
     for result in results:
         assert result["val_accuracy"] == pytest.approx(sum(result[f"member_{i}/val_accuracy"] for i in (0, 1)) / 2)
         assert result["pack_size"] == 2 and result["members_training"] == 2 and not result["diverged"]
+    # each member's per-image test correctness, with the budget's last epoch only (trainables.correctness)
+    assert not any(key.endswith("test_correct") for key in results[0])
+    bits = [decode(results[-1][f"member_{index}/test_correct"]) for index in (0, 1)]
+    for index, member_bits in enumerate(bits):
+        assert member_bits.size == len(data.x_test)
+        assert member_bits.mean() == pytest.approx(results[-1][f"member_{index}/test_accuracy"], abs=1e-6)
 
 
 def test_a_restored_pack_continues_every_member_where_it_stopped(tmp_path: Path, monkeypatch) -> None:

@@ -351,3 +351,31 @@ def test_differences_equal_up_to_float32_rounding_are_a_zero_spread() -> None:
     selu = np.array([0.9708333611488342, 0.9708333313465118])
     result = decision.decide(selu, np.array([0.0822222232818603, 0.0822222232818603]), MARGIN)
     assert result.zero_spread and result.ci_low == result.ci_high
+
+
+def test_intervals_across_comparisons_are_false_coverage_adjusted_to_match_the_decisions():
+    """Benjamini-Yekutieli: R of m comparisons selected by BH (statsmodels' multipletests), each
+    interval at level R/m x alpha; it excludes 0 exactly for the selected ones, also where a raw p
+    under 0.05 was not selected."""
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(16)
+    shifts = (0.03, 0.012, 0.008, 0.0, 0.0)
+    pairs = [(base, base - shift + rng.normal(0, 0.012, 8)) for shift in shifts
+             for base in [rng.normal(0.9, 0.01, 8)]]
+    verdicts = decision.decide_all(pairs, MARGIN)
+    raw = [scipy_stats.ttest_rel(a, b).pvalue for a, b in pairs]
+    rejected = multipletests(raw, alpha=0.05, method="fdr_bh")[0]
+    selected = int(rejected.sum())
+    assert 1 <= selected < len(pairs) and any(p < 0.05 and not reject for p, reject in zip(raw, rejected))
+    for verdict, reject, p_value in zip(verdicts, rejected, raw):
+        assert verdict.difference_significant == bool(reject)
+        assert verdict.ci_level == pytest.approx(0.05 * selected / len(pairs))
+        assert (verdict.ci_low > 0 or verdict.ci_high < 0) == bool(reject), (p_value, verdict.ci_low, verdict.ci_high)
+        plain = scipy_stats.ttest_rel(*pairs[verdicts.index(verdict)]).confidence_interval(1 - verdict.ci_level)
+        assert (verdict.ci_low, verdict.ci_high) == pytest.approx((plain.low, plain.high))
+    alone = decision.decide(*pairs[0], margin=MARGIN)
+    assert alone.ci_level == 0.05 and alone.tost_level == pytest.approx(0.10) and alone.adjusted_level() is None
+    winner = next(verdict for verdict in verdicts if verdict.outcome in decision.WINNERS)
+    assert winner.adjusted_level() == pytest.approx(winner.ci_level)
+    assert "false-coverage adjusted over the 5 comparisons" in sentence(winner, "a", "b")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from trainables.correctness import decode
 from trainables.data import load_dataset
 from trainables.data.datasets import hold_out
 from trainables.data.sources import SOURCES
@@ -104,6 +105,10 @@ def _run_trainable(monkeypatch, **settings) -> list[dict]:
 def test_the_trainable_reports_test_metrics_apart_from_the_validation_ones(monkeypatch):
     held = _run_trainable(monkeypatch)
     assert [row["epoch"] for row in held] == [1, 2]
+    # which test images it got right, once, with the budget's last epoch (trainables.correctness)
+    assert "test_correct" not in held[0]
+    correct = decode(held[-1]["test_correct"])
+    assert correct.size == 359 and correct.mean() == pytest.approx(held[-1]["test_accuracy"], abs=1e-6)
     for row in held:
         assert 0.0 <= row["test_accuracy"] <= 1.0 and np.isfinite(row["test_loss"])
         assert row["test_loss"] != row["val_loss"]  # different images
