@@ -131,7 +131,8 @@ def _two_way(row: object) -> str:
         return ""
     flip = -1.0 if str(row.outcome) in (Outcome.B_BETTER, Outcome.B_NOT_WORSE) else 1.0
     low, high = sorted((flip * low, flip * high))
-    text = f" Over seeds and test images (two-way bootstrap): {100 * level:.3g}% CI [{low:+.4f}, {high:+.4f}]"
+    text = (f" Over seeds and test images (two-way bootstrap at the decision interval's nominal {100 * level:.3g}%): "
+            f"[{low:+.4f}, {high:+.4f}]")
     holds = getattr(row, "two_way_holds", None)
     if holds is None or holds is pd.NA:
         return text + "."

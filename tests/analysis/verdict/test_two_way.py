@@ -114,6 +114,6 @@ def test_the_report_shows_it_beside_each_confirmation_verdict(tmp_path, capsys):
     row = document["comparisons"][0]
     assert row["two_way_level"] in (0.9, 0.95) and row["two_way_low"] < row["two_way_high"]
     assert row["two_way_high"] - row["two_way_low"] > row["decision_high"] - row["decision_low"]
-    assert "Over seeds and test images (two-way bootstrap)" in document["verdicts"][0]
+    assert "Over seeds and test images (two-way bootstrap at the decision interval's nominal" in document["verdicts"][0]
     assert report.main([str(experiment), "--at-epoch", "2"]) == 0  # not the budget's bits: not shown
     assert "two-way" not in capsys.readouterr().out
