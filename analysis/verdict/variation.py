@@ -4,9 +4,9 @@ A trial's seed (trainables.determinism, trainables.data) draws the weight initia
 order of the training data each epoch, the dropout masks and the augmentation draws, and, with
 `train_limit` / `val_limit`, which training and test images a trial uses, and with
 `validation_split` "per_seed" (`--validation-split per-seed`) which images it holds out to
-validate on, and so which it trains on. By default it does not draw the validation split (held out
-with a fixed seed so every trial and arm decides on the same images) nor, without `val_limit`,
-the test sample: every seed is scored on the same test images, so a
+validate on, and so which it trains on (the engine's default since 0.2.0 wherever a holdout is
+drawn); with "fixed" the validation split is held out with one seed so every trial and arm decides
+on the same images. Without `val_limit` it does not draw the test sample: every seed is scored on the same test images, so a
 verdict on test accuracy says how the arms compare on those images, over training randomness,
 and a test accuracy moves in steps of one image (digits: 360 images, so a margin of 0.01 is 3.6
 images). A confirmation's configurations were fixed by the search before its seeds ran.

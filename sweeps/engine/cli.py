@@ -195,9 +195,10 @@ def _output_flags(group: Any, *, dataset: str) -> None:
                        help="holdout: decide on 10%% of the training split held out (default; --record: test); "
                             "test: the seeds' protocol, validating on the test split")
     group.add_argument("--validation-split", choices=("fixed", "per-seed"), default=None,
-                       help="which training images a holdout sets aside: the same for every trial (fixed, the "
-                            "default) or drawn with each trial's seed (per-seed: a verdict's seeds then also vary "
-                            "the validation images; docs/verdicts.md)")
+                       help="which training images a holdout sets aside: drawn with each trial's seed (per-seed, "
+                            "the default wherever a holdout is drawn: a verdict's seeds then also vary the validation "
+                            "and training images; docs/verdicts.md) or the same for every trial (fixed, as 0.1.0; "
+                            "the only choice under --validation test and for beans)")
     group.add_argument("--storage-path", default=os.path.expanduser("~/ray_results"),
                        help="where experiments are stored: a local path (on a cluster, one every node mounts "
                             "at the same path) or s3://BUCKET/PREFIX, credentials and endpoint from the "
