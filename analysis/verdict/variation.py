@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from trainables.correctness import KEY as CORRECTNESS
+
 ALWAYS = ("weight initialisation", "training data order", "dropout draws", "augmentation draws")
 
 
@@ -38,6 +40,9 @@ def sources_of_variation(trials: pd.DataFrame) -> dict[str, list[str]]:
         fixed.append("the validation split (held out with a fixed seed: the same images for every trial)")
     if _set(trials, "val_limit"):
         covered.append("which test images (val_limit draws a subset per seed)")
+    elif _set(trials, CORRECTNESS):
+        fixed.append("the test sample (the same test images for every seed; the interval over seeds and test "
+                     "images beside each verdict resamples them)")
     else:
         fixed.append("the test sample (the same test images for every seed)")
     if "confirm_rank" in trials.columns and trials["confirm_rank"].notna().any():

@@ -32,3 +32,9 @@ def test_the_seeds_protocol_and_limits():
     assert "which training images (train_limit draws a subset per seed)" in sources["covered"]
     assert sources["not_covered"] == ["the validation split (the test split itself, under validation=test)",
                                       "the configurations (chosen by the search before these seeds ran)"]
+
+
+def test_the_test_sample_is_said_to_be_resampled_where_trials_reported_their_images():
+    sources = _sources(validation=["holdout", "holdout"], test_correct=["4:8A==", None])
+    assert sources["not_covered"][-1].startswith("the test sample (the same test images for every seed; the "
+                                                 "interval over seeds and test images")
