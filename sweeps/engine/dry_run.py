@@ -172,9 +172,20 @@ def describe(plan: Plan, resources: Resources) -> list[str]:
         lines.append("--search optuna: the same trials per arm, but TPE chooses the nuisance values "
                      "(the samples below are what random search would run)")
     lines += _sample_lines(trials, space)
+    lines.append(_validation_line(space))
     lines += _resource_lines(plan, resources)
     lines += _budget_lines(plan, len(trials), list(arms.values()), runs)
     return lines
+
+
+def _validation_line(space: dict) -> str:
+    """Which images decide (the scheduler's rungs, the best epoch), and whether the seeds draw them."""
+    if space.get("validation") == "test":
+        return "validation: on the test split, as the published records did (--validation test)"
+    if space.get("validation_split") == "per_seed":
+        return ("validation: a holdout of the training images, drawn with each trial's seed (so a confirmation's "
+                "seeds also vary which images validate and train; --validation-split fixed: one for all)")
+    return "validation: a holdout of the training images, the same for every trial (or the dataset's own split)"
 
 
 def _resource_lines(plan: Plan, resources: Resources) -> list[str]:

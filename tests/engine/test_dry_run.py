@@ -80,6 +80,7 @@ def test_dry_run_prints_arms_and_budgets_and_writes_nothing(repo_root, tmp_path)
     assert "arms (budget-fair ASHA: each has its own rungs): activation" in out
     assert re.search(r"rungs at epoch\(s\) 1\): \d+ trial-epochs", out)
     assert "trial(s) at once" in out
+    assert "validation: a holdout of the training images, drawn with each trial's seed" in out  # 2 repeats: 2 splits
     assert not (tmp_path / "results").exists()
     assert "Started a local Ray instance" not in out + result.stderr
 
