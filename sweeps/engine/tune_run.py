@@ -20,6 +20,7 @@ from typing import Any
 from ray import tune
 
 from analysis.store.export import export_experiment
+from analysis.store.tune_files import read_experiment
 from sweeps.engine import packing, trackers
 from sweeps.engine.cli import resume_command
 from sweeps.engine.compat import old_module_names
@@ -75,6 +76,20 @@ def reopen_lost_checkpoints(plan: Plan) -> None:
               "or from scratch", flush=True)
 
 
+def as_started(param_space: dict[str, Any], experiment_dir: str) -> dict[str, Any]:
+    """The param_space without the keys its experiment began without, read from its trials' configs.
+
+    Tune refuses a restore whose param_space names other keys, and a key a later version adds with a
+    default (validation_split, 0.2.0) must not change the remaining trials of an experiment that
+    began without it: left out, the trainable's own default (0.1.0's behaviour) applies. Without a
+    trial yet there is nothing to read, and the param_space goes as built."""
+    configs = [trial.config for trial in read_experiment(experiment_dir)]
+    if not configs:
+        return param_space
+    began_with = set().union(*configs)
+    return {key: value for key, value in param_space.items() if key in began_with}
+
+
 def make_tuner(stage: Stage, trainable: Any) -> Any:
     plan = stage.plan
     keep_credentials_out_of_runtime_envs()  # Ray would log the driver's storage keys with every trial
@@ -85,8 +100,15 @@ def make_tuner(stage: Stage, trainable: Any) -> Any:
             raise UsageError(f"cannot resume {plan.name!r}: {plan.experiment_dir} holds no Tune experiment "
                              "(stopped before Tune saved one); delete it to start that sweep again")
         reopen_lost_checkpoints(plan)
-        return tune.Tuner.restore(path, trainable=trainable, resume_errored=True, param_space=param_space,
-                                  storage_filesystem=filesystem)
+        try:
+            return tune.Tuner.restore(path, trainable=trainable, resume_errored=True,
+                                      param_space=as_started(param_space, plan.experiment_dir),
+                                      storage_filesystem=filesystem)
+        except ValueError as error:  # Tune's check that the param_space names the keys it began with
+            if "param_space" not in str(error):
+                raise
+            raise UsageError(f"cannot resume {plan.name!r}: its search space has other keys than this version of "
+                             "the sweep builds; resume it with the version that started it") from None
     settings["trial_dirname_creator"] = trial_dirname_creator(plan.storage_path, settings.get("trial_dirname_creator"))
     scheduler = record_errors(scheduler_for(plan))  # ASHA, budget-fair ASHA (--stratify) or FIFO; errors saved
     return tune.Tuner(

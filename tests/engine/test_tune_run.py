@@ -42,3 +42,18 @@ def test_trials_reuse_actors_budget_fair_asha_included_but_not_under_the_dashboa
     assert bool(plan.stratify) == ("fifo" not in argv)
     tune_run.make_tuner(first_stage(plan), make_trainable(plan, data=None, gpus=0.0))
     assert asked["reuse_actors"] is reused
+
+
+def test_a_resume_leaves_out_the_keys_its_experiment_began_without(tmp_path):
+    """A key a later version adds with a default (validation_split) is left out of the restored
+    param_space: Tune refuses other keys, and the remaining trials keep the experiment's behaviour
+    (tests/engine/test_compat.py resumes a real one)."""
+    from support.fake_experiment import FakeTrial, write_fake_experiment
+
+    experiment = write_fake_experiment(tmp_path, "began", [FakeTrial("relu", 0, [0.5, 0.6])])
+    built = {"activation": "relu", "lr": 0.01, "validation": "holdout", "validation_split": "per_seed", "seed": 0}
+    resumed = tune_run.as_started(built, str(experiment))
+    assert "validation_split" not in resumed and resumed["lr"] == 0.01 and resumed["activation"] == "relu"
+    empty = tmp_path / "killed-before-any-trial"
+    empty.mkdir()
+    assert tune_run.as_started(built, str(empty)) == built
