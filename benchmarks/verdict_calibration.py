@@ -151,13 +151,17 @@ def record(seeds: int, max_epochs: int, units: list[int], storage: Path, metric:
            held_out: bool = False) -> Recording:
     """Run the sweep script as a user would and read its trials table back. held_out: the family the
     procedure was not tuned on (HELD_OUT: 50-layer MLPs with BatchNorm, relu vs selu, three initializers
-    per activation, so arms of K = 2 and 3; random_uniform diverges on part of its seeds)."""
+    per activation, so arms of K = 2 and 3; random_uniform diverges on part of its seeds). A recording
+    of that name already under `storage` (killed, or finished but not read) is resumed with the sweep's
+    own --resume, which finishes what is left and writes its tables: hours of training are not redone."""
     name = f"calibration-{'held-out-' if held_out else ''}{seeds}x{max_epochs}"
     script, settings, keys = HELD_OUT if held_out else (SWEEP_SCRIPT, ["--set", f"units={json.dumps(units)}"],
                                                         ("activation", "units"))
     command = [sys.executable, script, "--dataset", "digits", "--scheduler", "fifo", "--repeats", str(seeds),
                "--max-epochs", str(max_epochs), *settings, "--gpus-per-trial", "0",
                "--storage-path", str(storage), "--name", name, "--verbose", "0"]
+    if (storage / name).is_dir():
+        command.append("--resume")
     print("recording:", " ".join(command[1:]), flush=True)
     started = time.perf_counter()
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
