@@ -244,8 +244,10 @@ def comparisons_plot(comparisons: pd.DataFrame) -> Figure:
                     fontsize="small")
     axes.set_ylim(-0.7, len(rows) - 0.3)
     metric = rows["metric"].iloc[0]
+    several = len(rows) > 1  # then widened across the comparisons as the decisions were (Benjamini-Yekutieli)
     axes.set(xlabel=f"difference in {metric}, A \u2212 B: mean over the seeds,\nand the interval each verdict's test "
-                    "used (90% equivalent / not worse, 95% otherwise)")
+                    "used (90% equivalent / not worse, 95% otherwise" + (", adjusted across comparisons)" if several
+                                                                          else ")"))
     axes.set_title(f"{metric}: paired differences against the \u00b1{margin:g} margin\n(green: equivalent, "
                    "blue: a winner, orange: not worse, grey: inconclusive)", fontsize="medium")
     axes.grid(alpha=0.3, axis="x")
