@@ -38,9 +38,21 @@ _NODE_PORTS = (
 
 def free_port() -> int:
     """A TCP port nothing listens on now (the OS picks it)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct TCP ports nothing listens on now. Every probe stays bound until all are
+    picked: one probe at a time, the OS may hand the port it just got back twice in a row (seen in
+    a fresh network namespace: `ray start` refused metrics and runtime-env agents on one port)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def _children() -> dict[int, list[int]]:
@@ -131,7 +143,7 @@ class RayCluster:
 
     def start_head(self, num_cpus: int, num_gpus: int = 0, dashboard: bool = False) -> str:
         """The head; with `dashboard`, Ray's dashboard on 127.0.0.1 at a free port (`dashboard_url`)."""
-        ports = {flag: free_port() for flag in _HEAD_PORTS}
+        ports = dict(zip(_HEAD_PORTS, free_ports(len(_HEAD_PORTS))))
         self.address = f"127.0.0.1:{ports['--port']}"
         role = ["--head", "--temp-dir", str(self.root)]
         role += ["--include-dashboard", "true", "--dashboard-host", "127.0.0.1"] if dashboard else \
@@ -146,7 +158,8 @@ class RayCluster:
         self._ray_start(["--address", self.address], {}, num_cpus, num_gpus)
 
     def _ray_start(self, role: list[str], ports: dict[str, int], num_cpus: int, num_gpus: int) -> None:
-        ports = {**ports, **{flag: free_port() for flag in _NODE_PORTS}}
+        chosen = free_ports(len(ports) + len(_NODE_PORTS))  # distinct from each other and from the head's
+        ports = {**ports, **dict(zip(_NODE_PORTS, (port for port in chosen if port not in ports.values())))}
         command = ["ray", "start", *role, "--node-ip-address", "127.0.0.1", "--num-cpus", str(num_cpus),
                    "--num-gpus", str(num_gpus), "--disable-usage-stats"]
         for flag, port in ports.items():

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from support.cluster import RayCluster, free_port, kill_process_groups
+from support.cluster import RayCluster, free_ports, kill_process_groups
 
 _NODE_PORTS = (  # every port a worker node opens, chosen free (Ray's defaults are fixed numbers)
     "--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
@@ -102,8 +102,8 @@ def private_node(cluster: RayCluster, storage: Path | None, num_cpus: int, witho
     control = Path(tempfile.mkdtemp(prefix="pn-control", dir="/tmp"))  # outside the tmpfs: readable here
     start = ["ray", "start", "--address", cluster.address, "--node-ip-address", "127.0.0.1",
              "--num-cpus", str(num_cpus), "--num-gpus", "0", "--disable-usage-stats", "--temp-dir", str(temp_dir)]
-    for flag in _NODE_PORTS:
-        start += [flag, str(free_port())]
+    for flag, port in zip(_NODE_PORTS, free_ports(len(_NODE_PORTS))):
+        start += [flag, str(port)]
     # Inside the namespace: the mounts, the node, and its node id (from its raylet's log) where the
     # caller can read it. `ray start` returns once the node is up; its daemons keep the namespace.
     cannot_import = (f"! {shlex.quote(sys.executable)} -c 'import trainables' 2>/dev/null"
