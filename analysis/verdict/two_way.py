@@ -14,8 +14,9 @@ resampling is written here.
 
 The interval is at the level of the interval the verdict's decision used (the TOST interval for
 equivalent and not worse, the two-sided one for a winner; at a look, the look's level; across
-comparisons, adjusted as that one is: analysis.verdict.decision.Verdict.ci_level), and `holds` says whether it supports the same class: a winner's still excludes 0, an
-equivalence's still lies within the margin, a "not worse" still stays above minus the margin.
+comparisons, adjusted as that one is: analysis.verdict.decision.Verdict.ci_level), and `holds`
+says whether it supports the same class: a winner's still excludes 0, an equivalence's still lies
+within the margin, a "not worse" still stays above minus the margin.
 It is shown beside the verdict, which stays the calibrated decision over seeds: the looks' error
 rates were measured for that test, not for this interval.
 """
