@@ -266,6 +266,15 @@ def protocol(s3):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _told(protocol: dict, search) -> str:
+    """What a failure of the protocol needs to be understood: each trial's row, the scheduler's record
+    at the kill and after the resume, and the end of both runs' console."""
+    after = storage.read_text(storage.join(protocol["search"], "fair_asha.json"))
+    rows = search.trials[["trial_id", "arm", "status", "epochs_completed", "trial_dir"]].to_string()
+    return (f"{rows}\nscheduler at the kill: {json.dumps(protocol['before'])}\nafter the resume: {after}\n"
+            f"console: {protocol['console'][-6000:]}")
+
+
 @pytest.mark.slow
 def test_resume_after_a_killed_driver_finishes_the_search_and_the_confirmation(protocol, s3):
     from analysis.store.export import read_tables
@@ -279,7 +288,7 @@ def test_resume_after_a_killed_driver_finishes_the_search_and_the_confirmation(p
     search = read_tables(protocol["search"])
     by_arm = search.trials.groupby("arm")["status"].apply(sorted).to_dict()
     assert by_arm == {"activation=antirectifier": ["stopped_early", "terminated"],
-                      "activation=relu": ["stopped_early", "terminated"]}, by_arm  # 1 of 2 kept per arm
+                      "activation=relu": ["stopped_early", "terminated"]}, _told(protocol, search)  # 1 of 2 per arm
     finished = search.trials[search.trials["status"] == "terminated"]
     assert (finished["epochs_completed"] == EPOCHS).all()
     confirmation = read_tables(protocol["confirmation"])
