@@ -35,15 +35,16 @@ accuracy point) and the batch (2, the engine's default) are fixed before looking
 
 Issue 29 adds: failure (each configuration as arm A failing on a fifth of its seeds, scored 0; the
 old procedure dropped them), k_null (arms of K = 2 and 3 recorded configurations, one difference
-per seed; the old N x K rank-matched pairs on the same draws), the repeated interval's coverage
+per seed, the K noisiest configurations; the old N x K rank-matched pairs on the same draws), the repeated interval's coverage
 at the stop, and the class-rate gap between the designs. `--held-out` records another family
 (sweeps/selu_mnist.py, HELD_OUT), which the procedure was not calibrated on.
 
 Last line, these first: {"false_winner_rate_worst" (the worst configuration's null), "false_winner_rate_k3",
 "coverage" (the 95% repeated interval at the stop, null / one margin / k_null), "power_worst",
 "class_rate_gap" (the largest gap in any class's share between the sequential and the fixed
-design, over the null, one-margin and real scenarios), "seeds_ratio_vs_pilot" (sequential seeds over
-the fixed N planned from the recording's noisiest configuration, as from a pilot), "held_out"},
+design, over the null, 0.5/0.8/1/1.5-margin and real scenarios), "seeds_ratio_vs_pilot" (sequential
+seeds over an internal pilot's: a fixed design that re-estimates the sd from its first PILOT_SEEDS seeds
+and runs to the N with 80% power at one margin, over the same scenarios), "held_out"},
 then {"false_winner_rate" (null, sequential), "false_winner_ci" (Clopper-Pearson 95%),
 "power" (one margin), "equivalence_rate" (null), "false_equivalence_rate" (one margin),
 "significant_difference_rate" (null: the two-sided test rejected, whatever the margin then
@@ -69,10 +70,12 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from scipy import stats as scipy_stats
+from statsmodels.stats.power import TTestPower
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -91,6 +94,7 @@ AIM_POWER = 0.8
 AIM_SEEDS_RATIO = 0.6
 AIM_COVERAGE = 0.94
 AIM_CLASS_GAP = 0.10
+AIM_SEEDS_VS_PILOT = 0.8
 HEADLINE = ("false_winner_rate_worst", "false_winner_rate_k3", "coverage", "power_worst", "class_rate_gap",
             "seeds_ratio_vs_pilot", "held_out")
 FAILING_CLAIMS = (Outcome.A_BETTER, Outcome.EQUIVALENT, Outcome.A_NOT_WORSE)  # what a failing arm A may not get
@@ -99,6 +103,12 @@ RECORDED_METRICS = ("last_test_accuracy", "best_val_accuracy", "last_val_accurac
 DEFAULT_BATCH = 2  # sweeps.engine.cli.DEFAULT_CONFIRM_BATCH (not imported: the replay runs without the engine)
 FAILURE_SCORE = 0.0  # what a failed trial scores in an accuracy (analysis.verdict.seeds.failure_score)
 K_CONFIGURATIONS = (2, 3)  # configurations per arm in the k_null scenarios
+OC_FRACTIONS = (0.5, 0.8, 1.5)  # true differences (in margins) replayed besides 0 (null) and 1 (margin)
+# The internal pilot (Wittes & Brittain 1990): a fixed design that runs PILOT_SEEDS seeds, re-estimates the
+# paired difference's sd from them, and runs on to the N with 80% power at one margin at that sd (never
+# fewer than the pilot). 12 is Julious' (2005) rule of thumb for a pilot; fixed before any replay.
+PILOT_SEEDS = 12
+PILOT_CAP = 200  # the most seeds a re-estimated plan may ask for
 # The held-out family (not the one the procedure was calibrated on): script, its settings, the recording's keys.
 HELD_OUT = ("sweeps/selu_mnist.py",
             ["--set", "batch_norm=[true]", "--set", 'kernel_initializer=["glorot_uniform","lecun_normal","random_uniform"]'],
@@ -207,7 +217,8 @@ class Scenario:
     in one report (Benjamini-Hochberg across them, the stage stops when all are settled).
     failure: the null, with arm A failing on a fifth of its seeds (scored 0 and flagged, as the
     confirmation scores a diverged trial: analysis.verdict.seeds); any "A better, equivalent or not
-    worse" is wrong. k_null: each arm is K recorded configurations (`columns`), both arms the same K,
+    worse" is wrong. oc: the one-margin scenario at another true difference (`shift`, a fraction of the
+    margin in OC_FRACTIONS), for the operating characteristic. k_null: each arm is K recorded configurations (`columns`), both arms the same K,
     on different seeds; each arm's seed is the mean over its K (the new unit), while the old
     procedure paired rank r with rank r in one t-test of N x K pairs.
     """
@@ -222,7 +233,7 @@ class Scenario:
     @property
     def spread(self) -> float:
         """sd of a paired difference A - B of the (first) comparison, over all recorded seeds."""
-        if self.kind in ("null", "margin"):
+        if self.kind in ("null", "margin", "oc"):
             return float(np.std(self.columns[0], ddof=1) * math.sqrt(2.0))
         a, b = (self.columns[index] for index in self.pairs[0])
         differences = a - b
@@ -231,11 +242,11 @@ class Scenario:
     @property
     def truth(self) -> float | None:
         """The true difference where the scenario makes it (null, one margin, K null), else None."""
-        return {"null": 0.0, "margin": self.shift, "k_null": 0.0}.get(self.kind)
+        return {"null": 0.0, "margin": self.shift, "oc": self.shift, "k_null": 0.0}.get(self.kind)
 
     def draw(self, pairs: int, rng: np.random.Generator) -> tuple[list[SeedPairs], list | None]:
         """(the comparisons, one value per seed and arm; what the old procedure tested, where it differs)."""
-        if self.kind in ("null", "margin", "failure"):
+        if self.kind in ("null", "margin", "oc", "failure"):
             values = self.columns[0]
             first = rng.integers(values.size, size=pairs)
             second = (first + rng.integers(1, values.size, size=pairs)) % values.size
@@ -268,33 +279,63 @@ class Scenario:
 class Design:
     """Both protocols at equal error rates: the fixed one runs `fixed` seeds for every comparison; the
     sequential one looks every `batch` seeds up to the fixed N times the spending design's inflation
-    factor (analysis.verdict.sequential.max_pairs_for_power), so that both have the power of N fixed seeds."""
+    factor (analysis.verdict.sequential.max_pairs_for_power), so that both have the power of N fixed seeds.
+    The internal pilot plans its own N on each draw (`pilot_seeds`)."""
 
     fixed: int
     looks: tuple[int, ...]
     spending: str
+    margin: float = 0.01
+    alpha: float = 0.05
 
     @classmethod
     def for_power(cls, fixed: int, batch: int, margin: float, alpha: float, spending: str) -> Design:
         most = sequential.max_pairs_for_power(fixed, batch, alpha, spending=spending)
         return cls(fixed, LookPlan(max_seeds=most, batch=batch, margin=margin, alpha=alpha, spending=spending).looks,
-                   spending)
+                   spending, margin, alpha)
+
+    def pilot_seeds(self, comparisons: list[SeedPairs]) -> int:
+        """The internal pilot's N on this draw: 80% power at one margin at the largest sd its first
+        PILOT_SEEDS seeds show over the report's comparisons (they share the seeds), at least the pilot."""
+        spread = max(float(np.std(np.subtract(*pairs.first(PILOT_SEEDS).tested()), ddof=1)) for pairs in comparisons)
+        if not spread > 0:
+            return PILOT_SEEDS
+        bounds = _largest_spreads(self.margin, self.alpha)  # increasing in n
+        planned = int(np.searchsorted(bounds, spread, side="left")) + 2
+        return min(max(PILOT_SEEDS, planned), PILOT_CAP)
+
+
+@lru_cache(maxsize=8)
+def _largest_spreads(margin: float, alpha: float) -> np.ndarray:
+    """For n = 2 .. PILOT_CAP seeds, the largest sd of a paired difference at which n seeds have 80% power
+    at one margin (statsmodels' TTestPower, as analysis.verdict.power.pairs_for_power plans)."""
+    power = TTestPower()
+    effects = [np.ravel(power.solve_power(nobs=n, alpha=alpha, power=AIM_POWER, alternative="two-sided"))[0]
+               for n in range(2, PILOT_CAP + 1)]
+    return margin / np.array(effects, dtype=float)
 
 
 def replay_scenario(scenario: Scenario, design: Design, margin: float, alpha: float, replays: int,
                     seed: tuple[int, ...]) -> dict:
-    """Both protocols on `replays` draws (the fixed one on the first N seeds of each draw): per replay and
-    comparison the outcome and whether the two-sided test rejected; the seeds the sequential one spent."""
+    """Every protocol on `replays` draws (the fixed ones on the first N seeds of each draw): per replay and
+    comparison the outcome and whether the two-sided test rejected; the seeds the sequential one and
+    the internal pilot spent."""
     rng = np.random.default_rng(seed)
-    result = {"name": scenario.name, "sequential": [], "fixed": [], "old": [], "sequential_significant": [],
-              "fixed_significant": [], "covered": [], "stop_difference": []}
-    spent = []
+    result = {"name": scenario.name, "sequential": [], "fixed": [], "pilot": [], "old": [],
+              "sequential_significant": [], "fixed_significant": [], "pilot_significant": [], "covered": [],
+              "stop_difference": []}
+    spent, piloted = [], []
+    extra = np.random.default_rng((*seed, 1))  # the pilot's seeds past the sequential most: the other streams stay
     for _ in range(replays):
         comparisons, old = scenario.draw(design.looks[-1], rng)
         verdicts = sequential.decide_at_look(comparisons, len(design.looks) - 1, design.looks, margin, alpha=alpha,
                                              spending=design.spending, details=False)
         fixed = decide_all([pairs.first(design.fixed) for pairs in comparisons], margin, alpha=alpha, details=False)
-        for protocol, run in (("sequential", verdicts), ("fixed", fixed)):
+        pool = _extended(comparisons, PILOT_SEEDS, scenario, extra)
+        piloted.append(design.pilot_seeds(pool))
+        pool = _extended(pool, piloted[-1], scenario, extra)
+        pilot = decide_all([pairs.first(piloted[-1]) for pairs in pool], margin, alpha=alpha, details=False)
+        for protocol, run in (("sequential", verdicts), ("fixed", fixed), ("pilot", pilot)):
             result[protocol].append([str(verdict.outcome) for verdict in run])
             result[f"{protocol}_significant"].append([verdict.difference_significant for verdict in run])
         if old is not None:
@@ -304,7 +345,21 @@ def replay_scenario(scenario: Scenario, design: Design, margin: float, alpha: fl
             result["stop_difference"].append(verdicts[0].mean_difference)
         spent.append(sequential.pairs_spent(verdicts, design.looks))
     return {**result, "mean_pairs": float(np.mean(spent)), "fixed_pairs": design.fixed,
-            "max_pairs": design.looks[-1]}
+            "max_pairs": design.looks[-1], "pilot_pairs": float(np.mean(piloted))}
+
+
+def _extended(comparisons: list[SeedPairs], count: int, scenario: Scenario,
+              rng: np.random.Generator) -> list[SeedPairs]:
+    """The comparisons with at least `count` seeds: more drawn from the scenario where they have fewer."""
+    have = len(comparisons[0])
+    if have >= count:
+        return comparisons
+    more, _ = scenario.draw(PILOT_CAP, rng)  # one draw of the cap: a failing arm fails on a fifth of it
+    return [SeedPairs.of(np.concatenate([pairs.a, added.a[:count - have]]),
+                         np.concatenate([pairs.b, added.b[:count - have]]),
+                         failed_a=np.concatenate([pairs.failed_a, added.failed_a[:count - have]]),
+                         failed_b=np.concatenate([pairs.failed_b, added.failed_b[:count - have]]))
+            for pairs, added in zip(comparisons, more)]
 
 
 def _old_procedure(old: list, seeds: int, margin: float, alpha: float) -> list:
@@ -325,20 +380,24 @@ def _plan_pairs(spread: float, margin: float, alpha: float) -> int:
 def scenarios(recording: Recording, references: list[str], margin: float) -> dict[str, list[Scenario]]:
     """The null and one-margin scenarios of every reference, each recorded pair alone, and all together."""
     columns = recording.configurations
-    by_kind: dict[str, list[Scenario]] = {"null": [], "margin": [], "real": [], "together": [], "failure": [],
-                                          "k_null": []}
+    by_kind: dict[str, list[Scenario]] = {"null": [], "margin": [], "oc": [], "real": [], "together": [],
+                                          "failure": [], "k_null": []}
     for reference in references:
         values = columns[reference][np.isfinite(columns[reference])]
         if values.size < 2 or not np.std(values) > 0:
             raise SystemExit(f"error: {reference} has no spread across seeds; nothing to calibrate")
         by_kind["null"].append(Scenario(f"null {reference}", "null", (reference,), (values,)))
         by_kind["margin"].append(Scenario(f"margin {reference}", "margin", (reference,), (values,), shift=margin))
+        by_kind["oc"] += [Scenario(f"oc {fraction:g} {reference}", "oc", (reference,), (values,), shift=fraction * margin)
+                          for fraction in OC_FRACTIONS]
         by_kind["failure"].append(Scenario(f"failure {reference}", "failure", (reference,), (values,)))
     names = list(columns)
-    complete = np.all([np.isfinite(columns[name]) for name in names], axis=0)  # seeds every configuration finished
+    # K configurations per arm: the noisiest K, where seeds shared across an arm's configurations matter most
+    noisiest = sorted(names, key=lambda name: (-float(np.nanstd(columns[name], ddof=1)), names.index(name)))
     for count in K_CONFIGURATIONS:
         if len(names) >= count:
-            chosen = tuple(names[:count])
+            chosen = tuple(noisiest[:count])
+            complete = np.all([np.isfinite(columns[name]) for name in chosen], axis=0)  # seeds all of them finished
             by_kind["k_null"].append(Scenario(f"k_null K={count}", "k_null", chosen,
                                               tuple(columns[name][complete] for name in chosen)))
     arrays = tuple(columns[name] for name in names)
@@ -389,7 +448,7 @@ def replay(recording: Recording, *, margin: float = 0.01, fixed_seeds: int | Non
     noisiest = max(by_kind["null"], key=lambda scenario: scenario.spread)
     fixed = fixed_seeds or needed[noisiest.name]
     planned = Design.for_power(fixed, batch, margin, alpha, spending)
-    every = [scenario for kind in ("null", "margin", "real", "together", "failure", "k_null")
+    every = [scenario for kind in ("null", "margin", "oc", "real", "together", "failure", "k_null")
              for scenario in by_kind[kind]]
     tasks = [(scenario, planned) for scenario in every]
     own = [scenario for kind in ("null", "margin", "real") for scenario in by_kind[kind]] if known_spread else []
@@ -499,6 +558,12 @@ def summarize(recording: Recording, by_kind: dict[str, list[Scenario]], headline
         "metric": recording.metric,
     }
     result["fixed"]["real_wrong_winner_rate"] = wrong["fixed"][0] / max(wrong["fixed"][1], 1)
+    piloted = [scenario.name for kind in ("null", "margin", "oc", "real") for scenario in by_kind[kind]]
+    result["pilot"] = {**_rates(nulls, margins, "pilot"), "pilot_seeds": PILOT_SEEDS, "most": PILOT_CAP,
+                       "seeds": float(np.mean([headline[name]["pilot_pairs"] for name in piloted]))}
+    result["seeds_ratio_vs_pilot"] = float(np.mean([headline[name]["mean_pairs"] for name in piloted])
+                                           / result["pilot"]["seeds"])
+    result["operating_characteristic"] = _operating_characteristic(by_kind, headline, margin)
     for scenario in by_kind["together"]:
         run, truths = headline[scenario.name], _truth(scenario, margin, alpha)
         result["together"] = {
@@ -528,8 +593,32 @@ def summarize(recording: Recording, by_kind: dict[str, list[Scenario]], headline
         "class_rate_gap<=0.10": result["class_rate_gap"] <= AIM_CLASS_GAP,
         "failing_arm_claimed<=alpha": max(row["sequential"] for row in result["failure"].values()) <= alpha,
         "seeds_ratio<=0.6": result["seeds_ratio"] <= AIM_SEEDS_RATIO,
+        "seeds_ratio_vs_pilot<=0.8": result["seeds_ratio_vs_pilot"] <= AIM_SEEDS_VS_PILOT,
     }
     return result
+
+
+def _operating_characteristic(by_kind: dict[str, list[Scenario]], headline: dict[str, dict],
+                               margin: float) -> dict[str, dict]:
+    """Per true difference (in margins: 0, OC_FRACTIONS and 1), each protocol's share of every class pooled
+    over the reference configurations, the sequential one's least "A better" over them, and seeds spent."""
+    by_shift: dict[float, list[Scenario]] = {}
+    for scenario in (*by_kind["null"], *by_kind["margin"], *by_kind["oc"]):
+        by_shift.setdefault(round(scenario.shift / margin, 6), []).append(scenario)
+    curve = {}
+    for shift in sorted(by_shift):
+        runs = [headline[scenario.name] for scenario in by_shift[shift]]
+        curve[f"{shift:g}"] = {
+            **{protocol: _shares([outcome for run in runs for outcome in _column(run[protocol], 0)])
+               for protocol in ("sequential", "fixed", "pilot")},
+            "a_better_worst": min(_rate(_column(run["sequential"], 0), (Outcome.A_BETTER,))["rate"] for run in runs),
+            "seeds": float(np.mean([run["mean_pairs"] for run in runs])),
+            "pilot_seeds": float(np.mean([run["pilot_pairs"] for run in runs]))}
+    return curve
+
+
+def _shares(outcomes: list[str]) -> dict[str, float]:
+    return {outcome: count / len(outcomes) for outcome, count in _counts(outcomes).items()}
 
 
 def _gap(first: list[str], second: list[str]) -> float:
@@ -563,7 +652,7 @@ def _issue_29(by_kind: dict[str, list[Scenario]], headline: dict[str, dict], res
                for hit in headline[scenario.name]["covered"]]
     gaps = {scenario.name: _gap(_column(headline[scenario.name]["sequential"], 0),
                                 _column(headline[scenario.name]["fixed"], 0))
-            for kind in ("null", "margin", "real") for scenario in by_kind[kind]}
+            for kind in ("null", "margin", "oc", "real") for scenario in by_kind[kind]}
     bias = {scenario.arms[0]: float(np.mean(headline[scenario.name]["stop_difference"]) - scenario.shift)
             for scenario in by_kind["margin"]}
     return {
@@ -573,7 +662,7 @@ def _issue_29(by_kind: dict[str, list[Scenario]], headline: dict[str, dict], res
         "coverage": float(np.mean(covered)) if covered else math.nan,
         "power_worst": references[weakest]["sequential"]["power"],
         "class_rate_gap": max(gaps.values()),
-        "seeds_ratio_vs_pilot": result["seeds_ratio"],
+        "seeds_ratio_vs_pilot": result["seeds_ratio_vs_pilot"],
         "held_out": False,
         "worst_configuration": worst, "weakest_configuration": weakest, "k_null": k_null, "failure": failure,
         "class_rate_gap_by_scenario": gaps, "stop_bias_at_one_margin": bias,
@@ -638,6 +727,17 @@ def _print_result(result: dict) -> None:
         print(f"{name} failing on a fifth of its seeds: called better, equivalent or not worse {row['sequential']:.3f} "
               f"(fixed {row['fixed']:.3f}; the old, failures dropped, {row['old']:.3f}); the steady arm better "
               f"{row['b_better']:.3f}")
+    pilot = result["pilot"]
+    print(f"internal pilot ({pilot['pilot_seeds']} seeds, then N for 80% power at one margin at their sd): "
+          f"{pilot['seeds']:.1f} seeds on average; false winners {pilot['false_winner_rate']:.3f}, power "
+          f"{pilot['power']:.3f}; sequential seeds / the pilot's {result['seeds_ratio_vs_pilot']:.3f}")
+    print("operating characteristic (share of each class, sequential / fixed / internal pilot; seeds):")
+    for shift, row in result["operating_characteristic"].items():
+        classes = sorted(set(row["sequential"]) | set(row["fixed"]) | set(row["pilot"]))
+        cells = ", ".join(f"{name} {row['sequential'].get(name, 0):.3f}/{row['fixed'].get(name, 0):.3f}/"
+                          f"{row['pilot'].get(name, 0):.3f}" for name in classes)
+        print(f"  {shift:>4} margin(s): {cells}; seeds {row['seeds']:.1f} (pilot {row['pilot_seeds']:.1f}); "
+              f"least 'A better' over configurations {row['a_better_worst']:.3f}")
     print(f"repeated interval coverage at the stop {result['coverage']:.3f}; class-rate gap sequential/fixed "
           f"{result['class_rate_gap']:.3f}; difference at the stop minus the truth at one margin "
           + ", ".join(f"{name} {value:+.4f}" for name, value in result["stop_bias_at_one_margin"].items()))

@@ -86,7 +86,7 @@ def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert "[35/35] " in result.stdout  # a progress line per replayed scenario
+    assert "[47/47] " in result.stdout  # a progress line per replayed scenario (12 of them the OC's)
     # the issue 29 figures come first on the last line
     headline = ["false_winner_rate_worst", "false_winner_rate_k3", "coverage", "power_worst", "class_rate_gap",
                 "seeds_ratio_vs_pilot", "held_out"]
@@ -96,11 +96,23 @@ def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
     assert summary["false_winner_rate_worst"] >= summary["false_winner_rate"] - 1e-12
     assert summary["power_worst"] <= summary["power"] + 1e-12
     assert set(summary["k_null"]) == {"K=2", "K=3"} and summary["k_null"]["K=3"]["configurations"] == [
-        "antirectifier-16", "antirectifier-32", "relu-16"]
+        "relu-16", "antirectifier-16", "relu-32"]  # the noisiest three, noisiest first
     assert set(summary["failure"]) == {"antirectifier-16", "antirectifier-32", "relu-16", "relu-32"}
     for row in summary["failure"].values():  # the failing arm is never called better, equivalent or not worse
         assert row["sequential"] == row["fixed"] == 0.0
-    assert summary["seeds_ratio_vs_pilot"] == summary["seeds_ratio"]
+    # seeds against the internal pilot, over the null, OC, one-margin and real-pair scenarios
+    pilot = summary["pilot"]
+    assert pilot["pilot_seeds"] == 12 and 12 <= pilot["seeds"] <= pilot["most"] == 200
+    assert summary["seeds_ratio_vs_pilot"] > 0 and 0.0 <= pilot["power"] <= 1.0
+    curve = summary["operating_characteristic"]
+    assert list(curve) == ["0", "0.5", "0.8", "1", "1.5"]
+    for row in curve.values():  # each protocol's classes are shares of one set of replays
+        for protocol in ("sequential", "fixed", "pilot"):
+            assert sum(row[protocol].values()) == pytest.approx(1.0)
+    assert curve["0"]["sequential"].get("a_better", 0.0) + curve["0"]["sequential"].get("b_better", 0.0) == (
+        pytest.approx(summary["false_winner_rate"]))
+    assert curve["1"]["sequential"]["a_better"] == pytest.approx(summary["power"])
+    assert any(name.startswith("oc 0.8 ") for name in summary["class_rate_gap_by_scenario"])
     rates = ("false_winner_rate", "power", "equivalence_rate", "false_equivalence_rate",
              "significant_difference_rate", "real_wrong_winner_rate")
     for key in rates:
@@ -128,7 +140,7 @@ def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
     assert len(summary["real_pairs"]) == 6 and set(summary["aims"]) == {
         "false_winner_rate<=alpha", "false_winner_rate_worst<=alpha", "false_winner_rate_k3<=alpha", "power>=0.8",
         "power_worst>=0.8", "coverage>=0.94", "class_rate_gap<=0.10", "failing_arm_claimed<=alpha",
-        "seeds_ratio<=0.6"}
+        "seeds_ratio<=0.6", "seeds_ratio_vs_pilot<=0.8"}
     for pair in summary["real_pairs"]:
         assert sum(pair["sequential"].values()) == sum(pair["fixed"].values()) == 30
         assert 2 <= pair["seeds"] <= summary["max_pairs"]
@@ -161,3 +173,19 @@ def test_replays_are_reproducible_and_refuse_what_they_cannot_calibrate():
         calibration.replay(loss, replays=5)
     with pytest.raises(SystemExit, match="no configuration gelu-8"):
         calibration.replay(recording, references=["gelu-8"], replays=5)
+
+
+def test_the_internal_pilot_plans_from_its_first_seeds_as_statsmodels_does():
+    """N: the fewest seeds with 80% power at one margin at the sd of the first 12 paired differences
+    (analysis.verdict.power.pairs_for_power, statsmodels), never fewer than the 12, at most 200."""
+    design = calibration.Design.for_power(20, 2, 0.01, 0.05, sequential.DEFAULT_SPENDING)
+    rng = np.random.default_rng(1)
+    for sd in (0.002, 0.008, 0.015, 0.03):
+        a, b = rng.normal(0.9, sd, 40), rng.normal(0.9, 0.0, 40)
+        pairs = calibration.SeedPairs.of(a, b)
+        spread = float(np.std(a[:12] - b[:12], ddof=1))
+        assert design.pilot_seeds([pairs]) == min(max(12, pairs_for_power(spread, 0.01)), 200), sd
+    steady = calibration.SeedPairs.of(np.full(40, 0.9), np.full(40, 0.9))
+    assert design.pilot_seeds([steady]) == 12
+    wide = calibration.SeedPairs.of(rng.normal(0.9, 0.5, 40), np.zeros(40))
+    assert design.pilot_seeds([steady, wide]) == 200  # the report's noisiest comparison plans the seeds
