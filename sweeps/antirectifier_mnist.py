@@ -11,7 +11,7 @@ Dense -> activation -> Dropout(0.1), twice; RMSprop, batch 128.
 
 from __future__ import annotations
 
-from sweeps.engine import Sweep, main, tune
+from sweeps.engine import Sweep, exit_fast, main, tune
 
 SWEEP = Sweep(
     family="antirectifier_mnist",
@@ -34,4 +34,4 @@ SWEEP = Sweep(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(main(SWEEP))
+    exit_fast(main(SWEEP))

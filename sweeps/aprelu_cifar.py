@@ -18,7 +18,7 @@ decays every max(1, round(max_epochs * D / P)) epochs (record 1: 400/1000, recor
 
 from __future__ import annotations
 
-from sweeps.engine import Record, Sweep, main, tune
+from sweeps.engine import Record, Sweep, exit_fast, main, tune
 from trainables.schedules import scaled_decay_every
 
 # Residual layouts "UNITSxCHANNELS[/2]" drawn from the records (9 to 27 units; 8-64 wide).
@@ -97,4 +97,4 @@ SWEEP = Sweep(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(main(SWEEP))
+    exit_fast(main(SWEEP))

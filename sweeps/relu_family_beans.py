@@ -13,7 +13,7 @@ as the seed (8.4M parameters; `prelu_channel` is the usual per-channel choice).
 
 from __future__ import annotations
 
-from sweeps.engine import Sweep, main, tune
+from sweeps.engine import Sweep, exit_fast, main, tune
 
 SWEEP = Sweep(
     family="relu_family_beans",
@@ -36,4 +36,4 @@ SWEEP = Sweep(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(main(SWEEP))
+    exit_fast(main(SWEEP))

@@ -13,7 +13,7 @@ BN" model with BN, a "SELU" model with relu) are gone: each variant is one confi
 
 from __future__ import annotations
 
-from sweeps.engine import Sweep, main, tune
+from sweeps.engine import Sweep, exit_fast, main, tune
 
 SWEEP = Sweep(
     family="selu_mnist",
@@ -40,4 +40,4 @@ SWEEP = Sweep(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(main(SWEEP))
+    exit_fast(main(SWEEP))

@@ -2,12 +2,13 @@
 
 A declaration (``sweeps/<family>.py``) needs only what this package exports::
 
-    from sweeps.engine import Record, Sweep, main, tune
+    from sweeps.engine import Record, Sweep, exit_fast, main, tune
 
 The modules, in the order a run meets them (importing this package imports neither Ray nor Keras):
 
 - ``sweep``: the declaration types (`Sweep`, `Record`, `tune`).
-- ``runner``: `main`, the front door: parse once, then plan, run, end with one line and an exit code.
+- ``runner``: `main`, the front door: parse once, then plan, run, end with one line and an exit code;
+  `exit_fast`, the scripts' end without the interpreter's slow teardown of TensorFlow and Ray.
 - ``cli``: the flags of every sweep script, parsed into typed values; the resume command.
 - ``early_checks``: what the command line alone refuses, before Keras and Ray Tune are imported.
 - ``errors``: the user's errors, exit codes and limits every module shares (a leaf).
@@ -40,7 +41,7 @@ The modules, in the order a run meets them (importing this package imports neith
   ``catalogue`` reads their rows.
 """
 
-from sweeps.engine.runner import main
+from sweeps.engine.runner import exit_fast, main
 from sweeps.engine.sweep import Record, Space, Sweep, tune
 
-__all__ = ["Record", "Space", "Sweep", "main", "tune"]
+__all__ = ["Record", "Space", "Sweep", "exit_fast", "main", "tune"]

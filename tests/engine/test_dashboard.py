@@ -30,7 +30,7 @@ import sys
 import ray
 
 from sweeps.antirectifier_mnist import SWEEP
-from sweeps.engine.runner import main
+from sweeps.engine.runner import exit_fast, main
 
 disconnect = ray.shutdown
 
@@ -42,7 +42,7 @@ def held(*args, **kwargs):
 
 
 ray.shutdown = held
-raise SystemExit(main(SWEEP, sys.argv[1:]))
+exit_fast(main(SWEEP, sys.argv[1:]))
 """
 
 
