@@ -11,6 +11,7 @@ The modules, in the order a run meets them (importing this package imports neith
   `exit_fast`, the scripts' end without the interpreter's slow teardown of TensorFlow and Ray.
 - ``cli``: the flags of every sweep script, parsed into typed values; the resume command.
 - ``early_checks``: what the command line alone refuses, before Keras and Ray Tune are imported.
+- ``admission``: an --address that answers and admits this driver's token (Ray's core only, asked early).
 - ``errors``: the user's errors, exit codes and limits every module shares (a leaf).
 - ``plan``: the parsed command line resolved and checked into a `Plan` (no I/O).
 - ``space/``: the search space in one home: ``keys`` (how it is spelled), ``overrides`` (typed

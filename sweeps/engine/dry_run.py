@@ -24,7 +24,8 @@ from analysis.store import storage
 from analysis.store.arms import arm_label, promoted_count, rung_epochs
 from sweeps.engine import packing
 from sweeps.engine.plan import Plan
-from sweeps.engine.preflight import check_address, check_experiment_dir
+from sweeps.engine.admission import check_address
+from sweeps.engine.preflight import check_experiment_dir
 from sweeps.engine.ray_session import use_auth_token_if_present
 from sweeps.engine.resources import Resources, cluster_resources, concurrency, gpu_memory, gpu_share, local_resources
 from sweeps.engine.space.keys import grid_keys, sampled_keys

@@ -1,8 +1,10 @@
 """What the command line alone can refuse, checked right after parsing and before Keras and Ray
 Tune are imported (about 6 s of a driver's start on two cores, measured): a storage path that
 embeds credentials (refused before anything reads or writes it, the lease check included), a
-`--record` the family does not have and an optional package a flag needs. The rest needs the
-resolved plan (`sweeps.engine.plan`, `sweeps.engine.preflight`).
+`--record` the family does not have, an optional package a flag needs, --polite with --address;
+then an --address where no cluster answers or whose cluster refuses this driver's token
+(`sweeps.engine.admission`: Ray's core, not Tune), so a refused driver answers in about a second.
+The rest needs the resolved plan (`sweeps.engine.plan`, `sweeps.engine.preflight`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ def check_command_line(sweep: Sweep, args: argparse.Namespace) -> None:
     storage_path(args.storage_path)
     if not args.dry_run and (message := missing_package(args.search, args.trackers, args.tracker_uri)):
         raise UsageError(message)
+    if args.polite and args.address:
+        raise UsageError("--polite sets the priority of a local instance's workers; a cluster's workers run as "
+                         "its operator configured them")
+    if args.address:
+        from sweeps.engine.admission import check_cluster  # imports Ray's core: only where an address is given
+
+        check_cluster(args.address)
 
 
 def storage_path(text: str) -> str:

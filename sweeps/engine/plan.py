@@ -115,9 +115,6 @@ def plan_from_args(sweep: Sweep, args: argparse.Namespace, argv: tuple[str, ...]
     stratify = _stratify(sweep, args, space)
     _check_confirm(args)
     _check_pack(args.pack)
-    if args.polite and args.address:
-        raise UsageError("--polite sets the priority of a local instance's workers; a cluster's workers run as "
-                         "its operator configured them")
     return Plan(
         sweep=sweep, param_space=space, num_samples=_samples(sweep, args), max_epochs=max_epochs,
         scheduler=args.scheduler, grace_period=grace, reduction_factor=args.reduction_factor,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 
 from analysis.store import storage
+from sweeps.engine.admission import check_address
 from sweeps.engine.errors import UsageError
 from sweeps.engine.locations import check_object_storage, exists, experiment_dirs, is_dir
 from sweeps.engine.plan import Plan
@@ -67,25 +67,6 @@ def check_storage(storage_path: str) -> None:
     if free < MIN_FREE_BYTES:
         raise UsageError(f"--storage-path {storage_path} has {free // 1024} KiB free; a sweep needs at least "
                          f"{MIN_FREE_BYTES // 2**20} MiB for its checkpoints and tables")
-
-
-def check_address(address: str, timeout: float = 3.0) -> None:
-    """Fail fast on an address with no cluster: `ray.init` would retry for minutes.
-
-    "auto" is left to `ray.init`, which fails at once when no local cluster is recorded
-    (there is no public Ray API to resolve it beforehand; start_ray turns that into one line).
-    """
-    if address == "auto":
-        return
-    host_port = address[len("ray://"):] if address.startswith("ray://") else address
-    host, _, port = host_port.rpartition(":")
-    if not host or not port.isdigit():
-        raise UsageError(f"--address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379), ray://HOST:PORT or auto")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as error:
-        raise UsageError(f"no Ray cluster answers at {address} ({error.strerror or error}); "
-                         "start one with `ray start --head`") from None
 
 
 def check_data(dataset: str, data_dir: str | None) -> None:

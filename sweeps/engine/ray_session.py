@@ -35,8 +35,8 @@ Everything about the Ray processes lives here, in the order a sweep meets it:
   what and how much. A local instance runs from this checkout already: nothing is shipped. In a
   Ray job whose own runtime env already sets `py_modules`, Ray refuses the merge (one line, exit 2).
 - **Token authentication** when joining by address: `use_auth_token_if_present` presents the
-  token (the second reach: Ray's private helper); before that, `gcs_admits` asks the cluster's
-  GCS, through Ray's generated gRPC stubs (the third), whether it answers a stranger (no token)
+  token (the second reach: Ray's private helper); before that, `sweeps.engine.admission` asks the
+  cluster's GCS, through Ray's generated gRPC stubs (the third), whether it answers a stranger (no token)
   and this driver's token. Ray 2.60 enables token auth on a cluster only where told: `ray start
   --head` with RAY_AUTH_MODE unset enables it only if a token already exists (~/.ray/auth_token,
   RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN; else it starts open and logs a warning), `ray start
@@ -56,9 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc  # Ray's own dependency
 import ray
-from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc  # Ray's generated stubs, not public API
 from ray.exceptions import AuthenticationError
 
 try:  # Tune's and Ray's internals (the module docstring counts the project's reaches into them)
@@ -74,6 +72,7 @@ import analysis
 import sweeps
 import trainables
 from analysis.store import storage
+from sweeps.engine.admission import check_admission, gcs_admits, open_cluster_warning, token_refused_line
 from sweeps.engine.dashboard import console_lines, job_config
 from sweeps.engine.errors import UsageError
 from sweeps.engine.plan import Plan
@@ -142,59 +141,6 @@ def project_code() -> ProjectCode:
     return ProjectCode(folders, len(files), sum(path.stat().st_size for path in files))
 
 
-def gcs_admits(gcs_address: str, token: str | None = None, timeout: float = 10.0) -> bool | None:
-    """Whether the cluster's GCS answers a request carrying `token` (None: no token, as a stranger
-    would send it): True, False when it refuses it as unauthenticated, None where this cannot be
-    told (no reply, e.g. from a cluster with TLS)."""
-    metadata = [("authorization", f"Bearer {token}")] if token else []  # the header Ray's own clients send
-    with grpc.insecure_channel(gcs_address) as channel:  # without Ray's interceptor, which adds this driver's token
-        stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
-        try:
-            stub.GetClusterId(gcs_service_pb2.GetClusterIdRequest(), timeout=timeout, metadata=metadata)
-        except grpc.RpcError as error:
-            return False if error.code() == grpc.StatusCode.UNAUTHENTICATED else None
-    return True
-
-
-def open_cluster_warning(address: str) -> str:
-    return (f"warning: the Ray cluster at {address} does not require Ray's token authentication: anyone who "
-            "reaches its ports can run code on its nodes; restart every node with RAY_AUTH_MODE=token and "
-            "the same token (docs/clusters.md)")
-
-
-def token_source() -> str | None:
-    """Where this driver's Ray token comes from, in Ray's order; None when it has none."""
-    if os.environ.get("RAY_AUTH_TOKEN"):
-        return "RAY_AUTH_TOKEN"
-    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
-    return path if os.path.isfile(path) else None
-
-
-def read_token() -> str | None:
-    """This driver's Ray token (what Ray's token loader reads, whitespace trimmed), or None."""
-    source = token_source()
-    if source is None:
-        return None
-    if source == "RAY_AUTH_TOKEN":
-        return os.environ["RAY_AUTH_TOKEN"].strip()
-    try:
-        with open(source, encoding="utf-8") as handle:
-            return handle.read().strip() or None
-    except OSError:
-        return None
-
-
-def no_token_line(address: str) -> str:
-    return (f"the Ray cluster at {address} requires Ray's token authentication and this driver has no token "
-            "(RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token): copy the cluster's token there "
-            "(`ray get-auth-token` on its head prints it) and run the sweep again")
-
-
-def token_refused_line(address: str) -> str:
-    return (f"the Ray cluster at {address} refused this driver's token (from {token_source() or 'nowhere'}): "
-            "use the cluster's own token (`ray get-auth-token` on its head prints it)")
-
-
 def refused_for_its_token(error: BaseException) -> bool:
     """Whether ray.init failed because the cluster refused the token ("auto" addresses, which are
     not checked beforehand): Ray wraps its AuthenticationError, at times only as text, in the
@@ -209,21 +155,11 @@ def refused_for_its_token(error: BaseException) -> bool:
 
 def join_cluster(plan: Plan, env: dict[str, Any], to_driver: bool) -> Any:
     """`ray.init(address=...)` with the project's code shipped and the token presented. Before
-    joining, the cluster is asked whether it admits a stranger and this driver's token: one line
-    at once when it wants a token this driver lacks or one it does not hold (not after Ray's
-    retries), a warning when it wants none."""
+    joining, the cluster is asked whether it admits this driver (`sweeps.engine.admission`, also
+    asked before Keras is imported): one line at once when it wants a token this driver lacks or
+    one it does not hold (not after Ray's retries), a warning when it wants none."""
     code = project_code()
-    gcs_address = None if plan.address == "auto" or plan.address.startswith("ray://") else plan.address
-    open_to_strangers = gcs_admits(gcs_address) if gcs_address else None
-    if open_to_strangers is False:
-        token = read_token()
-        if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":  # Ray would send no token at all
-            raise UsageError(f"the Ray cluster at {plan.address} requires Ray's token authentication and "
-                             "RAY_AUTH_MODE=disabled here: unset it (or set it to token) and run the sweep again")
-        if token is None:
-            raise UsageError(no_token_line(plan.address))
-        if gcs_admits(gcs_address, token) is False:
-            raise UsageError(token_refused_line(plan.address))
+    open_to_strangers = check_admission(plan.address)
     use_auth_token_if_present()
     context = ray.init(address=plan.address, runtime_env={**env, **code.runtime_env()}, log_to_driver=to_driver,
                        job_config=job_config(plan))  # the job named after the experiment

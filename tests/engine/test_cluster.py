@@ -266,7 +266,7 @@ def test_a_token_cluster_admits_a_sweep_with_its_token_and_refuses_clients_witho
     """A cluster started as docs/clusters.md says (RAY_AUTH_MODE=token and one token on every node).
     The admitted sweep joins it (`--address`, no local instance of its own) and one of its two
     trials explodes (lr 1e30): that trial ends cleanly as diverged, the sweep finishes."""
-    from sweeps.engine.ray_session import gcs_admits, no_token_line, token_refused_line
+    from sweeps.engine.admission import gcs_admits, no_token_line, token_refused_line
 
     home = tmp_path / "home"  # no ~/.ray/auth_token of the machine's user
     home.mkdir()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from sweeps import antirectifier_mnist
 from sweeps.engine.errors import UsageError
 from sweeps.engine.plan import Tools, plan_for
-from sweeps.engine.preflight import check_address, check_experiment_dir, check_storage
+from sweeps.engine.preflight import check_experiment_dir, check_storage
 
 
 def test_an_experiment_to_resume_must_exist_and_a_new_one_must_not(tmp_path):
@@ -31,13 +29,3 @@ def test_a_storage_path_that_is_a_file_is_not_writable(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(UsageError, match="is not writable"):
         check_storage(str(tmp_path / "file"))
-
-
-def test_an_address_without_a_cluster_fails_at_once():
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
-    with pytest.raises(UsageError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
-        check_address(f"127.0.0.1:{port}", timeout=1.0)
-    with pytest.raises(UsageError, match="is not HOST:PORT"):
-        check_address("nowhere")
