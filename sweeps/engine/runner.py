@@ -60,9 +60,10 @@ def main(sweep: Sweep, argv: Sequence[str] | None = None) -> int:
 def exit_fast(code: int) -> NoReturn:
     """End a sweep script's process with `code`, without Python's teardown of TensorFlow and Ray.
 
-    Once they are loaded, the interpreter's exit after `main` returned took 2.4-2.7 s on two cores,
-    in native code (module and C++ static destructors: no Python frame to be seen), for a finished
-    sweep and for a one-line error alike (benchmarks/sweep_exit.py). Nothing is left for it to do:
+    Once they are loaded, the interpreter's exit after `main` returned took 1.1-1.2 s on an idle
+    2-core VM and 2.4-2.7 s on a busy one, in native code (module and C++ static destructors: no
+    Python frame to be seen), for a finished sweep and for a one-line error alike
+    (benchmarks/sweep_exit.py). Nothing is left for it to do:
     `main` has written the tables (atomically), released the leases and shut Ray down, and every
     temporary directory is a context manager's; the standard streams are flushed here. `main` itself
     returns, so programs and tests that call it in-process keep their interpreter.

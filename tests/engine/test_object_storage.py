@@ -246,7 +246,7 @@ def protocol(s3):
             try:
                 deadline = time.monotonic() + 400
                 while time.monotonic() < deadline and driver.poll() is None and not _decided_and_checkpointed(search):
-                    time.sleep(0.1)
+                    time.sleep(0.5)  # each look reads Tune's state from S3: CPU the sweep needs
                 running = driver.poll() is None
             finally:
                 kill_process_groups([driver.pid])  # the driver, its Ray, the trial workers

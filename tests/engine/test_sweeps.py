@@ -129,11 +129,12 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(repo_root, tmp_
 @pytest.mark.parametrize("script", cheap_scripts(), ids=lambda script: script.stem)
 def test_every_cheap_sweep_script_runs_its_smoke_sweep(repo_root, tmp_path, script):
     """Found by glob (tests/support/families.py); the costlier smoke sweeps are planned in test_runner_smoke_plans.
-    One script runs with `--dashboard` (which turns actor reuse off, ~5 s a trial here): the others
-    start Ray as users do by default, where budget-fair ASHA's trials (paused ones too) reuse actors."""
+    One script runs with `--dashboard` (which turns actor reuse off, ~5 s a trial here; so one width,
+    2 trials instead of 4): the others start Ray as users do by default, where budget-fair ASHA's
+    trials (paused ones too) reuse actors."""
     watched = script.stem == "antirectifier_mnist"
     result = run_sweep(repo_root, script.name, "--smoke", "--storage-path", str(tmp_path), "--name", "smoke",
-                       *(["--dashboard"] if watched else []))
+                       *(["--dashboard", "--set", "units=16"] if watched else []))
     experiment = tmp_path / "smoke"
     assert trial_dirs(experiment) and all(rows(trial) for trial in trial_dirs(experiment))
     assert (experiment / "trials.parquet").is_file()
