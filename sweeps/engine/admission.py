@@ -39,12 +39,6 @@ def check_address(address: str, timeout: float = 3.0) -> None:
                          "start one with `ray start --head`") from None
 
 
-def check_cluster(address: str) -> bool | None:
-    """`check_address`, then `check_admission`: what `sweeps.engine.early_checks` asks of --address."""
-    check_address(address)
-    return check_admission(address)
-
-
 def check_admission(address: str) -> bool | None:
     """Raise UsageError, in one line, when the cluster at `address` wants a token this driver lacks,
     refuses the one it has, or wants one while RAY_AUTH_MODE=disabled here. Returns whether it

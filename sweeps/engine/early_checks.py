@@ -29,9 +29,10 @@ def check_command_line(sweep: Sweep, args: argparse.Namespace) -> None:
         raise UsageError("--polite sets the priority of a local instance's workers; a cluster's workers run as "
                          "its operator configured them")
     if args.address:
-        from sweeps.engine.admission import check_cluster  # imports Ray's core: only where an address is given
+        from sweeps.engine.admission import check_address, check_admission  # Ray's core: only with an address
 
-        check_cluster(args.address)
+        check_address(args.address)
+        check_admission(args.address)
 
 
 def storage_path(text: str) -> str:
