@@ -18,6 +18,7 @@ from analysis.store.arms import arm_counts
 from support.cluster import kill_process_groups
 from support.families import cheap_scripts
 from sweeps.engine.lease import LEASE_FILE
+from trainables.recovery import recorded_checkpoints
 from trainables.schedules import step_decay
 
 pytestmark = pytest.mark.slow
@@ -93,10 +94,12 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(repo_root, tmp_
         while time.monotonic() < deadline:  # kill once one trial is done and the next is mid-way
             statuses = trial_statuses(experiment)
             running = [trial for trial in trial_dirs(experiment) if 2 <= len(rows(trial)) < 6]
-            if "TERMINATED" in statuses.values() and running:
+            # ... and Tune's saved state names its checkpoint: rows are written before the state is
+            # saved (every few seconds), and a kill in between restarts the trial from scratch
+            if "TERMINATED" in statuses.values() and running and recorded_checkpoints(str(experiment)):
                 break
             assert driver.poll() is None, "the sweep ended before it could be interrupted"
-            time.sleep(0.2)
+            time.sleep(0.5)  # reading Tune's state costs CPU the sweep needs
         else:
             pytest.fail("the sweep never reached a state worth interrupting")
     finally:
