@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from scipy import stats as scipy_stats
 from statsmodels.stats.power import TTestPower
 
 from analysis.verdict.stats import SIGNIFICANCE_LEVEL, check_margin
@@ -39,9 +40,13 @@ def superiority_power(effect_size: float, n: int, level: float) -> float:
     """Power of the two-sided paired t-test (statsmodels TTestPower) at |mean| / sd = effect_size."""
     power = float(TTestPower().power(effect_size=effect_size, nobs=n, alpha=level, alternative="two-sided"))
     if math.isnan(power):
-        # SciPy's noncentral t returns NaN for the far tail at large noncentrality (nct.cdf(-4.3, 2, 17.3));
-        # that tail is negligible there, so the near side alone is the power.
-        power = float(TTestPower().power(effect_size=abs(effect_size), nobs=n, alpha=level / 2.0, alternative="larger"))
+        # SciPy's noncentral t returns NaN for a tail of about 1e-170 at large noncentrality (nct.cdf(-4.3,
+        # 2, 17.3); scipy 1.17 also nct.cdf(2.27, 8.76, 38.5), the near side's complement, so statsmodels'
+        # one-sided power is NaN too). Such a tail is zero to double precision: the near side's survival
+        # function, which SciPy computes directly, is the power.
+        degrees = n - 1
+        critical = scipy_stats.t.isf(level / 2.0, degrees)
+        power = float(scipy_stats.nct.sf(critical, degrees, abs(effect_size) * math.sqrt(n)))
     return power
 
 

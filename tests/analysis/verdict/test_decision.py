@@ -304,6 +304,14 @@ def test_power_of_a_huge_effect_is_its_near_side_where_scipy_loses_the_far_one()
     assert power.pairs_for_power(0.001, MARGIN) == 3  # not 4: n = 3 was NaN, so "not enough"
 
 
+def test_power_is_a_number_where_scipy_loses_the_near_sides_complement_too() -> None:
+    # SciPy 1.17's nct.cdf is NaN at (2.27, 8.76, 38.5): statsmodels' one-sided power was NaN as well,
+    # and brentq over it (spread_for_power, the dry run's power line) stops on a NaN
+    n = 9.758764211257144
+    assert math.isnan(TTestPower().power(effect_size=12.3365, nobs=n, alpha=0.025, alternative="larger"))
+    assert power.superiority_power(12.3365, n, 0.05) == pytest.approx(1.0)
+
+
 def test_seeds_with_several_comparisons_are_planned_at_bonferronis_level() -> None:
     a = np.array([0.902, 0.885, 0.91, 0.897])
     b = np.full(4, 0.9)
