@@ -50,6 +50,17 @@ def test_boundaries_spend_alpha_as_scipys_multivariate_normal_says(spending: str
         assert 1.0 - stayed == pytest.approx(sequential.spent(fractions[k - 1], alpha, spending), abs=2e-6)
 
 
+@pytest.mark.parametrize("bound", [-20.0, -1.5, 0.0, 2.0, 9.0, 30.0])
+def test_the_integration_grid_ends_at_the_bound_and_integrates_the_normal_below_it(bound: float) -> None:
+    from analysis.verdict import boundaries
+
+    center, scale = 0.7, 1.3
+    points, weights = boundaries._grid(center, scale, center + bound * scale)
+    assert points[-1] == center + bound * scale and np.all(np.diff(points) > 0) and len(points) % 2 == 1
+    density = scipy_stats.norm.pdf(points, center, scale)
+    assert weights @ density == pytest.approx(scipy_stats.norm.cdf(bound), abs=1e-7)
+
+
 def test_crossing_probabilities_and_power_by_monte_carlo() -> None:
     looks = (4, 8, 12, 16)
     bounds = sequential.boundaries(looks, 0.025)
