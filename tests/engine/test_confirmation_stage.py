@@ -4,7 +4,6 @@ killed and resumed is in test_looks.py)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis.store.tables import read_tables
 from analysis.verdict import sequential
 from analysis.verdict.comparisons import paired_comparisons
 from analysis.verdict.confirmation import top_configurations
-from analysis.store.tables import read_tables
 from sweeps import antirectifier_mnist, selu_mnist
 from sweeps.engine.runner import main
 
@@ -150,18 +149,21 @@ def sweep(repo_root: str, storage: Path, *argv: str, **kwargs) -> subprocess.Com
 
 
 @pytest.mark.slow
-def test_the_protocol_confirms_k_by_n_per_arm_and_a_finished_search_is_confirmed_alone(repo_root, tmp_path):
+def test_the_protocol_confirms_k_by_n_per_arm(repo_root, tmp_path):
     """The search, then its confirmation, one trial per (configuration, seed) (`--pack off`: the
-    packed confirmation, killed and resumed, is test_looks.py's). A confirmation killed and resumed
-    with lost checkpoints is test_looks.py's too."""
+    packed confirmation, killed and resumed with lost checkpoints, is test_looks.py's, which also
+    confirms a finished search alone)."""
     storage = tmp_path / "results"
-    protocol = sweep(repo_root, storage, "--name", "p", "--confirm", "1", "--confirm-repeats", "2")
+    protocol = sweep(repo_root, storage, "--name", "p", "--confirm", "2", "--confirm-repeats", "2")
     assert protocol.returncode == 0, protocol.stdout[-3000:] + protocol.stderr[-3000:]
     assert "] p: " in protocol.stdout and "] p-confirm: " in protocol.stdout
     assert "verdict (last_test_accuracy" in protocol.stdout
 
     search, confirmation = read_tables(storage / "p").trials, read_tables(storage / "p-confirm").trials
     assert len(search) == 4  # 2 arms x 2 widths, 1 seed
+    # ASHA kept one width per arm past epoch 1 (top 1 of 2), so one configuration reached each arm's
+    # highest rung: the confirmation takes it, says so, and does not rank the others.
+    assert "only 1 configuration(s) reached its highest rung (asked for 2)" in protocol.stdout
     assert confirmation.groupby("confirm_arm").size().to_dict() == {"activation=antirectifier": 2,
                                                                      "activation=relu": 2}  # K x N each
     finished = (confirmation["status"] == "terminated") & (confirmation["epochs_completed"] == 2)
@@ -173,23 +175,12 @@ def test_the_protocol_confirms_k_by_n_per_arm_and_a_finished_search_is_confirmed
         assert by_id.loc[row.confirms, "units"] == row.units
     comparisons = paired_comparisons(confirmation, "last_test_accuracy")
     assert comparisons["n"].tolist() == [2]
-
-    # `--confirm` with --name of a finished search runs the confirmation only.
-    shutil.copytree(storage / "p", storage / "q")
-    only = sweep(repo_root, storage, "--name", "q", "--confirm", "2", "--confirm-repeats", "2")
-    assert only.returncode == 0, only.stdout[-3000:] + only.stderr[-3000:]
-    assert "] q-confirm: " in only.stdout and "] q: " not in only.stdout
-    again = read_tables(storage / "q-confirm").trials
-    # ASHA kept one width per arm past epoch 1 (top 1 of 2), so one configuration reached each arm's
-    # highest rung: the confirmation takes it, says so, and does not rank the others.
-    assert again.groupby("confirm_arm").size().to_dict() == {"activation=antirectifier": 2, "activation=relu": 2}
-    assert "only 1 configuration(s) reached its highest rung (asked for 2)" in only.stdout
     # trial folders say which arm, rank and seed (Tune's names showed its placeholders); no "best trial":
     # after a confirmation the verdict is the result
-    folders = {path.name for path in (storage / "q-confirm").iterdir() if path.is_dir()}
+    folders = {path.name for path in (storage / "p-confirm").iterdir() if path.is_dir()}
     assert folders == {f"train_{row.trial_id}_{row.confirm_arm}_rank{row.confirm_rank}_seed{row.seed}"
-                       for row in again.itertuples()}, folders
-    assert "best trial" not in only.stdout and "best trial" not in protocol.stdout.split("] p-confirm: ")[1]
+                       for row in confirmation.itertuples()}, folders
+    assert "best trial" not in protocol.stdout.split("] p-confirm: ")[1]
 
 
 def test_the_dry_run_says_what_the_confirmation_will_run(tmp_path, capsys):

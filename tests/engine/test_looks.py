@@ -3,6 +3,7 @@ killed at a look and resumed reaches the verdict of an uninterrupted one (real R
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 import shutil
@@ -294,8 +295,9 @@ def _verdict(stdout: str, name: str) -> list[str]:
 @pytest.mark.slow
 def test_a_packed_confirmation_killed_at_a_look_resumes_to_the_verdict_of_lone_trials(repo_root, tmp_path):
     """One search on digits, confirmed twice: one trial per seed (`--pack off`) uninterrupted, and packed
-    (the default: a look's 2 seeds of a configuration per trial), killed in its second look with its
-    latest checkpoints lost, then resumed. Every seed's result and the verdict agree to the bit."""
+    (the default: a look's 2 seeds of a configuration per trial) by a second sweep given the finished
+    search's name (it runs the confirmation alone), killed in its second look with its latest
+    checkpoints lost, then resumed. Every seed's result and the verdict agree to the bit."""
     pytest.importorskip("sklearn")
     storage = tmp_path / "results"
     whole = _sweep(repo_root, storage, "--name", "whole", *LOOKS, "--pack", "off")  # the search, its confirmation
@@ -307,9 +309,11 @@ def test_a_packed_confirmation_killed_at_a_look_resumes_to_the_verdict_of_lone_t
     # Killed once Tune's saved state (what --resume restores) names a checkpoint of a pack of the
     # second look still training: the first look's packs are not run again. (12 epochs: the look
     # lasts longer than the ~10 s between two saves of the state.)
-    process = subprocess.Popen([sys.executable, str(script), *FLAGS, "--storage-path", str(storage), "--name",
-                                "killed", *LOOKS], start_new_session=True, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    console = storage / "killed.out"
+    with open(console, "w") as out:  # unbuffered: what it printed before the kill is in the file
+        process = subprocess.Popen([sys.executable, str(script), *FLAGS, "--storage-path", str(storage), "--name",
+                                    "killed", *LOOKS], start_new_session=True, stdout=out, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline and process.poll() is None and not _look_two_checkpointed(
             storage / "killed-confirm"):
@@ -317,6 +321,8 @@ def test_a_packed_confirmation_killed_at_a_look_resumes_to_the_verdict_of_lone_t
     assert process.poll() is None, "the confirmation ended before a pack of its second look was checkpointed"
     kill_process_groups([process.pid])  # the driver, its Ray and the trial workers, as a crash would
     process.wait()
+    printed = console.read_text()  # the search was finished: only its confirmation ran
+    assert "] killed-confirm: " in printed and "] killed: " not in printed, printed[-3000:]
     # Ray deletes a superseded checkpoint when it registers the next one and saves the state naming
     # the new one only later; a kill in between leaves the state naming a deleted checkpoint
     # (trainables.recovery). Put every unfinished pack of the look in that state: each starts again.
