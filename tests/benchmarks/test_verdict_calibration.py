@@ -73,6 +73,7 @@ def test_a_trials_table_becomes_one_column_per_configuration_and_metric(tmp_path
     np.testing.assert_allclose(validation.configurations["antirectifier-16"], [0.85, 0.86, 0.87])
 
 
+@pytest.mark.slow  # thousands of simulated verdicts: 10-20 s
 def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
     path = tmp_path / "recording.json"
     _recording().save(path)
@@ -156,6 +157,7 @@ def test_replay_of_a_synthetic_recording_prints_the_summary_last(tmp_path):
     assert summary["fixed"]["power"] >= 0.6 and summary["fixed"]["false_winner_rate"] <= 0.15
 
 
+@pytest.mark.slow  # thousands of simulated verdicts: 10-20 s
 def test_replays_are_reproducible_and_refuse_what_they_cannot_calibrate():
     recording = _recording()
     quick = {"replays": 8, "seed": 3, "known_spread": False, "references": ["relu-16"]}

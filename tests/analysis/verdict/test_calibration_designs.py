@@ -145,6 +145,7 @@ def _gap(first: list[str], second: list[str]) -> float:
     return max(abs(one[name] - two[name]) for name in one)
 
 
+@pytest.mark.slow  # thousands of simulated verdicts: 10-20 s
 def test_the_sequential_and_fixed_designs_give_the_same_classes_at_the_same_rates(designs) -> None:
     gaps = {key: _gap(found["sequential"], found["fixed"]) for key, found in designs.items()}
     assert max(gaps.values()) <= 0.10, gaps

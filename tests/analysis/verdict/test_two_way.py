@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy import stats as scipy_stats
 from support.fake_experiment import FakeTrial, write_fake_experiment
 
@@ -38,6 +39,7 @@ def test_with_no_seed_variation_it_is_the_images_bootstrap():
     assert abs((low + high) / 2 - differences.mean()) < 0.2 * half
 
 
+@pytest.mark.slow  # thousands of simulated verdicts: 10-20 s
 def test_it_covers_the_true_difference_when_seeds_and_images_both_vary():
     """Simulated crossed data (a seed effect and an image effect on the difference): 95% intervals cover
     the population difference at least 0.93 of the time (the pigeonhole bootstrap errs wide)."""
