@@ -224,6 +224,18 @@ def sequential_power(looks: Sequence[int], effect_size: float, alpha: float = SI
     return float(crossing_probabilities(bounds, looks, drift=effect_size * math.sqrt(looks[-1])).sum())
 
 
+def still_open(looks: Sequence[int], alpha: float = SIGNIFICANCE_LEVEL, power: float = 0.8, *,
+               spending: str = DEFAULT_SPENDING) -> np.ndarray:
+    """P(a comparison is still undecided when look k is due), k = 1, 2, ..., at the plan's design point:
+    the z drift at which one look at the last look's seeds has `power` (a one-margin difference on arms
+    as noisy as that allows; a tie's two TOST halves face the same drift at the margins). A look's cost
+    is paid only while a comparison is open: sweeps.engine.look_size weighs looks by this."""
+    looks = check_looks(looks)
+    drift = scipy_stats.norm.isf(alpha / 2.0) + scipy_stats.norm.ppf(power)
+    crossed = crossing_probabilities(boundaries(looks, alpha / 2.0, spending), looks, drift=drift)
+    return np.concatenate(([1.0], 1.0 - np.cumsum(crossed)[:-1]))
+
+
 def spread_for_power(looks: Sequence[int], margin: float, alpha: float = SIGNIFICANCE_LEVEL, power: float = 0.8, *,
                      spending: str = DEFAULT_SPENDING) -> float:
     """The largest sd of a paired difference at which a plan still has `power` to call a difference of

@@ -62,9 +62,15 @@ class LookPlan:
         difference for 80% of the time (analysis.verdict.sequential.spread_for_power)."""
         return sequential.spread_for_power(self.looks, self.margin, self.alpha, spending=self.spending)
 
-    def describe(self) -> str:
-        return (f"looks at {', '.join(map(str, self.looks))} seed(s) per configuration (batch {self.batch}, "
-                f"at most {self.max_seeds}), margin ±{self.margin:g}")
+    def still_open(self) -> tuple[float, ...]:
+        """P(a comparison is still open when each look is due), at the plan's design point
+        (analysis.verdict.boundaries.still_open): what sizes the looks (sweeps.engine.look_size)."""
+        return tuple(float(share) for share in sequential.still_open(self.looks, self.alpha, spending=self.spending))
+
+    def describe(self, why: str = "") -> str:
+        """`why`: how the batch was chosen (sweeps.engine.look_size), if not asked for."""
+        return (f"looks at {', '.join(map(str, self.looks))} seed(s) per configuration (batch {self.batch}"
+                f"{f' {why}' if why else ''}, at most {self.max_seeds}), margin ±{self.margin:g}")
 
     def seeds_for(self, fixed_seeds: int) -> int:
         """The most seeds a new confirmation in looks of this batch needs for the power of

@@ -51,6 +51,7 @@ from analysis.verdict.boundaries import (  # the plan's functions, re-exported h
     sequential_power,
     spent,
     spread_for_power,
+    still_open,
 )
 from analysis.verdict.decision import WINNERS, DecisionLevels, Outcome, Verdict, decide_all, hold_back
 from analysis.verdict.seeds import SeedPairs

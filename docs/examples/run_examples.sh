@@ -32,7 +32,7 @@ if [ $# -eq 0 ] || [[ " $* " == *" antirectifier_digits "* ]]; then
     # tested as equivalence / non-inferiority within one point of test accuracy (the sweep's margin).
     example antirectifier_digits sweeps/antirectifier_mnist.py --dataset digits --max-epochs 30 \
         --set 'lr=[0.0003,0.001,0.003]' --stratify activation,units --confirm 1 --confirm-repeats 10 \
-        --confirm-batch 2 --margin 0.01
+        --margin 0.01
 fi
 if [ $# -eq 0 ] || [[ " $* " == *" selu_digits "* ]]; then
     # The deep-MLP claim: SELU trains a 50-layer net that ReLU without BatchNorm cannot.

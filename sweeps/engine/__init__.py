@@ -33,6 +33,7 @@ The modules, in the order a run meets them (importing this package imports neith
 - ``fair_asha``: budget-fair ASHA, every arm with its own rungs.
 - ``arm_search``: `--search optuna`, a TPE per arm over the nuisance dimensions.
 - ``looks``: the confirmation's searcher, adding seeds look by look until every comparison is decided.
+- ``look_size``: `--confirm-batch auto`, how many seeds a look adds, from what a look costs on the machine.
 - ``lost_trials``: no trial silently lost: errored trials saved and named at the end.
 - ``trackers``: `--tracker mlflow|wandb|aim`, Tune's own logger callbacks.
 - ``signals``: Ctrl-C, SIGTERM and SIGHUP end a sweep resumably.

@@ -45,6 +45,16 @@ def _gpu_share(text: str) -> float:
     return value
 
 
+def batch_value(text: str) -> int | None:
+    """--confirm-batch: "auto" (None: sized by sweeps.engine.look_size) or seeds per look (an integer >= 1)."""
+    if text == "auto":
+        return None
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be auto or an integer >= 1 (seeds per look), got {text!r}") from None
+
+
 def pack_value(text: str) -> str | int:
     """--pack: "auto", "off", or the most seeds of one configuration one trial trains (an integer >= 1)."""
     if text in ("auto", "off"):
@@ -114,9 +124,11 @@ def build_parser(prog: str, description: str, *, metric: str, mode: str, max_epo
                          help=f"the most new seeds a confirmed configuration may use, the same in every arm: seeds "
                               f"are added in looks of --confirm-batch until every comparison is decided "
                               f"(default: {DEFAULT_CONFIRM_REPEATS})")
-    confirm.add_argument("--confirm-batch", type=positive_int, default=None, metavar="B",
-                         help=f"new seeds per configuration at each look; B >= N runs one look of N, the fixed "
-                              f"design (default: {DEFAULT_CONFIRM_BATCH})")
+    confirm.add_argument("--confirm-batch", type=batch_value, default=None, metavar="auto|B",
+                         help="new seeds per configuration at each look; B >= N runs one look of N, the fixed "
+                              "design; auto: the look size with the least expected wall time for what a pack of "
+                              f"seeds costs on this machine ({DEFAULT_CONFIRM_BATCH} where that is not measured: "
+                              "a GPU; docs/verdicts.md) (default: auto)")
     confirm.add_argument("--margin", type=positive_float, default=None, metavar="DELTA",
                          help=f"the smallest difference that matters, in the verdict metric's units (test accuracy: "
                               f"0.01 = one point): two arms within +-DELTA are equivalent, a difference is called "

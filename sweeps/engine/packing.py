@@ -28,22 +28,29 @@ the packs it started with (Tune restores it with the trainable and the search sp
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from analysis.store import storage
-from sweeps.engine.errors import UsageError
+from sweeps.engine import look_size
+from sweeps.engine.errors import DEFAULT_CONFIRM_BATCH, UsageError
 from sweeps.engine.locations import is_dir
 from sweeps.engine.plan import Plan, trials_per_arm
 from sweeps.engine.space.build import pack_seeds
 from sweeps.engine.space.keys import grid_size, grid_values
-from sweeps.engine.stages.confirmation import arm_count, look_plan
+from sweeps.engine.stages.confirmation import arm_count, look_plan, with_looks
 from trainables.devices import keras_backend
 from trainables.recovery import PACK_KEY
 
 CPU_MEMBERS = 8  # the largest pack measured worth its size (1.9x at 8 MLP members, 2.16x at 16)
+# Members per second of a pack of S over S separate trials on one CPU core (BENCHMARKS.md "Fused trials", the
+# antirectifier MLP, 2026-12-07), between them linear: what a confirmation look costs (sweeps.engine.look_size).
+CPU_SPEEDUP = ((1, 1.0), (2, 1.31), (4, 1.51), (8, 1.92), (16, 2.16))
 BYTES_PER_PARAMETER = 16  # float32 weights, their gradients and two optimizer slots (Adam's m and v)
 GPU_MEMORY_PART = 0.25  # of a trial's GPU memory for the members' parameters; the rest: activations, runtime
 
@@ -73,6 +80,19 @@ def auto_members(seeds: int, groups: int, slots: int, gpu_fit: int | None = None
     return math.ceil(seeds / math.ceil(seeds / best))  # the same packs, evened out: 10 seeds by 8 -> 5 + 5
 
 
+def pack_cost(members: int) -> float:
+    """A pack's wall time on one CPU core in lone trials of one seed (1 for a lone trial)."""
+    sizes, speedups = zip(*CPU_SPEEDUP)
+    return members / float(np.interp(members, sizes, speedups))
+
+
+def look_wall(seeds: int, members: int, groups: int, slots: int) -> float:
+    """A confirmation look adding `seeds` to each of `groups` configurations in packs of at most `members`,
+    in lone trials: rounds of trials over the slots, each as long as its largest pack."""
+    packs = groups * math.ceil(seeds / members)
+    return math.ceil(packs / max(slots, 1)) * pack_cost(min(seeds, members))
+
+
 def gpu_fit(memory_bytes: float, share: float, parameters: int) -> int:
     """Members whose parameters fit in GPU_MEMORY_PART of a trial's share of one device's memory."""
     return math.floor(memory_bytes * min(share, 1.0) * GPU_MEMORY_PART / max(parameters * BYTES_PER_PARAMETER, 1))
@@ -92,7 +112,8 @@ def shape_of(plan: Plan) -> Shape:
 def confirmation_shape(plan: Plan, configurations: int | None = None) -> Shape:
     """The confirmation's first look: `configurations` (of a search plan: every arm's --confirm K)."""
     looks = look_plan(plan)
-    source = (f"--confirm-batch {plan.confirm_batch}" if looks.batch < looks.max_seeds
+    asked = "--confirm-batch " if not plan.batch_reason.startswith("auto") else "looks of "
+    source = (f"{asked}{plan.confirm_batch}" if looks.batch < looks.max_seeds
               else f"--confirm-repeats {looks.max_seeds}")
     return Shape(looks.looks[0], configurations or arm_count(plan) * (plan.confirm or 1), source, confirmation=True)
 
@@ -128,8 +149,9 @@ def choose(asked: str | int, shape: Shape, slots: int, gpus: float, *, memory: f
 
 def resolve(plan: Plan, slots: int, gpus: float, *, memory: float | None = None,
             count: Callable[[Sequence[Any]], int] | None = None) -> Plan:
-    """The stage's plan with its packs decided; a search's space packed (and its arms' trial counts).
-    `count` (configs -> the largest model's parameters) only runs where the GPU rule needs it."""
+    """The stage's plan with its looks and packs decided; a search's space packed (and its arms' trial
+    counts). `count` (configs -> the largest model's parameters) only runs where the GPU rule needs it."""
+    plan = _looks_decided(plan, slots, gpus)
     shape = shape_of(plan)
     parameters = None
     if count is not None and gpus > 0 and plan.pack == "auto" and shape.confirmation and memory is not None:
@@ -145,6 +167,30 @@ def resolve(plan: Plan, slots: int, gpus: float, *, memory: float | None = None,
     return dataclasses.replace(plan, param_space=space, trials_per_arm=arms)
 
 
+def _looks_decided(plan: Plan, slots: int, gpus: float) -> Plan:
+    """A confirmation's `--confirm-batch auto` (or a search's coming one), decided: sweeps.engine.look_size
+    on this machine's slots and pack cost; a resumed confirmation keeps the batch it started with."""
+    if plan.confirm_batch is not None or (not plan.confirmed and plan.confirm is None):
+        return plan
+    recorded = recorded_config(plan.experiment_dir) if plan.resume and plan.confirmed else None
+    if recorded is not None and "confirm_batch" in recorded:
+        batch, reason = int(float(recorded["confirm_batch"])), f"auto: as {plan.name!r} started"
+    elif gpus > 0:
+        batch, reason = DEFAULT_CONFIRM_BATCH, "auto: no pack cost measured on a GPU"
+    else:
+        groups = len(plan.confirmed) or arm_count(plan) * (plan.confirm or 1)
+
+        def wall_for(first: int) -> Callable[[int], float]:
+            shape = Shape(first, groups, f"looks of {first}", confirmation=True)
+            members = choose(plan.pack, shape, slots, 0.0, backend=keras_backend())[0]
+            return functools.partial(look_wall, members=members, groups=groups, slots=slots)
+
+        size = look_size.choose(plan.confirm_repeats, plan.margin, wall_for)
+        batch, reason = size.batch, size.reason(max(slots, 1))
+    plan = dataclasses.replace(plan, confirm_batch=batch, batch_reason=reason)
+    return with_looks(plan) if plan.confirmed else plan
+
+
 def _as_recorded(plan: Plan, members: int, reason: str) -> tuple[int, str]:
     """A resumed stage keeps its packs: Tune checks the trainable and the space's keys it began with."""
     recorded = recorded_members(plan.experiment_dir) if plan.resume else None
@@ -158,15 +204,20 @@ def _as_recorded(plan: Plan, members: int, reason: str) -> tuple[int, str]:
 
 def recorded_members(experiment_dir: str) -> int | None:
     """The members of an experiment's first trial (1: a lone trial); None before it has one."""
+    config = recorded_config(experiment_dir)
+    return None if config is None else len(config.get(PACK_KEY) or [None])
+
+
+def recorded_config(experiment_dir: str) -> dict[str, Any] | None:
+    """The config of an experiment's first trial (params.json); None before it has one."""
     if not is_dir(experiment_dir):
         return None
     trials = sorted(entry.name for entry in storage.list_dir(experiment_dir) if entry.is_dir)
     for trial in trials:
         try:
-            config = json.loads(storage.read_text(storage.join(experiment_dir, trial, "params.json")))
+            return json.loads(storage.read_text(storage.join(experiment_dir, trial, "params.json")))
         except (OSError, ValueError):  # not a trial folder, or not written yet
             continue
-        return len(config.get(PACK_KEY) or [None])
     return None
 
 

@@ -70,7 +70,8 @@ class Plan:
     tools: Tools = Tools()  # dry run, time budget, search, trackers
     confirm: int | None = None  # each arm's top K configurations re-run after the search (stages.confirmation)
     confirm_repeats: int = DEFAULT_CONFIRM_REPEATS  # the most new seeds per confirmed configuration
-    confirm_batch: int = DEFAULT_CONFIRM_BATCH  # new seeds per look (sweeps.engine.looks)
+    confirm_batch: int | None = DEFAULT_CONFIRM_BATCH  # new seeds per look; None: auto (sweeps.engine.look_size)
+    batch_reason: str = ""  # why that many, once auto is decided (sweeps.engine.packing.resolve)
     margin: float = 0.01  # the confirmation verdict's margin (--margin, else the sweep's)
     confirmed: tuple[Any, ...] = ()  # a confirmation plan's chosen configurations
     polite: bool = False  # a local instance's trial workers at Ray's niceness +15 (sweeps.engine.ray_session)
@@ -126,7 +127,7 @@ def plan_from_args(sweep: Sweep, args: argparse.Namespace, argv: tuple[str, ...]
         verbose=args.verbose, argv=tuple(argv), tools=_tools(args), stratify=stratify,
         trials_per_arm=trials_per_arm(space, stratify, _samples(sweep, args)) if stratify else None,
         confirm=args.confirm, confirm_repeats=args.confirm_repeats or DEFAULT_CONFIRM_REPEATS,
-        confirm_batch=args.confirm_batch or DEFAULT_CONFIRM_BATCH, margin=args.margin or sweep.margin,
+        confirm_batch=args.confirm_batch, margin=args.margin or sweep.margin,
         polite=args.polite, pack=args.pack,
     )
 

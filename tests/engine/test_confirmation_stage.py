@@ -4,6 +4,7 @@ killed and resumed is in test_looks.py)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -106,7 +107,7 @@ def test_a_resumed_confirmation_with_more_seeds_is_refused_and_says_why(tmp_path
     (["--margin", "0.02"], "--margin belongs to the confirmation stage"),
     (["--confirm", "1", "--margin", "0"], "--margin: must be a positive number"),
     (["--confirm", "1", "--margin", "one"], "--margin: must be a positive number"),
-    (["--confirm", "1", "--confirm-batch", "0"], "--confirm-batch: must be a positive integer"),
+    (["--confirm", "1", "--confirm-batch", "0"], "--confirm-batch: must be auto or an integer >= 1 (seeds per look)"),
     (["--confirm", "0"], "positive integer"),
     (["--confirm", "1", "--confirm-repeats", "1001"], "at most 1000"),
     (["--confirm", "1", "--seed", str(2**32 - 3)], "would pass 2**32"),
@@ -200,7 +201,8 @@ def test_the_dry_run_says_what_the_confirmation_will_run(tmp_path, capsys):
     assert "a difference near the margin runs to the worst case" in out
     assert not any(tmp_path.iterdir())
     main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run", "--confirm", "1"])
-    assert "looks at 2, 4, 6, 8, 10 seed(s) per configuration (batch 2, at most 10), margin ±0.01" in capsys.readouterr().out
+    auto = capsys.readouterr().out  # --confirm-batch auto: sized for this machine's slots (tests/engine/test_look_size.py)
+    assert re.search(r"seed\(s\) per configuration \(batch \d+ \[auto: [^]]+\], at most 10\), margin ±0\.01", auto)
 
 
 def test_the_dry_run_of_a_confirmation_only_states_its_worst_case(tmp_path, capsys):

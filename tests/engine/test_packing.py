@@ -36,8 +36,9 @@ def confirmation_plan(tmp_path: Path, *argv: str, configurations: int = 2):
     chosen = [Candidate(f"activation={name}", 1, f"s{index}", 3, 0.9, {"activation": name, "units": 16})
               for index, name in enumerate(["relu", "selu", "elu", "gelu"][:configurations])]
     space = confirmation._space(plan, chosen, list(range(1, plan.confirm_repeats + 1)))
-    return dataclasses.replace(plan, param_space=space, confirmed=tuple(chosen), scheduler="fifo", stratify=(),
+    plan = dataclasses.replace(plan, param_space=space, confirmed=tuple(chosen), scheduler="fifo", stratify=(),
                                trials_per_arm=None, num_samples=1, confirm=None)
+    return plan if plan.confirm_batch is None else confirmation.with_looks(plan)  # auto: decided by resolve
 
 
 # ------------------------------------------------------------------------------------------- the flag

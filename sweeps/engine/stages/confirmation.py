@@ -90,18 +90,31 @@ def confirmation_plan(plan: Plan) -> Plan:
     seeds = _new_seeds(configs, plan.confirm_repeats)
     epochs = max(int(candidate.config["epochs"]) for candidate in chosen)
     _check_resumed_plan(plan)
-    return dataclasses.replace(
+    confirmation = dataclasses.replace(
         plan, param_space=_space(plan, chosen, seeds), name=confirm_name(plan.name), scheduler="fifo",
         stratify=(), trials_per_arm=None, num_samples=1, max_epochs=epochs,
         resume=plan.resume and is_dir(experiment_dirs(plan)[1]),
         tools=dataclasses.replace(plan.tools, search="random", time_budget=None, dry_run=False),
         confirm=None, confirmed=tuple(chosen),
     )
+    return confirmation if plan.confirm_batch is None else with_looks(confirmation)  # auto: once the packs are
 
 
 def look_plan(plan: Plan) -> Any:
     """The stage's looks (analysis.verdict.looks.LookPlan) from --confirm-repeats, --confirm-batch, --margin."""
+    if plan.confirm_batch is None:
+        raise RuntimeError("--confirm-batch auto is decided with the packs (sweeps.engine.packing.resolve)")
     return LookPlan(max_seeds=plan.confirm_repeats, batch=plan.confirm_batch, margin=plan.margin)
+
+
+def with_looks(plan: Plan) -> Plan:
+    """A confirmation plan whose trials say which look of which plan they belong to (analysis.verdict.looks),
+    once its batch is known."""
+    seeds = plan.param_space["seed"]["grid_search"]
+    looks, first = look_plan(plan), seeds[0]
+    space = dict(plan.param_space, confirm_margin=looks.margin, confirm_seeds=looks.max_seeds, confirm_batch=looks.batch)
+    space["confirm_look"] = tune.sample_from(lambda config: looks.look_of(config["seed"] - first))
+    return dataclasses.replace(plan, param_space=space)
 
 
 def _check_resumed_plan(plan: Plan) -> None:
@@ -109,6 +122,7 @@ def _check_resumed_plan(plan: Plan) -> None:
     the N seeds it was planned for, so more seeds (or another batch or margin) would void its error rates."""
     directory = experiment_dirs(plan)[1]
     wanted = {"confirm_margin": plan.margin, "confirm_seeds": plan.confirm_repeats, "confirm_batch": plan.confirm_batch}
+    wanted = {key: value for key, value in wanted.items() if value is not None}  # auto: as it started (packing)
     trials = sorted(entry.name for entry in storage.list_dir(directory) if entry.is_dir) if is_dir(directory) else []
     for trial in trials[:1]:
         try:
@@ -116,7 +130,7 @@ def _check_resumed_plan(plan: Plan) -> None:
         except (OSError, ValueError):  # JSONDecodeError and StorageError are ValueErrors
             return
         differ = [f"{PLAN_FLAGS[key]} {float(recorded[key]):g} (asked: {float(wanted[key]):g})"
-                  for key in PLAN_FLAGS if key in recorded and float(recorded[key]) != float(wanted[key])]
+                  for key in wanted if key in recorded and float(recorded[key]) != float(wanted[key])]
         if differ:
             seeds = int(float(recorded.get("confirm_seeds", plan.confirm_repeats)))
             raise UsageError(f"the confirmation {confirm_name(plan.name)!r} ran with {', '.join(differ)}; give the "
@@ -166,9 +180,6 @@ def _space(plan: Plan, chosen: list[Any], seeds: list[int]) -> Space:
     space["seed"] = tune.grid_search(seeds)
     first = seeds[0]
     space["repeat"] = tune.sample_from(lambda config: config["seed"] - first)
-    looks = look_plan(plan)  # every trial says which look of which plan it belongs to (analysis.verdict.looks)
-    space.update(confirm_margin=looks.margin, confirm_seeds=looks.max_seeds, confirm_batch=looks.batch)
-    space["confirm_look"] = tune.sample_from(lambda config: looks.look_of(config["seed"] - first))
     space["cpus_per_trial"] = plan.cpus_per_trial
     if plan.data_dir:  # the user's --data-dir wins (the data moved); else the search's
         space["data_dir"] = plan.data_dir
@@ -225,13 +236,17 @@ def _cost_lines(looks: Any, configurations: int, epochs: int, fewer: str = "") -
     ]
 
 
+def _why(plan: Plan) -> str:
+    return f"[{plan.batch_reason}]" if plan.batch_reason else ""
+
+
 def describe(plan: Plan) -> list[str]:
     """What the confirmation will run, before the search has said which configurations."""
     looks = look_plan(plan)
     configurations = arm_count(plan) * plan.confirm
     return [f"confirmation: each arm's top {plan.confirm} configuration(s), FIFO to the full budget "
             f"({plan.max_epochs} epochs) -> {storage.redact(storage.join(plan.storage_path, confirm_name(plan.name)))}; "
-            f"new seeds in {looks.describe()}: "
+            f"new seeds in {looks.describe(_why(plan))}: "
             "it stops adding seeds once every comparison of arms is equivalent or better by more than the "
             "margin; "
             "the verdict comes from those trials only (test accuracy at the budget, one difference per seed)",
@@ -245,7 +260,7 @@ def describe_confirmation(plan: Plan) -> list[str]:
     steps = [end - start for start, end in zip((0, *looks.looks), looks.looks)]  # seeds each look adds
     packs = len(plan.confirmed) * sum(math.ceil(seeds / plan.members) for seeds in steps)
     runs = (f"; as {packs} pack trial(s) (packs above)" if plan.members > 1 else "")
-    return [f"confirmation {plan.name}: {len(plan.confirmed)} configuration(s), new seeds in {looks.describe()}; "
+    return [f"confirmation {plan.name}: {len(plan.confirmed)} configuration(s), new seeds in {looks.describe(_why(plan))}; "
             f"the trials above are the worst case{runs}",
             *_cost_lines(looks, len(plan.confirmed), plan.max_epochs)]
 
@@ -255,7 +270,7 @@ def announce(plan: Plan, asked: int) -> None:
     seeds = plan.param_space["seed"]["grid_search"]
     looks = look_plan(plan)
     print(f"[{plan.sweep.family}] confirming {len(plan.confirmed)} configuration(s) with new seeds "
-          f"{seeds[0]}-{seeds[-1]} in {looks.describe()} (worst case {len(plan.confirmed) * len(seeds)} trials):",
+          f"{seeds[0]}-{seeds[-1]} in {looks.describe(_why(plan))} (worst case {len(plan.confirmed) * len(seeds)} trials):",
           flush=True)
     for candidate in plan.confirmed:
         print(f"  {candidate.arm or 'one arm'} #{candidate.rank}: search trial {candidate.trial_id}, "
