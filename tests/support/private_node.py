@@ -41,6 +41,8 @@ _NODE_PORTS = (  # every port a worker node opens, chosen free (Ray's defaults a
     "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port",
 )
 _TIMEOUT_S = 180
+_ATTEMPTS = 3
+_GCS_DEADLINE = "Deadline Exceeded"  # ray start: "Failed to get node info: RPC error: Deadline Exceeded"
 _PACKAGES = ("trainables", "sweeps", "analysis")
 
 
@@ -118,16 +120,24 @@ def private_node(cluster: RayCluster, storage: Path | None, num_cpus: int, witho
         f"grep -ho 'Setting node ID node_id=[0-9a-f]*' {shlex.quote(str(temp_dir))}/session_latest/logs/raylet.out"
         f" | head -n 1 | cut -d= -f2 > {shlex.quote(str(control / 'node_id'))}",
     ])
-    starter = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                               env=env, start_new_session=True, text=True, cwd="/",
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    starters: list[int] = []
     try:
-        output, _ = starter.communicate(timeout=_TIMEOUT_S)
-        node_id = (control / "node_id").read_text().strip() if (control / "node_id").exists() else ""
-        if starter.returncode != 0 or not node_id:
-            raise RuntimeError(f"the private node did not start (exit {starter.returncode}):\n{output[-3000:]}")
+        for attempt in range(1, _ATTEMPTS + 1):
+            starter = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                                       env=env, start_new_session=True, text=True, cwd="/",
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            starters.append(starter.pid)
+            output, _ = starter.communicate(timeout=_TIMEOUT_S)
+            node_id = (control / "node_id").read_text().strip() if (control / "node_id").exists() else ""
+            if starter.returncode == 0 and node_id:
+                break
+            if _GCS_DEADLINE not in output or attempt == _ATTEMPTS:
+                raise RuntimeError(f"the private node did not start (exit {starter.returncode}):\n{output[-3000:]}")
+            # `ray start` waits a fixed 30 s for the head's GCS to list the node, which a CPU-bound
+            # machine can miss: that node is stopped (its namespace and tmpfs go with it) and started anew.
+            kill_process_groups([starter.pid])
         yield PrivateNode(node_id=node_id, temp_dir=temp_dir)
     finally:
-        kill_process_groups([starter.pid])  # its daemons kept the group; their workers are found by parent
+        kill_process_groups(starters)  # its daemons kept the group; their workers are found by parent
         shutil.rmtree(control, ignore_errors=True)
         shutil.rmtree(temp_dir, ignore_errors=True)  # empty here: what the node wrote lived in its tmpfs
