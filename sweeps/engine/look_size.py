@@ -33,7 +33,9 @@ class LookSize:
     smallest: float  # at B = 2, for the comparison in the reason
 
     def reason(self, slots: int) -> str:
-        if self.batch == 2 or self.smallest <= 0:
+        if self.smallest <= 0:
+            return f"auto: at most {self.batch} seed(s), one look"
+        if self.batch == 2:
             return f"auto: the least expected wall time on {slots} trial slot(s)"
         return (f"auto: expected {self.expected:.1f} lone-trial times on {slots} trial slot(s), against "
                 f"{self.smallest:.1f} for looks of 2 (a pack's measured cost, BENCHMARKS.md \"Fused trials\")")

@@ -219,3 +219,13 @@ def test_the_dry_run_of_a_confirmation_only_states_its_worst_case(tmp_path, caps
     assert "confirmation s-confirm: 2 configuration(s), new seeds in looks at 3, 6 seed(s) per configuration" in out
     assert "worst case: 6 seed(s) per configuration = 12 trial(s)" in out
     assert not (tmp_path / "s-confirm").exists()
+
+
+def test_one_seed_per_configuration_is_said_to_give_no_verdict(tmp_path, capsys):
+    """--confirm-repeats 1 re-runs the chosen configurations once (allowed: the tables are still worth
+    having), but a paired test needs two seeds: the dry run says so instead of a power line."""
+    code = main(antirectifier_mnist.SWEEP, ["--storage-path", str(tmp_path), "--smoke", "--dry-run", "--confirm", "1",
+                                            "--confirm-repeats", "1"])
+    out = capsys.readouterr().out
+    assert code == 0 and "no verdict: one new seed per configuration gives each comparison one difference" in out
+    assert "power: 80%" not in out and "(batch 1 [auto: at most 1 seed(s), one look], at most 1)" in out

@@ -220,11 +220,18 @@ def arm_count(plan: Plan) -> int:
     return math.prod(len(plan.param_space[key]["grid_search"]) for key in keys if is_grid(plan.param_space.get(key)))
 
 
+NO_VERDICT = ("  no verdict: one new seed per configuration gives each comparison one difference, and a paired "
+              "test needs two (--confirm-repeats 2 or more); the chosen configurations still re-run, into the tables")
+
+
 def _cost_lines(looks: Any, configurations: int, epochs: int, fewer: str = "") -> list[str]:
     first, most = looks.looks[0], looks.max_seeds
+    worst = (f"  worst case: {most} seed(s) per configuration = {configurations * most} trial(s), "
+             f"{configurations * most * epochs} trial-epochs{fewer}")
+    if most < 2:
+        return [worst.replace("worst case", "cost"), NO_VERDICT]
     return [
-        (f"  worst case: {most} seed(s) per configuration = {configurations * most} trial(s), "
-         f"{configurations * most * epochs} trial-epochs{fewer}"),
+        worst,
         (f"  best case: every comparison decided at the first look, {first} seed(s) = {configurations * first} "
          f"trial(s); on the digits calibration (docs/verdicts.md) arms quieter than the plan stopped at a third to "
          f"two thirds of the worst case, and a close call on arms as noisy as the plan allows uses most of it"),
@@ -272,6 +279,8 @@ def announce(plan: Plan, asked: int) -> None:
     print(f"[{plan.sweep.family}] confirming {len(plan.confirmed)} configuration(s) with new seeds "
           f"{seeds[0]}-{seeds[-1]} in {looks.describe(_why(plan))} (worst case {len(plan.confirmed) * len(seeds)} trials):",
           flush=True)
+    if looks.max_seeds < 2:
+        print(NO_VERDICT, flush=True)
     for candidate in plan.confirmed:
         print(f"  {candidate.arm or 'one arm'} #{candidate.rank}: search trial {candidate.trial_id}, "
               f"{plan.metric}={candidate.value:.4f} at epoch {candidate.rung_epoch}", flush=True)
