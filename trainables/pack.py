@@ -30,7 +30,8 @@ of CPU), so batching the arithmetic buys nothing here, and it would give up bit 
 kernels) and members that are plain Keras models (checkpoints, `load_best_model`). What a pack
 saves is each trial's trace and each epoch's `fit`, `evaluate` and iterator set-up; what it cannot
 save is the members' arithmetic (and each member's graph optimisation, see `GROUP_OPS`): 8 digits
-MLP members ran 1.9-2.1x the members per second of separate trials, record-1 ResNets 1.3-1.4x.
+MLP members ran 1.9-2.2x the members per second of separate trials (their later epochs alone bound it
+at 3.5x: each member's own operations, repeated per member), record-1 ResNets 1.3-1.4x.
 On a GPU, where a small net's step is launch latency rather than arithmetic, a vectorised step is
 the candidate; it needs the JAX backend (no TensorFlow on the GPU machines lent here) and is not
 built: packs run on the TensorFlow backend only, one step per call (`steps_per_execution` is 1
