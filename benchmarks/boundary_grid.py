@@ -48,12 +48,14 @@ EFFECTS = (0.5, 1.0, 1.5)  # drift in units of the fixed design's z at 80% power
 FIXED_PAIRS = (34, 120, 200, 500)
 BATCHES = (1, 2, 5)
 NEW_GRID = boundaries._grid
+FINE_STEP = boundaries.FINE_STEP  # plans with smaller increments integrate on boundaries' even grid
 
 
-def uniform_grid(points: int) -> Callable[[float, float, float], tuple[np.ndarray, np.ndarray]]:
-    """The grid boundaries.py used before: `points` Simpson points from 8 sd below the mean to the bound."""
+def uniform_grid(points: int) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    """The grid boundaries.py used before: `points` Simpson points from 8 sd below the mean to the bound
+    (Jennison & Turnbull's r, which the new grid takes, does not apply)."""
 
-    def grid(center: float, scale: float, bound: float) -> tuple[np.ndarray, np.ndarray]:
+    def grid(center: float, scale: float, bound: float, r: int = 0) -> tuple[np.ndarray, np.ndarray]:
         low = center - 8.0 * scale
         values = np.linspace(low, max(bound, low + 1e-9), points)
         weights = np.ones(points)
@@ -64,7 +66,10 @@ def uniform_grid(points: int) -> Callable[[float, float, float], tuple[np.ndarra
 
 
 def use(grid: Callable) -> None:
+    """Integrate on `grid` from now on: the module's own (Jennison & Turnbull's, and its even grid for plans
+    of more than 100 even looks), or a uniform one for every plan."""
     boundaries._grid = grid
+    boundaries.FINE_STEP = FINE_STEP if grid is NEW_GRID else 0.0
     for cached in (boundaries._boundaries, boundaries.max_pairs_for_power, boundaries._effect_for_power):
         cached.cache_clear()
 

@@ -61,6 +61,30 @@ def test_the_integration_grid_ends_at_the_bound_and_integrates_the_normal_below_
     assert weights @ density == pytest.approx(scipy_stats.norm.cdf(bound), abs=1e-7)
 
 
+@pytest.mark.parametrize("looks", [200, 500])
+def test_hundreds_of_looks_integrate_on_an_even_grid_and_spend_alpha(looks: int, monkeypatch) -> None:
+    """--confirm-repeats 1000 in looks of 2 (500 looks; 999 in looks of 1 was checked by hand): on
+    Jennison & Turnbull's grid (r = 24) the increments were far narrower than its tail spacing, the mass
+    grew look after look, and from about 420 looks every later boundary came out as the search's cap (8).
+    Plans of more than 150 even looks integrate on an even grid: alpha spent as planned, O'Brien-Fleming's
+    last boundary as its trend says, and (at 200 looks) within 5e-4 of a grid twice as fine."""
+    from analysis.verdict import boundaries
+
+    plan = tuple(range(2, 2 * looks + 1, 2))
+    bounds = np.array(sequential.boundaries(plan, 0.025))
+    assert np.all(np.isfinite(bounds)) and 2.18 < bounds[-1] < 2.25 and np.all(bounds[len(bounds) // 4:] < 5)
+    assert sequential.crossing_probabilities(bounds, plan).sum() == pytest.approx(0.025, abs=1e-9)
+    if looks > 200:
+        return
+    monkeypatch.setattr(boundaries, "EVEN_POINTS", 2 * boundaries.EVEN_POINTS - 1)
+    monkeypatch.setattr(boundaries, "SPACING", boundaries.SPACING / 2)
+    boundaries._boundaries.cache_clear()
+    finer = np.array(sequential.boundaries(plan, 0.025))
+    boundaries._boundaries.cache_clear()
+    reached = finer < 7.9  # the early looks' boundaries sit at the search's cap on both grids
+    assert np.max(np.abs(bounds - finer)[reached]) < 5e-4
+
+
 def test_crossing_probabilities_and_power_by_monte_carlo() -> None:
     looks = (4, 8, 12, 16)
     bounds = sequential.boundaries(looks, 0.025)
