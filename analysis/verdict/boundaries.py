@@ -9,8 +9,9 @@
   sqrt(t_i / t_j) (independent increments), computed by the recursive numerical integration
   of Armitage, McPherson & Rowe (1969) that gsDesign and rpact use (Jennison & Turnbull 2000,
   ch. 19), in NumPy with Simpson's rule on Jennison & Turnbull's grid (their section 19.2.1), which
-  crowds its points where the density is: 14-16x faster than the 601 evenly spaced points it
-  replaced, with nominal levels within 3e-6 of a finer grid's (benchmarks/boundary_grid.py).
+  crowds its points where the density is: 14-16x faster than 601 evenly spaced points, with nominal
+  levels within 3e-6 of a finer grid's (benchmarks/boundary_grid.py); plans of more than 150 looks,
+  whose increments are narrower than its tails' spacing, keep the even grid (FINE_STEP).
   SciPy's multivariate_normal gives the same boundaries (the tests compare them at up to 4 looks)
   but its randomized quasi-Monte-Carlo needs seconds to tens of seconds at 5-10 looks, with an
   error (1e-6) of the size of O'Brien-Fleming's first increments; the recursion is deterministic and takes milliseconds.
