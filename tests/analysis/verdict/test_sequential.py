@@ -61,7 +61,7 @@ def test_the_integration_grid_ends_at_the_bound_and_integrates_the_normal_below_
     assert weights @ density == pytest.approx(scipy_stats.norm.cdf(bound), abs=1e-7)
 
 
-@pytest.mark.parametrize("looks", [200, 500])
+@pytest.mark.parametrize("looks", [pytest.param(200, marks=pytest.mark.slow), 500])  # 200: a finer grid, 6 s
 def test_hundreds_of_looks_integrate_on_an_even_grid_and_spend_alpha(looks: int, monkeypatch) -> None:
     """--confirm-repeats 1000 in looks of 2 (500 looks; 999 in looks of 1 was checked by hand): on
     Jennison & Turnbull's grid (r = 24) the increments were far narrower than its tail spacing, the mass
