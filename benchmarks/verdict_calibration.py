@@ -100,7 +100,9 @@ HEADLINE = ("false_winner_rate_worst", "false_winner_rate_k3", "coverage", "powe
 FAILING_CLAIMS = (Outcome.A_BETTER, Outcome.EQUIVALENT, Outcome.A_NOT_WORSE)  # what a failing arm A may not get
 DEFAULT_METRIC = "last_test_accuracy"  # the confirmation's verdict metric (analysis.verdict.confirmation)
 RECORDED_METRICS = ("last_test_accuracy", "best_val_accuracy", "last_val_accuracy")
-DEFAULT_BATCH = 2  # sweeps.engine.cli.DEFAULT_CONFIRM_BATCH (not imported: the replay runs without the engine)
+# sweeps.engine.errors.DEFAULT_CONFIRM_BATCH, the looks where no pack cost is measured (`--confirm-batch auto`
+# makes them bigger where packs are cheap: closer to the fixed design); not imported: the replay runs without the engine
+DEFAULT_BATCH = 2
 FAILURE_SCORE = 0.0  # what a failed trial scores in an accuracy (analysis.verdict.seeds.failure_score)
 K_CONFIGURATIONS = (2, 3)  # configurations per arm in the k_null scenarios
 OC_FRACTIONS = (0.5, 0.8, 1.5)  # true differences (in margins) replayed besides 0 (null) and 1 (margin)
