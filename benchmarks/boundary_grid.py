@@ -53,14 +53,10 @@ FINE_STEP = boundaries.FINE_STEP  # plans with smaller increments integrate on b
 
 def uniform_grid(points: int) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
     """The grid boundaries.py used before: `points` Simpson points from 8 sd below the mean to the bound
-    (Jennison & Turnbull's r, which the new grid takes, does not apply)."""
+    (boundaries' even grid, at exactly that many points)."""
 
-    def grid(center: float, scale: float, bound: float, r: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        low = center - 8.0 * scale
-        values = np.linspace(low, max(bound, low + 1e-9), points)
-        weights = np.ones(points)
-        weights[1:-1:2], weights[2:-1:2] = 4.0, 2.0
-        return values, weights * (values[1] - values[0]) / 3.0
+    def grid(center: float, scale: float, bound: float) -> tuple[np.ndarray, np.ndarray]:
+        return boundaries._even_grid(center, scale, bound, points=points)
 
     return grid
 

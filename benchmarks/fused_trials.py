@@ -207,6 +207,7 @@ def worker(workload: str, sizes: list[int], rounds: int, epochs: int, images: in
                                 for key in COMPARED]
     trial = min(seconds[0] for seconds, _, _ in alone.values())
     trial_cpu = min(seconds[1] for seconds, _, _ in alone.values())
+    later = {size: float(np.median(phases[size]["epochs"][1:] or phases[size]["epochs"])) for size in sizes}
     result = {
         "separate_trial_s": trial, "separate_trial_cpu_s": trial_cpu,
         "pack_s": {size: packs[size][0] for size in sizes}, "pack_cpu_s": {size: packs[size][1] for size in sizes},
@@ -217,11 +218,8 @@ def worker(workload: str, sizes: list[int], rounds: int, epochs: int, images: in
         # CPU seconds of the fastest pack's build, first epoch and later epochs (median); and the speed-up a
         # pack would reach with no start-up at all, every epoch as its later ones: the members' steps alone
         "pack_phases_cpu_s": {size: {"build": phases[size]["build"], "first_epoch": phases[size]["epochs"][0],
-                                     "later_epoch": float(np.median(phases[size]["epochs"][1:] or
-                                                                    phases[size]["epochs"]))} for size in sizes},
-        "speedup_bound_without_startup": {
-            size: trial_cpu * size / (epochs * float(np.median(phases[size]["epochs"][1:] or phases[size]["epochs"])))
-            for size in sizes},
+                                     "later_epoch": later[size]} for size in sizes},
+        "speedup_bound_without_startup": {size: trial_cpu * size / (epochs * later[size]) for size in sizes},
         "epochs": epochs, "train_images": len(data.x_train), "rounds": rounds,
     }
     if workload == "mlp":

@@ -116,12 +116,14 @@ def _grid(center: float, scale: float, bound: float) -> tuple[np.ndarray, np.nda
     return grid, weights
 
 
-def _even_grid(center: float, scale: float, bound: float, spacing: float) -> tuple[np.ndarray, np.ndarray]:
-    """Simpson's rule on EVEN_POINTS evenly spaced points from 8 sd below the mean to `bound`, or more
-    where those would be further than `spacing` apart."""
+def _even_grid(center: float, scale: float, bound: float, spacing: float = math.inf,
+               points: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Simpson's rule on `points` (EVEN_POINTS) evenly spaced points from 8 sd below the mean to `bound`,
+    or more where those would be further than `spacing` apart."""
     low = center - 8.0 * scale
     high = max(bound, low + 1e-9)
-    count = max(EVEN_POINTS, 2 * math.ceil((high - low) / spacing / 2.0) + 1)
+    least = EVEN_POINTS if points is None else points
+    count = max(least, 2 * math.ceil((high - low) / spacing / 2.0) + 1) if math.isfinite(spacing) else least
     points = np.linspace(low, high, count)
     weights = np.ones(count)
     weights[1:-1:2], weights[2:-1:2] = 4.0, 2.0
@@ -133,8 +135,6 @@ def _offsets(r: int) -> np.ndarray:
     i = np.arange(1, 6 * r, dtype=float)
     return np.where(i < r, -3.0 - 4.0 * np.log(r / i),
                     np.where(i <= 5 * r, -3.0 + 3.0 * (i - r) / (2.0 * r), 3.0 + 4.0 * np.log(r / (6 * r - i))))
-
-
 
 
 _OFFSETS = _offsets(_R)

@@ -112,7 +112,7 @@ def shape_of(plan: Plan) -> Shape:
 def confirmation_shape(plan: Plan, configurations: int | None = None) -> Shape:
     """The confirmation's first look: `configurations` (of a search plan: every arm's --confirm K)."""
     looks = look_plan(plan)
-    asked = "--confirm-batch " if not plan.batch_reason.startswith("auto") else "looks of "
+    asked = "looks of " if plan.batch_reason else "--confirm-batch "  # a reason: auto decided it
     source = (f"{asked}{plan.confirm_batch}" if looks.batch < looks.max_seeds
               else f"--confirm-repeats {looks.max_seeds}")
     return Shape(looks.looks[0], configurations or arm_count(plan) * (plan.confirm or 1), source, confirmation=True)

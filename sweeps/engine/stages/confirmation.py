@@ -97,7 +97,8 @@ def confirmation_plan(plan: Plan) -> Plan:
         tools=dataclasses.replace(plan.tools, search="random", time_budget=None, dry_run=False),
         confirm=None, confirmed=tuple(chosen),
     )
-    return confirmation if plan.confirm_batch is None else with_looks(confirmation)  # auto: once the packs are
+    # --confirm-batch auto: the looks are decided with the packs (sweeps.engine.packing.resolve)
+    return confirmation if plan.confirm_batch is None else with_looks(confirmation)
 
 
 def look_plan(plan: Plan) -> Any:
