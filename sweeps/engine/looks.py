@@ -179,9 +179,10 @@ class LookSearcher(Searcher):
             print(f"[{self._family}] look {self._look} of {len(looks)} ({seeds} seed(s) per configuration): "
                   f"{decided} of {len(verdicts)} comparison(s) settled; the confirmation stops{saved}", flush=True)
         else:
+            first, last = self._seeds[seeds], self._seeds[looks[self._look] - 1]
+            adding = f"seeds {first}-{last}" if last > first else f"seed {first}"
             print(f"[{self._family}] look {self._look} of {len(looks)} ({seeds} seed(s) per configuration): "
-                  f"{decided} of {len(verdicts)} comparison(s) settled; adding seeds "
-                  f"{self._seeds[seeds]}-{self._seeds[looks[self._look] - 1]}", flush=True)
+                  f"{decided} of {len(verdicts)} comparison(s) settled; adding {adding}", flush=True)
         return done
 
     def _value(self, result: Mapping[str, Any] | None, index: int = 0) -> float:
